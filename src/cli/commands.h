@@ -1,0 +1,14 @@
+#pragma once
+/// Registration of the binary's subcommands (one file per subcommand).
+
+namespace CLI {
+class App;
+}
+
+namespace psvc::cli {
+
+void AddMigrateCommand(CLI::App& app);
+void AddServeCommand(CLI::App& app);
+void AddDatasetCommands(CLI::App& app);
+
+}  // namespace psvc::cli

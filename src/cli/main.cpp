@@ -1,0 +1,27 @@
+// postgres-service: one binary, one subcommand per job.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "postgres-service: the anime catalogue's PostgreSQL owner.\n"
+      "Serves graph traversal (gRPC), event ingestion and GraphQL; migrates and loads data.",
+      "postgres-service"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "postgres-service 0.1.0");
+  psvc::cli::AddMigrateCommand(app);
+  psvc::cli::AddServeCommand(app);
+  psvc::cli::AddDatasetCommands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

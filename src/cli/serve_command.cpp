@@ -1,0 +1,101 @@
+#include <CLI/CLI.hpp>
+#include <signal.h>
+
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/database_option.h"
+#include "db/error.h"
+#include "db/migrator.h"
+#include "db/pool.h"
+#include "http/server.h"
+
+namespace psvc::cli {
+
+namespace {
+
+struct ServeOptions {
+  std::string database_url;
+  std::string http_address = "127.0.0.1";
+  uint16_t http_port = 8080;
+  int http_threads = 4;
+  std::size_t pool_size = 8;
+  int statement_timeout_ms = 2000;
+};
+
+int RunServe(const ServeOptions& o) {
+  // Block termination signals before any thread starts so only sigwait below sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  db::Pool pool({.url = o.database_url,
+                 .size = o.pool_size,
+                 .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms)});
+  const int latest = db::EmbeddedMigrations().empty() ? 0 : db::EmbeddedMigrations().back().version;
+
+  http::Server server({.address = o.http_address, .port = o.http_port, .threads = o.http_threads});
+  server.Route("GET", "/healthz", [](const http::Request&) {
+    return http::Response{200, "text/plain; charset=utf-8", "ok\n", {}};
+  });
+  server.Route("GET", "/readyz", [&pool, latest](const http::Request&) {
+    try {
+      auto conn = pool.Acquire(std::chrono::milliseconds(500));
+      auto r = conn->Exec(
+          "SELECT coalesce(max(version), 0) FROM schema_migrations");
+      if (r.GetInt64(0, 0) < latest) {
+        return http::Response{503, "text/plain; charset=utf-8",
+                              "not ready: database schema is behind; run `postgres-service migrate`\n",
+                              {}};
+      }
+      return http::Response{200, "text/plain; charset=utf-8", "ready\n", {}};
+    } catch (const db::DbError& e) {
+      return http::Response{503, "text/plain; charset=utf-8",
+                            std::string("not ready: database ") + std::string(db::ToString(e.kind())) +
+                                "\n",
+                            {}};
+    }
+  });
+  server.Start();
+  std::cout << "postgres-service: HTTP on http://" << o.http_address << ":" << server.port()
+            << " (/healthz, /readyz); Ctrl-C or SIGTERM to stop" << std::endl;
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::cout << "postgres-service: signal " << sig << ", shutting down" << std::endl;
+  server.Stop();
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand("serve", "Serve the APIs");
+  AddDatabaseUrlOption(*cmd, o->database_url);
+  cmd->add_option("--http-address", o->http_address, "HTTP listen address")
+      ->envname("PSVC_HTTP_ADDRESS")
+      ->capture_default_str();
+  cmd->add_option("--http-port", o->http_port, "HTTP port (0 = any free port)")
+      ->envname("PSVC_HTTP_PORT")
+      ->capture_default_str();
+  cmd->add_option("--http-threads", o->http_threads, "HTTP worker threads")
+      ->envname("PSVC_HTTP_THREADS")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--pool-size", o->pool_size, "Database connections in the pool")
+      ->envname("PSVC_POOL_SIZE")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--statement-timeout-ms", o->statement_timeout_ms,
+                  "statement_timeout for every query, in milliseconds")
+      ->envname("PSVC_STATEMENT_TIMEOUT_MS")
+      ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
+  cmd->callback([o] { RunServe(*o); });
+}
+
+}  // namespace psvc::cli

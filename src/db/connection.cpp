@@ -1,0 +1,194 @@
+#include "db/connection.h"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <string>
+
+#include "db/error.h"
+
+namespace psvc::db {
+
+namespace {
+
+[[noreturn]] void ThrowFromResult(pg_result* res, pg_conn* conn, std::string_view what) {
+  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = res ? PQresultErrorMessage(res) : "";
+  if (message.empty() && conn) message = PQerrorMessage(conn);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  std::string sqlstate = state ? state : "";
+  ErrorKind kind = ClassifySqlState(sqlstate);
+  if (sqlstate.empty() && conn && PQstatus(conn) != CONNECTION_OK) kind = ErrorKind::kUnavailable;
+  if (res) PQclear(res);
+  throw DbError(kind, std::string(what) + ": " + message, std::move(sqlstate));
+}
+
+}  // namespace
+
+void Result::Deleter::operator()(pg_result* r) const { PQclear(r); }
+Result::Result(pg_result* res) : res_(res) {}
+Result::~Result() = default;
+
+int Result::rows() const { return res_ ? PQntuples(res_.get()) : 0; }
+int Result::columns() const { return res_ ? PQnfields(res_.get()) : 0; }
+int64_t Result::affected() const {
+  const char* n = res_ ? PQcmdTuples(res_.get()) : "";
+  int64_t v = 0;
+  std::from_chars(n, n + std::char_traits<char>::length(n), v);
+  return v;
+}
+bool Result::IsNull(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
+std::string_view Result::Get(int row, int col) const {
+  return {PQgetvalue(res_.get(), row, col),
+          static_cast<size_t>(PQgetlength(res_.get(), row, col))};
+}
+std::optional<std::string_view> Result::GetOpt(int row, int col) const {
+  if (IsNull(row, col)) return std::nullopt;
+  return Get(row, col);
+}
+int64_t Result::GetInt64(int row, int col) const {
+  auto s = Get(row, col);
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc()) throw DbError(ErrorKind::kInternal, "not an integer: column " + std::to_string(col));
+  return v;
+}
+double Result::GetDouble(int row, int col) const {
+  std::string s(Get(row, col));
+  return std::strtod(s.c_str(), nullptr);
+}
+bool Result::GetBool(int row, int col) const { return Get(row, col) == "t"; }
+int Result::ColumnIndex(const char* name) const { return PQfnumber(res_.get(), name); }
+
+void Connection::Deleter::operator()(pg_conn* c) const { PQfinish(c); }
+Connection::Connection(pg_conn* conn) : conn_(conn) {}
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+Connection::~Connection() = default;
+
+Connection Connection::Open(const std::string& url, std::chrono::milliseconds connect_timeout) {
+  // connect_timeout is whole seconds in libpq; at least 1 so 0 does not mean "forever".
+  std::string timeout = std::to_string(std::max<int64_t>(1, (connect_timeout.count() + 999) / 1000));
+  const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
+  const char* values[] = {url.c_str(), timeout.c_str(), "postgres-service", nullptr};
+  // expand_dbname=1: the URL's own settings win over the defaults given here.
+  pg_conn* raw = PQconnectdbParams(keys, values, 1);
+  Connection conn(raw);
+  if (!raw || PQstatus(raw) != CONNECTION_OK) {
+    std::string message = raw ? PQerrorMessage(raw) : "out of memory";
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    throw DbError(ErrorKind::kUnavailable, "cannot connect to PostgreSQL: " + message);
+  }
+  return conn;
+}
+
+Result Connection::Check(pg_result* res, std::string_view what) {
+  ++statements_sent_;
+  if (!res) ThrowFromResult(nullptr, conn_.get(), what);
+  auto st = PQresultStatus(res);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return Result(res);
+  ThrowFromResult(res, conn_.get(), what);
+}
+
+Result Connection::Exec(std::string_view sql) {
+  std::string text(sql);
+  return Check(PQexec(conn_.get(), text.c_str()), "query failed");
+}
+
+Result Connection::Query(std::string_view sql, std::initializer_list<Param> params) {
+  return Query(sql, std::vector<Param>(params));
+}
+
+namespace {
+struct BoundParams {
+  std::vector<std::string> storage;
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  explicit BoundParams(const std::vector<Param>& params) {
+    storage.reserve(params.size());
+    for (const auto& p : params) {
+      if (p) {
+        // string_views are not NUL-terminated; libpq text params must be.
+        storage.emplace_back(*p);
+        values.push_back(storage.back().c_str());
+        lengths.push_back(static_cast<int>(p->size()));
+      } else {
+        values.push_back(nullptr);
+        lengths.push_back(0);
+      }
+    }
+  }
+};
+}  // namespace
+
+Result Connection::Query(std::string_view sql, const std::vector<Param>& params) {
+  std::string text(sql);
+  BoundParams bound(params);
+  return Check(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(params.size()), nullptr,
+                            bound.values.data(), bound.lengths.data(), nullptr, 0),
+               "query failed");
+}
+
+void Connection::Prepare(const Statement& stmt) {
+  if (prepared_.contains(stmt.name)) return;
+  std::string name(stmt.name), sql(stmt.sql);
+  Check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr),
+        "prepare " + name + " failed");
+  prepared_.insert(stmt.name);
+}
+
+Result Connection::Execute(const Statement& stmt, std::initializer_list<Param> params) {
+  return Execute(stmt, std::vector<Param>(params));
+}
+
+Result Connection::Execute(const Statement& stmt, const std::vector<Param>& params) {
+  Prepare(stmt);
+  std::string name(stmt.name);
+  BoundParams bound(params);
+  return Check(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()),
+                              bound.values.data(), bound.lengths.data(), nullptr, 0),
+               name);
+}
+
+void Connection::SetStatementTimeout(std::chrono::milliseconds timeout) {
+  if (timeout == statement_timeout_) return;
+  Exec("SET statement_timeout = " + std::to_string(timeout.count()));
+  statement_timeout_ = timeout;
+}
+
+bool Connection::Healthy() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+
+bool Connection::IdleOutsideTransaction() const {
+  return Healthy() && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
+}
+
+Transaction::Transaction(Connection& conn, Mode mode) : conn_(conn) {
+  conn_.Exec(mode == Mode::kReadOnly ? "BEGIN READ ONLY" : "BEGIN");
+}
+
+Transaction::~Transaction() {
+  if (done_) return;
+  try {
+    if (conn_.Healthy()) conn_.Exec("ROLLBACK");
+  } catch (...) {
+    // The pool discards a connection left inside a transaction.
+  }
+}
+
+void Transaction::Commit() {
+  done_ = true;
+  conn_.Exec("COMMIT");
+}
+
+std::string QuoteIdentifier(std::string_view ident) {
+  std::string out = "\"";
+  for (char c : ident) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace psvc::db

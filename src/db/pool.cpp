@@ -1,0 +1,90 @@
+#include "db/pool.h"
+
+#include "db/error.h"
+
+namespace psvc::db {
+
+PooledConnection::PooledConnection(PooledConnection&& other) noexcept
+    : pool_(other.pool_), conn_(std::move(other.conn_)) {
+  other.conn_.reset();
+}
+
+PooledConnection::~PooledConnection() {
+  if (conn_) pool_->Release(std::move(*conn_));
+}
+
+Pool::Pool(PoolOptions options) : options_(std::move(options)) {
+  if (options_.size == 0) throw std::invalid_argument("pool size must be at least 1");
+}
+
+Pool::~Pool() = default;
+
+Connection Pool::OpenConnection() {
+  Connection conn = Connection::Open(options_.url, options_.connect_timeout);
+  conn.SetStatementTimeout(options_.statement_timeout);
+  return conn;
+}
+
+PooledConnection Pool::Acquire(std::chrono::steady_clock::time_point deadline) {
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_lock lock(mu_);
+  ++stats_.waiting;
+  for (;;) {
+    if (!idle_.empty()) {
+      Connection conn = std::move(idle_.front());
+      idle_.pop_front();
+      --stats_.waiting;
+      ++stats_.acquisitions;
+      stats_.total_wait += std::chrono::steady_clock::now() - start;
+      return PooledConnection(this, std::move(conn));
+    }
+    if (open_ < options_.size) {
+      ++open_;
+      --stats_.waiting;
+      ++stats_.acquisitions;
+      lock.unlock();
+      try {
+        Connection conn = OpenConnection();
+        std::lock_guard relock(mu_);
+        stats_.total_wait += std::chrono::steady_clock::now() - start;
+        return PooledConnection(this, std::move(conn));
+      } catch (...) {
+        std::lock_guard relock(mu_);
+        --open_;
+        cv_.notify_one();
+        throw;
+      }
+    }
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+        open_ >= options_.size) {
+      --stats_.waiting;
+      ++stats_.timeouts;
+      throw DbError(ErrorKind::kPoolExhausted,
+                    "no database connection available within the deadline (pool size " +
+                        std::to_string(options_.size) + ")");
+    }
+  }
+}
+
+void Pool::Release(Connection conn) {
+  bool reusable = conn.IdleOutsideTransaction();
+  std::lock_guard lock(mu_);
+  if (reusable) {
+    idle_.push_back(std::move(conn));
+  } else {
+    // Broken, or left inside a transaction by an exception path: never hand it out again.
+    --open_;
+    ++stats_.replaced;
+  }
+  cv_.notify_one();
+}
+
+PoolStats Pool::stats() const {
+  std::lock_guard lock(mu_);
+  PoolStats s = stats_;
+  s.idle = idle_.size();
+  s.in_use = open_ - idle_.size();
+  return s;
+}
+
+}  // namespace psvc::db

@@ -1,0 +1,84 @@
+#pragma once
+/// A bounded pool of PostgreSQL connections with a deadline on acquisition.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "db/connection.h"
+
+namespace psvc::db {
+
+/// How a Pool connects and how many connections it may hold.
+struct PoolOptions {
+  std::string url;
+  std::size_t size = 8;
+  std::chrono::milliseconds connect_timeout{5000};
+  /// Session statement_timeout for every connection (0 = none); a request may lower it.
+  std::chrono::milliseconds statement_timeout{2000};
+};
+
+/// Counters for metrics and tests.
+struct PoolStats {
+  std::size_t in_use = 0;
+  std::size_t idle = 0;
+  std::size_t waiting = 0;
+  uint64_t acquisitions = 0;
+  uint64_t timeouts = 0;
+  uint64_t replaced = 0;
+  std::chrono::nanoseconds total_wait{0};
+};
+
+class Pool;
+
+/// A connection borrowed from a Pool; returned (or discarded when broken) on destruction.
+class PooledConnection {
+ public:
+  PooledConnection(PooledConnection&& other) noexcept;
+  PooledConnection& operator=(PooledConnection&&) = delete;
+  ~PooledConnection();
+  Connection& operator*() { return *conn_; }
+  Connection* operator->() { return &*conn_; }
+
+ private:
+  friend class Pool;
+  PooledConnection(Pool* pool, Connection conn) : pool_(pool), conn_(std::move(conn)) {}
+  Pool* pool_;
+  std::optional<Connection> conn_;
+};
+
+/// Thread-safe. Connections are opened lazily up to `size`; a caller waits for one until
+/// its deadline, then gets DbError(kPoolExhausted) rather than hanging.
+class Pool {
+ public:
+  explicit Pool(PoolOptions options);
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+  ~Pool();
+
+  PooledConnection Acquire(std::chrono::steady_clock::time_point deadline);
+  PooledConnection Acquire(std::chrono::milliseconds wait = std::chrono::milliseconds(2000)) {
+    return Acquire(std::chrono::steady_clock::now() + wait);
+  }
+  PoolStats stats() const;
+  const PoolOptions& options() const { return options_; }
+
+ private:
+  friend class PooledConnection;
+  void Release(Connection conn);
+  Connection OpenConnection();
+
+  PoolOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Connection> idle_;
+  std::size_t open_ = 0;  // idle + in use + being opened
+  PoolStats stats_;
+};
+
+}  // namespace psvc::db

@@ -1,0 +1,139 @@
+#include "db/pool.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "db/error.h"
+#include "testing/test_database.h"
+
+namespace psvc::db {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr Statement kAdd{"test.add", "SELECT $1::int + $2::int"};
+
+TEST(Pool, ReusesConnectionsAndPreparesOncePerConnection) {
+  testing::TestDatabase tdb;
+  Pool pool({.url = tdb.url(), .size = 2});
+  for (int i = 0; i < 5; ++i) {
+    auto c = pool.Acquire();
+    EXPECT_EQ(c->Execute(kAdd, {"2", std::to_string(i)}).GetInt64(0, 0), 2 + i);
+  }
+  auto stats = pool.stats();
+  EXPECT_EQ(stats.in_use, 0u);
+  EXPECT_EQ(stats.idle, 1u);  // sequential use never needed a second connection
+  auto c = pool.Acquire();
+  auto prepared = c->Exec("SELECT count(*) FROM pg_prepared_statements WHERE name = 'test.add'");
+  EXPECT_EQ(prepared.GetInt64(0, 0), 1);
+}
+
+TEST(Pool, ExhaustedPoolAnswersWithinTheDeadlineInsteadOfHanging) {
+  testing::TestDatabase tdb;
+  Pool pool({.url = tdb.url(), .size = 1});
+  auto held = pool.Acquire();
+  auto start = std::chrono::steady_clock::now();
+  try {
+    pool.Acquire(100ms);
+    FAIL() << "expected kPoolExhausted";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kPoolExhausted);
+  }
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, 90ms);
+  EXPECT_LT(waited, 1s);
+  EXPECT_EQ(pool.stats().timeouts, 1u);
+}
+
+TEST(Pool, AWaiterGetsTheConnectionWhenItIsReleased) {
+  testing::TestDatabase tdb;
+  Pool pool({.url = tdb.url(), .size = 1});
+  std::optional<PooledConnection> held(pool.Acquire());
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(50ms);
+    held.reset();
+  });
+  auto c = pool.Acquire(2s);
+  EXPECT_EQ(c->Exec("SELECT 1").GetInt64(0, 0), 1);
+  releaser.join();
+}
+
+TEST(Pool, StatementTimeoutIsMappedAndTheConnectionStaysUsable) {
+  testing::TestDatabase tdb;
+  Pool pool({.url = tdb.url(), .size = 1, .statement_timeout = 100ms});
+  auto c = pool.Acquire();
+  try {
+    c->Exec("SELECT pg_sleep(2)");
+    FAIL() << "expected a timeout";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kTimeout);
+    EXPECT_EQ(e.sqlstate(), "57014");
+  }
+  EXPECT_EQ(c->Exec("SELECT 7").GetInt64(0, 0), 7);
+}
+
+TEST(Pool, ConnectionLeftInATransactionOrBrokenIsReplaced) {
+  testing::TestDatabase tdb;
+  Pool pool({.url = tdb.url(), .size = 1});
+  std::string first_pid;
+  {
+    auto c = pool.Acquire();
+    first_pid = c->Exec("SELECT pg_backend_pid()").Get(0, 0);
+    c->Exec("BEGIN");  // never committed: must not leak to the next user
+  }
+  {
+    auto c = pool.Acquire();
+    EXPECT_NE(c->Exec("SELECT pg_backend_pid()").Get(0, 0), first_pid);
+    EXPECT_TRUE(c->IdleOutsideTransaction());
+    first_pid = c->Exec("SELECT pg_backend_pid()").Get(0, 0);
+  }
+  {
+    // Kill the pooled backend from outside: the next user sees kUnavailable, once.
+    auto killer = tdb.Connect();
+    killer.Query("SELECT pg_terminate_backend($1::int)", {first_pid});
+    auto c = pool.Acquire();
+    try {
+      c->Exec("SELECT 1");
+      FAIL() << "expected the dead connection to fail";
+    } catch (const DbError& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUnavailable) << e.what();
+    }
+  }
+  auto c = pool.Acquire();
+  EXPECT_EQ(c->Exec("SELECT 1").GetInt64(0, 0), 1);
+  EXPECT_GE(pool.stats().replaced, 2u);
+}
+
+TEST(Pool, CannotConnectIsUnavailable) {
+  Pool pool({.url = "postgresql://nobody@127.0.0.1:1/none", .size = 1});
+  try {
+    pool.Acquire();
+    FAIL();
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnavailable);
+  }
+  EXPECT_EQ(pool.stats().in_use, 0u);
+}
+
+TEST(Pool, ManyThreadsShareABoundedPool) {
+  testing::TestDatabase tdb;
+  Pool pool({.url = tdb.url(), .size = 3});
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        auto c = pool.Acquire(5s);
+        if (c->Execute(kAdd, {"1", "1"}).GetInt64(0, 0) == 2) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 160);
+  auto s = pool.stats();
+  EXPECT_LE(s.idle + s.in_use, 3u);
+}
+
+}  // namespace
+}  // namespace psvc::db

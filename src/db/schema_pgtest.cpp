@@ -1,0 +1,151 @@
+// The database itself refuses nonsense: every constraint of the schema rejects a bad row.
+#include <gtest/gtest.h>
+
+#include "db/connection.h"
+#include "db/error.h"
+#include "testing/test_database.h"
+
+namespace psvc::db {
+namespace {
+
+constexpr const char* kA = "00000000-0000-4000-8000-00000000000a";
+constexpr const char* kB = "00000000-0000-4000-8000-00000000000b";
+
+class SchemaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    conn_.emplace(tdb_.Connect());
+    conn_->Exec(R"sql(
+      INSERT INTO anime (id, title) VALUES
+        ('00000000-0000-4000-8000-00000000000a', 'A'),
+        ('00000000-0000-4000-8000-00000000000b', 'B');
+      INSERT INTO character (id, name) VALUES ('00000000-0000-4000-8000-0000000000c1', 'C');
+      INSERT INTO company (id, name) VALUES ('00000000-0000-4000-8000-0000000000d1', 'Studio');
+      INSERT INTO original_work (id, title, kind)
+        VALUES ('00000000-0000-4000-8000-0000000000e1', 'Work', 'MANGA');
+    )sql");
+  }
+  testing::TestDatabase tdb_;
+  std::optional<Connection> conn_;
+};
+
+struct BadRow {
+  const char* why;
+  const char* sql;
+  ErrorKind kind;
+};
+
+const BadRow kBadRows[] = {
+    {"empty title", "INSERT INTO anime (id, title) VALUES (gen_random_uuid(), '  ')",
+     ErrorKind::kInvalidInput},
+    {"unknown type", "INSERT INTO anime (id, title, type) VALUES (gen_random_uuid(), 'x', 'SERIES')",
+     ErrorKind::kInvalidInput},
+    {"unknown status",
+     "INSERT INTO anime (id, title, status) VALUES (gen_random_uuid(), 'x', 'DONE')",
+     ErrorKind::kInvalidInput},
+    {"season without year",
+     "INSERT INTO anime (id, title, season) VALUES (gen_random_uuid(), 'x', 'FALL')",
+     ErrorKind::kInvalidInput},
+    {"score above 10", "INSERT INTO anime (id, title, score) VALUES (gen_random_uuid(), 'x', 10.5)",
+     ErrorKind::kInvalidInput},
+    {"negative episodes",
+     "INSERT INTO anime (id, title, episode_count) VALUES (gen_random_uuid(), 'x', -1)",
+     ErrorKind::kInvalidInput},
+    {"negative views", "INSERT INTO anime (id, title, view_count) VALUES (gen_random_uuid(), 'x', -5)",
+     ErrorKind::kInvalidInput},
+    {"version zero", "INSERT INTO anime (id, title, version) VALUES (gen_random_uuid(), 'x', 0)",
+     ErrorKind::kInvalidInput},
+    {"null synonym",
+     "INSERT INTO anime (id, title, synonyms) VALUES (gen_random_uuid(), 'x', ARRAY['a', NULL])",
+     ErrorKind::kInvalidInput},
+    {"malformed uuid", "INSERT INTO anime (id, title) VALUES ('not-a-uuid', 'x')",
+     ErrorKind::kInvalidInput},
+    {"duplicate anime id",
+     "INSERT INTO anime (id, title) VALUES ('00000000-0000-4000-8000-00000000000a', 'again')",
+     ErrorKind::kConflict},
+    {"relation to self",
+     "INSERT INTO anime_relation VALUES ('00000000-0000-4000-8000-00000000000a', "
+     "'00000000-0000-4000-8000-00000000000a', 'SEQUEL')",
+     ErrorKind::kInvalidInput},
+    {"relation type outside the allowlist",
+     "INSERT INTO anime_relation VALUES ('00000000-0000-4000-8000-00000000000a', "
+     "'00000000-0000-4000-8000-00000000000b', 'sequel')",
+     ErrorKind::kInvalidInput},
+    {"relation to a missing anime",
+     "INSERT INTO anime_relation VALUES ('00000000-0000-4000-8000-00000000000a', "
+     "gen_random_uuid(), 'SEQUEL')",
+     ErrorKind::kInvalidInput},
+    {"character role", "INSERT INTO anime_character VALUES ('00000000-0000-4000-8000-00000000000a', "
+                       "'00000000-0000-4000-8000-0000000000c1', 'HERO')",
+     ErrorKind::kInvalidInput},
+    {"company role", "INSERT INTO anime_company VALUES ('00000000-0000-4000-8000-00000000000a', "
+                     "'00000000-0000-4000-8000-0000000000d1', 'director')",
+     ErrorKind::kInvalidInput},
+    {"company link to a missing company",
+     "INSERT INTO anime_company VALUES ('00000000-0000-4000-8000-00000000000a', gen_random_uuid(), "
+     "'studio')",
+     ErrorKind::kInvalidInput},
+    {"original work kind",
+     "INSERT INTO original_work (id, title, kind) VALUES (gen_random_uuid(), 'w', 'COMIC')",
+     ErrorKind::kInvalidInput},
+    {"episode of a missing anime",
+     "INSERT INTO episode (id, anime_id, number) VALUES (gen_random_uuid(), gen_random_uuid(), 1)",
+     ErrorKind::kInvalidInput},
+    {"negative episode number",
+     "INSERT INTO episode (id, anime_id, number) VALUES (gen_random_uuid(), "
+     "'00000000-0000-4000-8000-00000000000a', -1)",
+     ErrorKind::kInvalidInput},
+    {"zero duration",
+     "INSERT INTO episode (id, anime_id, number, duration_seconds) VALUES (gen_random_uuid(), "
+     "'00000000-0000-4000-8000-00000000000a', 1, 0)",
+     ErrorKind::kInvalidInput},
+    {"outbox event type with spaces",
+     "INSERT INTO qdrant_outbox (aggregate_id, event_type, payload) VALUES (gen_random_uuid(), "
+     "'drop table', '')",
+     ErrorKind::kInvalidInput},
+    {"processed event outcome",
+     "INSERT INTO processed_event (event_id, event_type, outcome) VALUES (gen_random_uuid(), 'x', "
+     "'MAYBE')",
+     ErrorKind::kInvalidInput},
+};
+
+TEST_F(SchemaTest, RejectsEveryKindOfBadRow) {
+  for (const auto& bad : kBadRows) {
+    try {
+      conn_->Exec(bad.sql);
+      ADD_FAILURE() << "accepted: " << bad.why;
+    } catch (const DbError& e) {
+      EXPECT_EQ(e.kind(), bad.kind) << bad.why << ": " << e.what();
+    }
+  }
+  EXPECT_EQ(conn_->Exec("SELECT count(*) FROM anime").GetInt64(0, 0), 2);
+}
+
+TEST_F(SchemaTest, AcceptsAWellFormedGraphAndCascadesDeletes) {
+  conn_->Exec(
+      "INSERT INTO anime_relation VALUES ('00000000-0000-4000-8000-00000000000a', "
+      "'00000000-0000-4000-8000-00000000000b', 'SEQUEL'), "
+      "('00000000-0000-4000-8000-00000000000b', '00000000-0000-4000-8000-00000000000a', "
+      "'PREQUEL');"
+      "INSERT INTO anime_character VALUES ('00000000-0000-4000-8000-00000000000a', "
+      "'00000000-0000-4000-8000-0000000000c1', 'MAIN');"
+      "INSERT INTO anime_company VALUES ('00000000-0000-4000-8000-00000000000a', "
+      "'00000000-0000-4000-8000-0000000000d1', 'studio');"
+      "INSERT INTO anime_original_work_relation VALUES ('00000000-0000-4000-8000-00000000000a', "
+      "'00000000-0000-4000-8000-0000000000e1');"
+      "INSERT INTO episode (id, anime_id, number, aired_on, duration_seconds) VALUES "
+      "(gen_random_uuid(), '00000000-0000-4000-8000-00000000000a', 1, '2009-04-05', 1440);");
+  conn_->Query("DELETE FROM anime WHERE id = $1", {kA});
+  for (const char* t : {"anime_relation", "anime_character", "anime_company",
+                        "anime_original_work_relation", "episode"}) {
+    EXPECT_EQ(conn_->Exec(std::string("SELECT count(*) FROM ") + t).GetInt64(0, 0), 0) << t;
+  }
+  EXPECT_EQ(conn_->Query("SELECT count(*) FROM anime WHERE id = $1", {kB}).GetInt64(0, 0), 1);
+}
+
+TEST_F(SchemaTest, NormalizationIsAccentAndCaseInsensitive) {
+  EXPECT_EQ(conn_->Exec("SELECT psvc_normalize('Ōkami ÉTÉ')").Get(0, 0), "okami ete");
+}
+
+}  // namespace
+}  // namespace psvc::db

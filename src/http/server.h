@@ -1,0 +1,71 @@
+#pragma once
+/// A small HTTP/1.1 server (Boost.Beast underneath, kept out of this header).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace psvc::http {
+
+/// One parsed request. Header names are lower-case.
+struct Request {
+  std::string method;
+  std::string target;  ///< path + query as sent
+  std::string path;
+  std::string query;  ///< after '?', undecoded
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string remote_address;
+
+  std::string_view Header(std::string_view lower_name) const;
+};
+
+/// What a handler answers.
+struct Response {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+/// Listening address, worker threads and the limits that protect the server from slow or
+/// oversized clients.
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;  ///< 0 = pick a free port (tests)
+  int threads = 2;
+  std::size_t body_limit = 1 << 20;
+  std::size_t header_limit = 16 << 10;
+  std::chrono::milliseconds read_timeout{10000};   ///< whole request, headers and body
+  std::chrono::milliseconds idle_timeout{60000};   ///< keep-alive between requests
+};
+
+/// Routes by exact path; a path with handlers for other methods answers 405.
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Registers a handler; call before Start().
+  void Route(std::string method, std::string path, Handler handler);
+  /// Binds and starts the worker threads; throws std::runtime_error naming the address.
+  void Start();
+  /// Stops accepting, closes connections, joins the threads. Idempotent.
+  void Stop();
+  uint16_t port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace psvc::http

@@ -1,0 +1,114 @@
+#include "http/server.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace psvc::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions o;
+    o.body_limit = 1024;
+    o.read_timeout = std::chrono::milliseconds(500);
+    server_ = std::make_unique<Server>(o);
+    server_->Route("GET", "/hello", [](const Request& r) {
+      return Response{200, "text/plain", "hi " + std::string(r.Header("x-name")), {}};
+    });
+    server_->Route("POST", "/echo", [](const Request& r) {
+      return Response{200, "application/json", r.body, {{"X-Query", r.query}}};
+    });
+    server_->Route("GET", "/boom", [](const Request&) -> Response {
+      throw std::runtime_error("secret detail");
+    });
+    server_->Start();
+    socket_.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  }
+
+  bhttp::response<bhttp::string_body> RoundTrip(bhttp::request<bhttp::string_body> req) {
+    req.set(bhttp::field::host, "localhost");
+    req.prepare_payload();
+    bhttp::write(socket_, req);
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(socket_, buffer_, res);
+    return res;
+  }
+
+  std::string RawRoundTrip(const std::string& raw) {
+    asio::write(socket_, asio::buffer(raw));
+    bhttp::response<bhttp::string_body> res;
+    boost::beast::error_code ec;
+    bhttp::read(socket_, buffer_, res, ec);
+    if (ec) return "error: " + ec.message();
+    return std::to_string(res.result_int()) + " " + res.body();
+  }
+
+  asio::io_context ioc_;
+  tcp::socket socket_{ioc_};
+  boost::beast::flat_buffer buffer_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerTest, RoutesKeepsAliveAndPassesHeadersQueryAndBody) {
+  bhttp::request<bhttp::string_body> get{bhttp::verb::get, "/hello", 11};
+  get.set("X-Name", "there");
+  auto r1 = RoundTrip(get);
+  EXPECT_EQ(r1.result_int(), 200);
+  EXPECT_EQ(r1.body(), "hi there");
+  // Same connection again: keep-alive.
+  bhttp::request<bhttp::string_body> post{bhttp::verb::post, "/echo?a=1", 11};
+  post.body() = "{\"x\":1}";
+  auto r2 = RoundTrip(post);
+  EXPECT_EQ(r2.result_int(), 200);
+  EXPECT_EQ(r2.body(), "{\"x\":1}");
+  EXPECT_EQ(r2["X-Query"], "a=1");
+}
+
+TEST_F(ServerTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
+  auto r1 = RoundTrip({bhttp::verb::get, "/nope", 11});
+  EXPECT_EQ(r1.result_int(), 404);
+  auto r2 = RoundTrip({bhttp::verb::delete_, "/echo", 11});
+  EXPECT_EQ(r2.result_int(), 405);
+  EXPECT_EQ(r2[bhttp::field::allow], "POST");
+}
+
+TEST_F(ServerTest, OversizedBodyIs413) {
+  bhttp::request<bhttp::string_body> post{bhttp::verb::post, "/echo", 11};
+  post.body() = std::string(4096, 'x');
+  auto r = RoundTrip(post);
+  EXPECT_EQ(r.result_int(), 413);
+}
+
+TEST_F(ServerTest, MalformedRequestIs400) {
+  EXPECT_EQ(RawRoundTrip("THIS IS NOT HTTP\r\n\r\n").substr(0, 3), "400");
+}
+
+TEST_F(ServerTest, HandlerExceptionIs500WithoutDetails) {
+  auto r = RoundTrip({bhttp::verb::get, "/boom", 11});
+  EXPECT_EQ(r.result_int(), 500);
+  EXPECT_EQ(r.body().find("secret"), std::string::npos);
+}
+
+TEST_F(ServerTest, SlowClientIsDisconnectedAfterTheReadTimeout) {
+  asio::write(socket_, asio::buffer(std::string("GET /hello HTTP/1.1\r\nHost: x\r\n")));
+  auto start = std::chrono::steady_clock::now();
+  char c;
+  boost::system::error_code ec;
+  asio::read(socket_, asio::buffer(&c, 1), ec);  // server closes: EOF
+  EXPECT_TRUE(ec);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+}  // namespace
+}  // namespace psvc::http
