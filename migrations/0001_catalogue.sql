@@ -6,10 +6,11 @@
 --  * Enumerations are text with CHECK constraints (cheaper to extend than enum types).
 --  * anime_relation (anime_id, related_anime_id, relation_type) reads
 --    "related_anime_id is the <relation_type> of anime_id": (A, B, SEQUEL) = B is A's sequel.
---    Seen from B the same edge is inverse(SEQUEL) = PREQUEL. Inverses:
+--    Seen from B the same edge is inverse(SEQUEL) = PREQUEL (psvc_inverse_relation):
 --      SEQUEL <-> PREQUEL, SIDE_STORY -> FULL_STORY, SUMMARY -> FULL_STORY,
---      SPIN_OFF -> OTHER, ALTERNATIVE, CHARACTER, ADAPTATION, OTHER are their own inverse.
---    Ingestion usually stores both directions; readers de-duplicate.
+--      FULL_STORY -> SIDE_STORY, SPIN_OFF -> OTHER; ALTERNATIVE, CHARACTER, ADAPTATION and
+--      OTHER are their own inverse. Ingestion usually stores both directions; readers
+--      de-duplicate and prefer the stored row over the inferred inverse.
 
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE EXTENSION IF NOT EXISTS unaccent;
@@ -90,6 +91,13 @@ CREATE TABLE episode (
 
 -- Edges. Every edge table is indexed from both ends: the primary key serves the
 -- forward direction, a second index the reverse one.
+--
+-- Hub edges (anime_character, anime_company, anime_original_work_relation) carry a copy of
+-- the anime's year (`anime_year`, 0 when unknown), kept by triggers. The graph's derived
+-- edges (same studio, co-appearing character, same original work) join two anime through a
+-- hub; a studio can hold thousands of anime, so an anime's derived neighbours are the hub
+-- members nearest to it in (anime_year, anime_id) order: a window read straight from the
+-- reverse index, symmetric (if B is in A's window, A is in B's) and favouring closeness in time.
 
 CREATE TABLE anime_relation (
   anime_id         uuid NOT NULL REFERENCES anime (id) ON DELETE CASCADE,
@@ -123,22 +131,63 @@ CREATE TABLE anime_character (
   character_id uuid NOT NULL REFERENCES character (id) ON DELETE CASCADE,
   role         text NOT NULL DEFAULT 'SUPPORTING'
                CHECK (role IN ('MAIN', 'SUPPORTING', 'BACKGROUND')),
+  anime_year   integer NOT NULL DEFAULT 0,
   PRIMARY KEY (anime_id, character_id)
 );
-CREATE INDEX anime_character_reverse ON anime_character (character_id, anime_id);
+CREATE INDEX anime_character_reverse ON anime_character (character_id, anime_year, anime_id);
 
 CREATE TABLE anime_company (
   anime_id   uuid NOT NULL REFERENCES anime (id) ON DELETE CASCADE,
   company_id uuid NOT NULL REFERENCES company (id) ON DELETE CASCADE,
   role       text NOT NULL CHECK (role IN ('studio', 'producer', 'licensor')),
+  anime_year integer NOT NULL DEFAULT 0,
   PRIMARY KEY (anime_id, company_id, role)
 );
-CREATE INDEX anime_company_reverse ON anime_company (company_id, role, anime_id);
+CREATE INDEX anime_company_reverse ON anime_company (company_id, role, anime_year, anime_id);
 
 CREATE TABLE anime_original_work_relation (
   anime_id         uuid NOT NULL REFERENCES anime (id) ON DELETE CASCADE,
   original_work_id uuid NOT NULL REFERENCES original_work (id) ON DELETE CASCADE,
+  anime_year       integer NOT NULL DEFAULT 0,
   PRIMARY KEY (anime_id, original_work_id)
 );
 CREATE INDEX anime_original_work_relation_reverse
-  ON anime_original_work_relation (original_work_id, anime_id);
+  ON anime_original_work_relation (original_work_id, anime_year, anime_id);
+
+-- anime_year on hub edges follows the anime: filled on insert, updated when the year changes.
+CREATE FUNCTION hub_edge_fill_anime_year() RETURNS trigger
+  LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.anime_year := coalesce((SELECT year FROM anime WHERE id = NEW.anime_id), 0);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER fill_anime_year BEFORE INSERT OR UPDATE OF anime_id ON anime_character
+  FOR EACH ROW EXECUTE FUNCTION hub_edge_fill_anime_year();
+CREATE TRIGGER fill_anime_year BEFORE INSERT OR UPDATE OF anime_id ON anime_company
+  FOR EACH ROW EXECUTE FUNCTION hub_edge_fill_anime_year();
+CREATE TRIGGER fill_anime_year BEFORE INSERT OR UPDATE OF anime_id ON anime_original_work_relation
+  FOR EACH ROW EXECUTE FUNCTION hub_edge_fill_anime_year();
+
+CREATE FUNCTION anime_propagate_year() RETURNS trigger
+  LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE anime_character SET anime_year = coalesce(NEW.year, 0) WHERE anime_id = NEW.id;
+  UPDATE anime_company SET anime_year = coalesce(NEW.year, 0) WHERE anime_id = NEW.id;
+  UPDATE anime_original_work_relation SET anime_year = coalesce(NEW.year, 0) WHERE anime_id = NEW.id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER propagate_year AFTER UPDATE OF year ON anime
+  FOR EACH ROW WHEN (OLD.year IS DISTINCT FROM NEW.year) EXECUTE FUNCTION anime_propagate_year();
+
+-- The same edge seen from its other end: (A, B, SEQUEL) read from B is PREQUEL.
+CREATE FUNCTION psvc_inverse_relation(text) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+  RETURN CASE $1
+    WHEN 'SEQUEL' THEN 'PREQUEL'
+    WHEN 'PREQUEL' THEN 'SEQUEL'
+    WHEN 'SIDE_STORY' THEN 'FULL_STORY'
+    WHEN 'SUMMARY' THEN 'FULL_STORY'
+    WHEN 'FULL_STORY' THEN 'SIDE_STORY'
+    WHEN 'SPIN_OFF' THEN 'OTHER'
+    ELSE $1
+  END;
