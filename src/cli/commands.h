@@ -10,5 +10,6 @@ namespace psvc::cli {
 void AddMigrateCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddDatasetCommands(CLI::App& app);
+void AddGraphCommand(CLI::App& app);
 
 }  // namespace psvc::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   psvc::cli::AddMigrateCommand(app);
   psvc::cli::AddServeCommand(app);
   psvc::cli::AddDatasetCommands(app);
+  psvc::cli::AddGraphCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,6 +4,8 @@
 #include <iostream>
 #include <memory>
 
+#include "api/graph_service.h"
+#include "api/grpc_server.h"
 #include "cli/commands.h"
 #include "cli/database_option.h"
 #include "db/error.h"
@@ -17,6 +19,10 @@ namespace {
 
 struct ServeOptions {
   std::string database_url;
+  std::string read_database_url;
+  std::string grpc_address = "127.0.0.1:50051";
+  int grpc_threads = 32;
+  std::size_t read_pool_size = 8;
   std::string http_address = "127.0.0.1";
   uint16_t http_port = 8080;
   int http_threads = 4;
@@ -35,6 +41,17 @@ int RunServe(const ServeOptions& o) {
   db::Pool pool({.url = o.database_url,
                  .size = o.pool_size,
                  .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms)});
+  // Graph reads use their own read-only pool, on a replica when one is configured.
+  db::Pool read_pool({.url = o.read_database_url.empty() ? o.database_url : o.read_database_url,
+                      .size = o.read_pool_size,
+                      .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
+                      .read_only = true});
+  api::GrpcServer grpc_server({.address = o.grpc_address, .max_threads = o.grpc_threads});
+  api::GraphServiceOptions graph_options;
+  graph_options.statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms);
+  api::RegisterGraphService(grpc_server, read_pool, graph_options);
+  grpc_server.Start();
+
   const int latest = db::EmbeddedMigrations().empty() ? 0 : db::EmbeddedMigrations().back().version;
 
   http::Server server({.address = o.http_address, .port = o.http_port, .threads = o.http_threads});
@@ -61,11 +78,13 @@ int RunServe(const ServeOptions& o) {
   });
   server.Start();
   std::cout << "postgres-service: HTTP on http://" << o.http_address << ":" << server.port()
-            << " (/healthz, /readyz); Ctrl-C or SIGTERM to stop" << std::endl;
+            << " (/healthz, /readyz); gRPC on " << o.grpc_address.substr(0, o.grpc_address.rfind(':'))
+            << ":" << grpc_server.port() << "; Ctrl-C or SIGTERM to stop" << std::endl;
 
   int sig = 0;
   sigwait(&signals, &sig);
   std::cout << "postgres-service: signal " << sig << ", shutting down" << std::endl;
+  grpc_server.Shutdown(std::chrono::seconds(5));
   server.Stop();
   return 0;
 }
@@ -76,6 +95,20 @@ void AddServeCommand(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   auto* cmd = app.add_subcommand("serve", "Serve the APIs");
   AddDatabaseUrlOption(*cmd, o->database_url);
+  cmd->add_option("--read-database-url", o->read_database_url,
+                  "libpq URI for graph reads (a streaming replica); default: --database-url")
+      ->envname("PSVC_READ_DATABASE_URL");
+  cmd->add_option("--grpc-address", o->grpc_address, "gRPC listen address host:port (port 0 = any)")
+      ->envname("PSVC_GRPC_ADDRESS")
+      ->capture_default_str();
+  cmd->add_option("--grpc-threads", o->grpc_threads, "Most threads serving gRPC calls")
+      ->envname("PSVC_GRPC_THREADS")
+      ->check(CLI::Range(2, 1024))
+      ->capture_default_str();
+  cmd->add_option("--read-pool-size", o->read_pool_size, "Database connections for graph reads")
+      ->envname("PSVC_READ_POOL_SIZE")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   cmd->add_option("--http-address", o->http_address, "HTTP listen address")
       ->envname("PSVC_HTTP_ADDRESS")
       ->capture_default_str();

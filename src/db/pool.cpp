@@ -22,6 +22,7 @@ Pool::~Pool() = default;
 Connection Pool::OpenConnection() {
   Connection conn = Connection::Open(options_.url, options_.connect_timeout);
   conn.SetStatementTimeout(options_.statement_timeout);
+  if (options_.read_only) conn.Exec("SET default_transaction_read_only = on");
   return conn;
 }
 

@@ -21,6 +21,8 @@ struct PoolOptions {
   std::chrono::milliseconds connect_timeout{5000};
   /// Session statement_timeout for every connection (0 = none); a request may lower it.
   std::chrono::milliseconds statement_timeout{2000};
+  /// Every transaction read-only (graph reads, hydration): a bug cannot write through it.
+  bool read_only = false;
 };
 
 /// Counters for metrics and tests.

@@ -1,0 +1,24 @@
+#pragma once
+/// The human client of PostgresGraphService (`postgres-service graph ...`).
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace psvc::api {
+
+/// One invocation: which primitive, its arguments, and where to send it.
+struct GraphClientRequest {
+  std::string address = "127.0.0.1:50051";
+  std::string primitive;  ///< neighbors | k-hop | path | compare
+  std::vector<std::string> ids;
+  std::vector<std::string> edge_types;  ///< names, e.g. SEQUEL, SAME_STUDIO
+  int limit = 0, max_hops = 0, max_fanout = 0, max_results = 0;
+  int timeout_ms = 5000;
+  std::string database_url;  ///< optional: titles are looked up here for display
+};
+
+/// Calls the service and prints a table; returns the process exit code (0 = OK).
+int RunGraphClient(const GraphClientRequest& req, std::ostream& out, std::ostream& err);
+
+}  // namespace psvc::api

@@ -1,0 +1,259 @@
+#include "api/graph_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "anime/graph/v1/graph_service.grpc.pb.h"
+#include "api/grpc_server.h"
+#include "api/grpc_status.h"
+#include "db/pool.h"
+#include "graph/graph_queries.h"
+#include "ids/uuid.h"
+
+namespace psvc::api {
+
+namespace {
+
+namespace pb = anime::graph::v1;
+using grpc::Status;
+using grpc::StatusCode;
+
+/// Thrown by validation inside a handler; becomes INVALID_ARGUMENT with its message.
+struct InvalidArgument {
+  std::string message;
+};
+
+std::string RequireUuid(const std::string& value, const char* field) {
+  if (value.empty()) throw InvalidArgument{std::string(field) + ": required (an anime UUID)"};
+  auto id = ids::CanonicalUuid(value);
+  if (!id) {
+    throw InvalidArgument{std::string(field) + ": not a UUID: " + ids::QuoteForMessage(value) +
+                          " (expected 8-4-4-4-12 hex digits)"};
+  }
+  return *id;
+}
+
+graph::EdgeFilter ParseEdgeTypes(const google::protobuf::RepeatedField<int>& types,
+                                 const char* field) {
+  std::vector<graph::EdgeType> out;
+  for (int i = 0; i < types.size(); ++i) {
+    auto t = graph::EdgeTypeFromInt(types[i]);
+    if (!t) {
+      throw InvalidArgument{std::string(field) + "[" + std::to_string(i) + "]: " +
+                            (types[i] == 0 ? std::string("EDGE_TYPE_UNSPECIFIED is not an edge "
+                                                         "type; send an empty list for all types")
+                                           : "unknown edge type " + std::to_string(types[i])) +
+                            "; known: SEQUEL PREQUEL SIDE_STORY ALTERNATIVE SUMMARY FULL_STORY "
+                            "CHARACTER SPIN_OFF ADAPTATION OTHER SAME_STUDIO CO_APPEARS "
+                            "ADAPTED_FROM"};
+    }
+    out.push_back(*t);
+  }
+  return graph::EdgeFilter::Of(out);
+}
+
+void Resolve(const graph::RequestedLimit& r, int& out, std::vector<std::string>& clamped) {
+  if (auto err = graph::ResolveLimit(r, out, clamped)) throw InvalidArgument{*err};
+}
+
+void Fill(const graph::AppliedLimits& l, pb::AppliedLimits* out) {
+  out->set_max_hops(l.max_hops);
+  out->set_max_fanout_per_hop(l.max_fanout_per_hop);
+  out->set_max_results(l.max_results);
+  out->set_hub_window(l.hub_window);
+  for (const auto& c : l.clamped) out->add_clamped(c);
+}
+
+pb::EdgeType ToProto(graph::EdgeType t) { return static_cast<pb::EdgeType>(static_cast<int>(t)); }
+
+void Fill(const graph::AnimeSummary& s, pb::AnimeSummary* out) {
+  out->set_id(s.id);
+  out->set_title(s.title);
+  out->set_title_english(s.title_english);
+  out->set_type(s.type);
+  out->set_status(s.status);
+  out->set_season(s.season);
+  out->set_year(s.year);
+  out->set_episode_count(s.episode_count);
+  out->set_score(s.score);
+  out->set_view_count(s.view_count);
+}
+
+std::string FormatScore(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+class GraphService final : public pb::PostgresGraphService::Service {
+ public:
+  GraphService(db::Pool& pool, GraphServiceOptions options)
+      : pool_(pool), options_(std::move(options)) {}
+
+  Status Neighbors(grpc::ServerContext* ctx, const pb::NeighborsRequest* req,
+                   pb::NeighborsResponse* resp) override {
+    return Handle("Neighbors", [&] {
+      auto id = RequireUuid(req->node_id(), "node_id");
+      auto filter = ParseEdgeTypes(req->edge_types(), "edge_types");
+      graph::AppliedLimits limits;
+      const auto& caps = options_.caps;
+      Resolve({"limit", req->limit(), caps.max_results, caps.max_results}, limits.max_results,
+              limits.clamped);
+      limits.hub_window = caps.hub_window;
+      WithQueries(ctx, [&](graph::GraphQueries& q) {
+        auto r = q.Neighbors(id, filter, limits.max_results, limits.hub_window);
+        resp->set_start_found(r.start_found);
+        for (auto& e : r.edges) {
+          auto* out = resp->add_neighbors();
+          out->set_node_id(e.node_id);
+          out->set_edge_type(ToProto(e.type));
+          out->set_via_id(e.via_id);
+        }
+        Fill(limits, resp->mutable_applied_limits());
+      });
+    });
+  }
+
+  Status KHop(grpc::ServerContext* ctx, const pb::KHopRequest* req,
+              pb::KHopResponse* resp) override {
+    return Handle("KHop", [&] {
+      auto id = RequireUuid(req->node_id(), "node_id");
+      auto filter = ParseEdgeTypes(req->edge_types(), "edge_types");
+      graph::AppliedLimits limits;
+      const auto& caps = options_.caps;
+      Resolve({"max_hops", req->max_hops(), caps.default_hops, caps.max_hops}, limits.max_hops,
+              limits.clamped);
+      Resolve({"max_fanout_per_hop", req->max_fanout_per_hop(), caps.default_fanout,
+               caps.max_fanout_per_hop},
+              limits.max_fanout_per_hop, limits.clamped);
+      Resolve({"max_results", req->max_results(), caps.default_results, caps.max_results},
+              limits.max_results, limits.clamped);
+      limits.hub_window = caps.hub_window;
+      WithQueries(ctx, [&](graph::GraphQueries& q) {
+        auto r = q.KHop(id, filter, limits);
+        resp->set_start_found(r.start_found);
+        resp->set_truncated(r.truncated);
+        for (auto& n : r.nodes) {
+          auto* out = resp->add_results();
+          out->set_node_id(n.node_id);
+          out->set_depth(n.depth);
+          out->set_edge_type(ToProto(n.type));
+          out->set_parent_id(n.parent_id);
+          out->set_via_id(n.via_id);
+        }
+        Fill(limits, resp->mutable_applied_limits());
+      });
+    });
+  }
+
+  Status Path(grpc::ServerContext* ctx, const pb::PathRequest* req,
+              pb::PathResponse* resp) override {
+    return Handle("Path", [&] {
+      auto from = RequireUuid(req->from_id(), "from_id");
+      auto to = RequireUuid(req->to_id(), "to_id");
+      auto filter = ParseEdgeTypes(req->edge_types(), "edge_types");
+      graph::AppliedLimits limits;
+      const auto& caps = options_.caps;
+      Resolve({"max_hops", req->max_hops(), caps.default_path_hops, caps.max_hops},
+              limits.max_hops, limits.clamped);
+      limits.hub_window = caps.hub_window;
+      WithQueries(ctx, [&](graph::GraphQueries& q) {
+        auto r = q.Path(from, to, filter, limits.max_hops, limits.hub_window,
+                        caps.path_node_budget);
+        resp->set_found(r.found);
+        resp->set_from_found(r.from_found);
+        resp->set_to_found(r.to_found);
+        resp->set_truncated(r.truncated);
+        for (auto& s : r.steps) {
+          auto* out = resp->add_steps();
+          out->set_node_id(s.node_id);
+          if (s.type) out->set_edge_type(ToProto(*s.type));
+          out->set_via_id(s.via_id);
+        }
+        Fill(limits, resp->mutable_applied_limits());
+      });
+    });
+  }
+
+  Status Compare(grpc::ServerContext* ctx, const pb::CompareRequest* req,
+                 pb::CompareResponse* resp) override {
+    return Handle("Compare", [&] {
+      auto a = RequireUuid(req->a_id(), "a_id");
+      auto b = RequireUuid(req->b_id(), "b_id");
+      WithQueries(ctx, [&](graph::GraphQueries& q) {
+        auto r = q.Compare(a, b);
+        resp->set_a_found(r.a.has_value());
+        resp->set_b_found(r.b.has_value());
+        if (r.a) Fill(*r.a, resp->mutable_a());
+        if (r.b) Fill(*r.b, resp->mutable_b());
+        if (r.a && r.b) {
+          auto field = [&](const char* name, const std::string& x, const std::string& y) {
+            auto* f = resp->add_fields();
+            f->set_field(name);
+            f->set_a(x);
+            f->set_b(y);
+            f->set_equal(x == y);
+          };
+          auto num = [](int64_t v) { return v ? std::to_string(v) : std::string(); };
+          field("type", r.a->type, r.b->type);
+          field("status", r.a->status, r.b->status);
+          field("season", r.a->season, r.b->season);
+          field("year", num(r.a->year), num(r.b->year));
+          field("episode_count", num(r.a->episode_count), num(r.b->episode_count));
+          field("score", r.a->score ? FormatScore(r.a->score) : "",
+                r.b->score ? FormatScore(r.b->score) : "");
+          field("view_count", std::to_string(r.a->view_count), std::to_string(r.b->view_count));
+        }
+        auto shared = [](const std::vector<graph::SharedEntity>& from, auto* into) {
+          for (auto& s : from) {
+            auto* out = into->Add();
+            out->set_id(s.id);
+            out->set_name(s.name);
+            out->set_role_in_a(s.role_in_a);
+            out->set_role_in_b(s.role_in_b);
+          }
+        };
+        shared(r.characters, resp->mutable_shared_characters());
+        shared(r.studios, resp->mutable_shared_studios());
+        shared(r.original_works, resp->mutable_shared_original_works());
+        for (auto t : r.direct_relations) resp->add_direct_relations(ToProto(t));
+      });
+    });
+  }
+
+ private:
+  // Every failure of a handler becomes a status here: validation errors name the field,
+  // database errors are mapped once (grpc_status.cpp).
+  template <typename Body>
+  Status Handle(const char* method, Body body) {
+    try {
+      body();
+      return Status::OK;
+    } catch (const InvalidArgument& e) {
+      return {StatusCode::INVALID_ARGUMENT, e.message};
+    } catch (...) {
+      return StatusFromCurrentException(method);
+    }
+  }
+
+  // Called after validation, so a bad request never takes a connection. The connection wait
+  // is bounded by the acquire timeout and the caller's deadline, whichever comes first.
+  template <typename Work>
+  void WithQueries(grpc::ServerContext* ctx, Work work) {
+    auto deadline = RequestDeadline(*ctx, std::chrono::hours(1));
+    auto acquire_by = std::min(deadline, std::chrono::steady_clock::now() + options_.acquire_timeout);
+    auto conn = pool_.Acquire(acquire_by);
+    graph::GraphQueries queries(*conn, deadline, options_.statement_timeout);
+    work(queries);
+  }
+
+  db::Pool& pool_;
+  GraphServiceOptions options_;
+};
+
+}  // namespace
+
+void RegisterGraphService(GrpcServer& server, db::Pool& pool, GraphServiceOptions options) {
+  server.AddService(std::make_unique<GraphService>(pool, std::move(options)));
+}
+
+}  // namespace psvc::api

@@ -1,0 +1,28 @@
+#pragma once
+/// gRPC PostgresGraphService: validation, limits and translation around graph::GraphQueries.
+
+#include <chrono>
+#include <memory>
+
+#include "graph/limits.h"
+
+namespace psvc::db {
+class Pool;
+}
+
+namespace psvc::api {
+
+/// Settings of the graph service.
+struct GraphServiceOptions {
+  graph::LimitCaps caps;
+  std::chrono::milliseconds statement_timeout{2000};
+  /// Longest a request may wait for a pooled connection (bounded further by its deadline).
+  std::chrono::milliseconds acquire_timeout{1000};
+};
+
+class GrpcServer;
+
+/// Adds PostgresGraphService to `server`; `pool` must outlive it (a read-only pool).
+void RegisterGraphService(GrpcServer& server, db::Pool& pool, GraphServiceOptions options);
+
+}  // namespace psvc::api

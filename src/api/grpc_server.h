@@ -1,0 +1,43 @@
+#pragma once
+/// The gRPC server hosting our services plus health and reflection (gRPC kept out of here).
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace grpc {
+class Service;
+class Server;
+}  // namespace grpc
+
+namespace psvc::api {
+
+/// Listen address and thread bound of the gRPC server.
+struct GrpcServerOptions {
+  std::string address = "127.0.0.1:50051";  ///< host:port; port 0 picks a free port
+  int max_threads = 32;
+};
+
+/// Owns the services and the running server.
+class GrpcServer {
+ public:
+  explicit GrpcServer(GrpcServerOptions options);
+  ~GrpcServer();
+  /// Takes ownership of a service; call before Start (see Register*Service in api/).
+  void AddService(std::unique_ptr<grpc::Service> service);
+  /// Binds and starts; throws std::runtime_error naming the address on failure.
+  void Start();
+  /// The bound port (after Start).
+  int port() const { return port_; }
+  /// Stops accepting; in-flight calls get until `grace` to finish, then are cancelled.
+  void Shutdown(std::chrono::milliseconds grace);
+
+ private:
+  GrpcServerOptions options_;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace psvc::api

@@ -1,0 +1,52 @@
+#include "api/grpc_status.h"
+
+#include <grpcpp/server_context.h>
+#include <spdlog/spdlog.h>
+
+#include "db/error.h"
+
+namespace psvc::api {
+
+grpc::Status StatusFromCurrentException(const char* method) {
+  try {
+    throw;
+  } catch (const db::DbError& e) {
+    switch (e.kind()) {
+      case db::ErrorKind::kTimeout:
+        return {grpc::StatusCode::DEADLINE_EXCEEDED,
+                "the query did not finish within the statement timeout or your deadline; "
+                "narrow the request (fewer hops, edge types or results)"};
+      case db::ErrorKind::kPoolExhausted:
+        return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+                "the service is at capacity (no database connection free in time); retry with "
+                "backoff"};
+      case db::ErrorKind::kUnavailable:
+        return {grpc::StatusCode::UNAVAILABLE, "the database is unavailable; retry later"};
+      case db::ErrorKind::kSerialization:
+        return {grpc::StatusCode::ABORTED, "concurrent update conflict; retry"};
+      case db::ErrorKind::kConflict:
+        return {grpc::StatusCode::ALREADY_EXISTS, "the entity already exists"};
+      case db::ErrorKind::kInvalidInput:
+        return {grpc::StatusCode::INVALID_ARGUMENT, "the database rejected a value"};
+      case db::ErrorKind::kInternal:
+        break;
+    }
+    spdlog::error("{}: internal database error: {}", method, e.what());
+  } catch (const std::exception& e) {
+    spdlog::error("{}: internal error: {}", method, e.what());
+  } catch (...) {
+    spdlog::error("{}: unknown internal error", method);
+  }
+  return {grpc::StatusCode::INTERNAL, "internal error"};
+}
+
+std::chrono::steady_clock::time_point RequestDeadline(const grpc::ServerContext& ctx,
+                                                      std::chrono::milliseconds cap) {
+  auto now_sys = std::chrono::system_clock::now();
+  auto now = std::chrono::steady_clock::now();
+  auto remaining = ctx.deadline() - now_sys;  // far future when the client set none
+  if (remaining > cap) return now + cap;
+  return now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(remaining);
+}
+
+}  // namespace psvc::api
