@@ -1,0 +1,108 @@
+"""Agent-side contract test: the Python Agent Service's view of PostgresGraphService.
+
+Runs with Debian's /usr/bin/python3 + python3-grpcio against a running service loaded
+with graph_fixture.sql. Stubs are generated from proto/ at test time (GRPC_STUBS_DIR).
+"""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.environ["GRPC_STUBS_DIR"])
+
+import grpc  # noqa: E402
+from anime.graph.v1 import graph_service_pb2 as pb  # noqa: E402
+from anime.graph.v1 import graph_service_pb2_grpc as rpc  # noqa: E402
+
+
+def U(n):
+    return "00000000-0000-4000-8000-%012x" % n
+
+
+class GraphContract(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.channel = grpc.insecure_channel(os.environ["GRPC_ADDRESS"])
+        grpc.channel_ready_future(cls.channel).result(timeout=10)
+        cls.stub = rpc.PostgresGraphServiceStub(cls.channel)
+
+    def test_neighbors_both_directions_and_derived(self):
+        r = self.stub.Neighbors(pb.NeighborsRequest(node_id=U(2)), timeout=5)
+        self.assertTrue(r.start_found)
+        self.assertEqual([(n.node_id, n.edge_type) for n in r.neighbors],
+                         [(U(3), pb.EDGE_TYPE_SEQUEL), (U(1), pb.EDGE_TYPE_PREQUEL)])
+        r = self.stub.Neighbors(pb.NeighborsRequest(node_id=U(1)), timeout=5)
+        self.assertEqual([(n.node_id, n.edge_type, n.via_id) for n in r.neighbors],
+                         [(U(2), pb.EDGE_TYPE_SEQUEL, ""),
+                          (U(5), pb.EDGE_TYPE_SAME_STUDIO, U(0xaa))])
+        only = self.stub.Neighbors(pb.NeighborsRequest(
+            node_id=U(1), edge_types=[pb.EDGE_TYPE_SAME_STUDIO]), timeout=5)
+        self.assertEqual([n.node_id for n in only.neighbors], [U(5)])
+
+    def test_k_hop_depths_parents_and_clamping(self):
+        r = self.stub.KHop(pb.KHopRequest(node_id=U(4), max_hops=100, max_results=3), timeout=5)
+        self.assertEqual([(x.node_id, x.depth, x.parent_id) for x in r.results],
+                         [(U(3), 1, U(4)), (U(2), 2, U(3)), (U(1), 3, U(2))])
+        self.assertEqual(r.results[0].edge_type, pb.EDGE_TYPE_FULL_STORY)
+        self.assertEqual(r.applied_limits.max_hops, 5)
+        self.assertIn("max_hops", r.applied_limits.clamped)
+        self.assertTrue(r.truncated)
+
+    def test_path_across_derived_edges(self):
+        r = self.stub.Path(pb.PathRequest(from_id=U(4), to_id=U(6)), timeout=5)
+        self.assertTrue(r.found)
+        self.assertEqual([s.node_id for s in r.steps], [U(4), U(3), U(2), U(1), U(5), U(6)])
+        self.assertEqual([s.edge_type for s in r.steps][1:],
+                         [pb.EDGE_TYPE_FULL_STORY, pb.EDGE_TYPE_PREQUEL, pb.EDGE_TYPE_PREQUEL,
+                          pb.EDGE_TYPE_SAME_STUDIO, pb.EDGE_TYPE_CO_APPEARS])
+        short = self.stub.Path(pb.PathRequest(from_id=U(4), to_id=U(6), max_hops=4), timeout=5)
+        self.assertFalse(short.found)
+        none = self.stub.Path(pb.PathRequest(from_id=U(1), to_id=U(7)), timeout=5)
+        self.assertFalse(none.found)
+        self.assertTrue(none.to_found)
+
+    def test_compare(self):
+        r = self.stub.Compare(pb.CompareRequest(a_id=U(1), b_id=U(2)), timeout=5)
+        self.assertTrue(r.a_found and r.b_found)
+        self.assertEqual(r.a.title, "One")
+        self.assertEqual(list(r.direct_relations), [pb.EDGE_TYPE_SEQUEL])
+        r = self.stub.Compare(pb.CompareRequest(a_id=U(5), b_id=U(1)), timeout=5)
+        self.assertEqual([s.name for s in r.shared_studios], ["Studio S"])
+
+    def test_unknown_node_is_ok_and_empty(self):
+        r = self.stub.KHop(pb.KHopRequest(node_id=U(999)), timeout=5)
+        self.assertFalse(r.start_found)
+        self.assertEqual(len(r.results), 0)
+
+    def assertInvalid(self, call, request, field):
+        with self.assertRaises(grpc.RpcError) as ctx:
+            call(request, timeout=5)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn(field, ctx.exception.details())
+
+    def test_invalid_arguments(self):
+        s = self.stub
+        self.assertInvalid(s.Neighbors, pb.NeighborsRequest(node_id="not-a-uuid"), "node_id")
+        self.assertInvalid(s.Neighbors, pb.NeighborsRequest(node_id=""), "node_id")
+        self.assertInvalid(s.Neighbors, pb.NeighborsRequest(node_id=U(1), edge_types=[99]),
+                           "edge_types[0]")
+        self.assertInvalid(s.Neighbors, pb.NeighborsRequest(node_id=U(1), limit=-1), "limit")
+        self.assertInvalid(s.KHop, pb.KHopRequest(node_id=U(1), max_hops=-1), "max_hops")
+        self.assertInvalid(s.KHop, pb.KHopRequest(node_id=U(1), max_fanout_per_hop=-1),
+                           "max_fanout_per_hop")
+        self.assertInvalid(s.Path, pb.PathRequest(from_id=U(1), to_id="x'; DROP TABLE anime;--"),
+                           "to_id")
+        self.assertInvalid(s.Compare, pb.CompareRequest(a_id=U(1)), "b_id")
+
+    def test_truncated_protobuf_is_rejected(self):
+        # A raw call with bytes that are not a valid NeighborsRequest.
+        raw = self.channel.unary_unary(
+            "/anime.graph.v1.PostgresGraphService/Neighbors",
+            request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        with self.assertRaises(grpc.RpcError) as ctx:
+            raw(b"\x0a\xff\x01abc", timeout=5)  # field 1, declared length 255, 3 bytes sent
+        self.assertIn(ctx.exception.code(),
+                      (grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# CTest driver for graph_contract_test.py: a fresh database with the fixture, the real
+# service on free ports, stubs generated from proto/ by protoc + grpc_python_plugin.
+set -euo pipefail
+BIN=$1
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+: "${PSVC_ADMIN_DATABASE_URL:?start the stack: eval \"\$(scripts/stack env)\"}"
+DB=psvc_test_pycontract_$$
+URL=${PSVC_ADMIN_DATABASE_URL%/*}/$DB
+WORK=$(mktemp -d)
+SERVICE_PID=
+cleanup() {
+  [[ -n $SERVICE_PID ]] && kill "$SERVICE_PID" 2>/dev/null && wait "$SERVICE_PID" 2>/dev/null || true
+  psql "$PSVC_ADMIN_DATABASE_URL" -X -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+psql "$PSVC_ADMIN_DATABASE_URL" -X -q -c "CREATE DATABASE $DB"
+"$BIN" migrate --database-url "$URL" >/dev/null
+psql "$URL" -X -q -v ON_ERROR_STOP=1 -f "$ROOT/tests/python/graph_fixture.sql"
+
+protoc -I "$ROOT/proto" --python_out="$WORK" --grpc_python_out="$WORK" \
+  --plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin \
+  "$ROOT/proto/anime/graph/v1/graph_service.proto"
+touch "$WORK/anime/__init__.py" "$WORK/anime/graph/__init__.py" "$WORK/anime/graph/v1/__init__.py"
+
+"$BIN" serve --database-url "$URL" --grpc-address 127.0.0.1:0 --http-port 0 >"$WORK/serve.log" 2>&1 &
+SERVICE_PID=$!
+for _ in $(seq 1 100); do
+  grep -q "gRPC on" "$WORK/serve.log" && break
+  kill -0 "$SERVICE_PID" 2>/dev/null || { cat "$WORK/serve.log"; exit 1; }
+  sleep 0.1
+done
+ADDRESS=$(sed -n 's/.*gRPC on \([0-9.]*:[0-9]*\).*/\1/p' "$WORK/serve.log" | head -1)
+[[ -n $ADDRESS ]] || { cat "$WORK/serve.log"; exit 1; }
+
+GRPC_ADDRESS=$ADDRESS GRPC_STUBS_DIR=$WORK /usr/bin/python3 "$ROOT/tests/python/graph_contract_test.py"

@@ -1,0 +1,45 @@
+// Every SQL statement the code runs is prepared against the migrated schema, so a typo or a
+// schema drift fails here instead of in production. Add each area's list when it appears.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "db/error.h"
+#include "graph/graph_queries.h"
+#include "testing/test_database.h"
+
+namespace psvc {
+namespace {
+
+std::vector<db::StatementList> AllLists() { return {graph::GraphQueries::Statements()}; }
+
+TEST(AllStatements, PrepareAgainstTheMigratedSchema) {
+  testing::TestDatabase tdb;
+  auto conn = tdb.Connect();
+  std::set<std::string> names;
+  size_t count = 0;
+  for (auto list : AllLists()) {
+    for (const db::Statement* stmt : list) {
+      ++count;
+      EXPECT_TRUE(names.insert(std::string(stmt->name)).second) << "duplicate name " << stmt->name;
+      try {
+        conn.Prepare(*stmt);
+      } catch (const db::DbError& e) {
+        ADD_FAILURE() << stmt->name << ": " << e.what();
+      }
+    }
+  }
+  EXPECT_GE(count, 7u);
+}
+
+TEST(AllStatements, ABrokenStatementIsCaught) {
+  // The check itself can fail: a statement naming a missing column does not prepare.
+  testing::TestDatabase tdb;
+  auto conn = tdb.Connect();
+  db::Statement bad{"test.bad", "SELECT no_such_column FROM anime"};
+  EXPECT_THROW(conn.Prepare(bad), db::DbError);
+}
+
+}  // namespace
+}  // namespace psvc
