@@ -1,0 +1,251 @@
+#include "write/event_applier.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "db/array_literal.h"
+#include "db/error.h"
+#include "db/pool.h"
+#include "write/write_statements.h"
+
+namespace psvc::write {
+
+namespace {
+
+using db::Param;
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+/// The outbox payload: enough for the Qdrant Sync Service to know what to re-read.
+std::string OutboxPayload(const std::string& anime_id, const char* type, const Event& cause,
+                          int64_t version, const std::vector<std::string>& fields = {}) {
+  std::string out = "{\"schema\":1,\"event_type\":" + JsonString(type) +
+                    ",\"anime_id\":" + JsonString(anime_id) +
+                    ",\"cause_event_id\":" + JsonString(cause.event_id) +
+                    ",\"occurred_at_ms\":" + std::to_string(cause.occurred_at_ms) +
+                    ",\"version\":" + std::to_string(version);
+  if (!fields.empty()) {
+    out += ",\"fields\":[";
+    for (size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + JsonString(fields[i]);
+    out += "]";
+  }
+  return out + "}";
+}
+
+Param Opt(const std::optional<std::string>& v) {
+  return v ? Param(*v) : Param(std::nullopt);
+}
+
+std::optional<std::string> OptInt(const std::optional<int32_t>& v) {
+  return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+}
+
+std::optional<std::string> OptDouble(const std::optional<double>& v) {
+  if (!v) return std::nullopt;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", *v);
+  return std::string(buf);
+}
+
+void Outbox(db::Connection& conn, const std::string& anime_id, const char* type,
+            const std::string& payload) {
+  conn.Execute(sql::kInsertOutbox, {anime_id, type, payload});
+}
+
+const std::string& AnimeIdOf(const Event& e) {
+  return std::visit([](const auto& p) -> const std::string& { return p.anime_id; }, e.payload);
+}
+
+}  // namespace
+
+EventApplier::EventApplier(db::Pool& pool, ApplierOptions options)
+    : pool_(pool), options_(std::move(options)) {}
+
+db::StatementList EventApplier::Statements() { return sql::kAll; }
+
+ApplyResult EventApplier::Apply(Event event) {
+  if (auto error = ValidateEvent(event)) throw InvalidEvent(*error);
+  auto conn = pool_.Acquire(options_.acquire_timeout);
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return ApplyOnce(*conn, event);
+    } catch (const db::DbError& e) {
+      // A deadlock or serialization failure rolled everything back: safe to run again.
+      if (e.kind() != db::ErrorKind::kSerialization || attempt >= options_.retries) throw;
+    }
+  }
+}
+
+ApplyResult EventApplier::ApplyOnce(db::Connection& conn, const Event& event) {
+  db::Transaction tx(conn);
+  const std::string& anime_id = AnimeIdOf(event);
+  const char* type = EventTypeName(event);
+  const std::string occurred = std::to_string(event.occurred_at_ms);
+  ApplyResult result;
+
+  if (!std::holds_alternative<AnimeViewed>(event.payload)) {
+    auto claim = conn.Execute(sql::kClaimEvent, {event.event_id, type, anime_id});
+    if (claim.rows() == 0) {
+      auto prev = conn.Execute(sql::kPreviousOutcome, {event.event_id});
+      result.outcome = Outcome::kAlreadyApplied;
+      result.message = "event " + event.event_id + " was processed before (" +
+                       std::string(prev.rows() ? prev.Get(0, 0) : "?") + ")";
+      return result;  // rollback: nothing to change
+    }
+  }
+
+  auto stale = [&](const std::string& why) {
+    conn.Execute(sql::kMarkStale, {event.event_id, why});
+    tx.Commit();
+    return ApplyResult{Outcome::kIgnoredStale, 0, why};
+  };
+  auto not_found = [&](const char* field) -> AnimeNotFound {
+    return AnimeNotFound(std::string(field) + ": no anime with id " + anime_id);
+  };
+
+  if (const auto* e = std::get_if<AnimeEnriched>(&event.payload)) {
+    // Lock this anime's id with every related id: a concurrent writer creating one of them
+    // either finished before (we see it and link directly) or waits for us (and then
+    // materializes our pending relation). Without it a relation could stay pending forever.
+    std::vector<std::string> lock_ids{e->anime_id};
+    for (const auto& r : e->relations) lock_ids.push_back(r.related_anime_id);
+    conn.Execute(sql::kLockIds, {db::ArrayLiteral(lock_ids)});
+    auto current = conn.Execute(sql::kLockAnime, {e->anime_id, occurred});
+    if (current.rows() == 1 && current.GetBool(0, 1)) {
+      return stale("a newer event for this anime was applied before (occurred_at is older)");
+    }
+    const auto& f = e->fields;
+    auto version = conn.Execute(
+        sql::kUpsertAnime,
+        {e->anime_id, f.title, Opt(f.title_english), Opt(f.title_japanese),
+         db::ArrayLiteral(f.synonyms), f.type, f.status, Opt(f.season), Opt(OptInt(f.year)),
+         Opt(OptInt(f.episode_count)), Opt(f.synopsis), Opt(OptDouble(f.score)), occurred});
+    result.version = version.GetInt64(0, 0);
+
+    std::vector<std::string> ids, names, roles;
+    for (const auto& c : e->companies) {
+      ids.push_back(c.company_id);
+      names.push_back(c.name);
+      roles.push_back(c.role);
+    }
+    if (!ids.empty()) conn.Execute(sql::kUpsertCompanies, {db::ArrayLiteral(ids), db::ArrayLiteral(names)});
+    conn.Execute(sql::kDeleteAnimeCompanies, {e->anime_id});
+    if (!ids.empty()) {
+      conn.Execute(sql::kInsertAnimeCompanies,
+                   {e->anime_id, db::ArrayLiteral(ids), db::ArrayLiteral(roles)});
+    }
+
+    ids.clear(), names.clear(), roles.clear();
+    std::vector<std::optional<std::string>> japanese;
+    std::vector<std::string> favorites;
+    for (const auto& c : e->characters) {
+      ids.push_back(c.character_id);
+      names.push_back(c.name);
+      japanese.push_back(c.name_japanese);
+      favorites.push_back(std::to_string(c.favorites));
+      roles.push_back(c.role);
+    }
+    if (!ids.empty()) {
+      conn.Execute(sql::kUpsertCharacters, {db::ArrayLiteral(ids), db::ArrayLiteral(names),
+                                            db::ArrayLiteral(japanese), db::ArrayLiteral(favorites)});
+    }
+    conn.Execute(sql::kDeleteAnimeCharacters, {e->anime_id});
+    if (!ids.empty()) {
+      conn.Execute(sql::kInsertAnimeCharacters,
+                   {e->anime_id, db::ArrayLiteral(ids), db::ArrayLiteral(roles)});
+    }
+
+    ids.clear(), names.clear();
+    std::vector<std::string> kinds;
+    std::vector<std::optional<std::string>> authors;
+    for (const auto& w : e->original_works) {
+      ids.push_back(w.original_work_id);
+      names.push_back(w.title);
+      kinds.push_back(w.kind);
+      authors.push_back(w.author);
+    }
+    if (!ids.empty()) {
+      conn.Execute(sql::kUpsertWorks, {db::ArrayLiteral(ids), db::ArrayLiteral(names),
+                                       db::ArrayLiteral(kinds), db::ArrayLiteral(authors)});
+    }
+    conn.Execute(sql::kDeleteAnimeWorks, {e->anime_id});
+    if (!ids.empty()) conn.Execute(sql::kInsertAnimeWorks, {e->anime_id, db::ArrayLiteral(ids)});
+
+    ids.clear();
+    std::vector<std::string> types;
+    for (const auto& r : e->relations) {
+      ids.push_back(r.related_anime_id);
+      types.push_back(r.relation_type);
+    }
+    conn.Execute(sql::kDeleteRelations, {e->anime_id});
+    if (!ids.empty()) {
+      conn.Execute(sql::kInsertRelations, {e->anime_id, db::ArrayLiteral(ids), db::ArrayLiteral(types)});
+    }
+    auto sources = conn.Execute(sql::kMaterializePending, {e->anime_id});
+    for (int i = 0; i < sources.rows(); ++i) {
+      std::string source(sources.Get(i, 0));
+      Outbox(conn, source, "AnimeRelationsChanged",
+             OutboxPayload(source, "AnimeRelationsChanged", event, 0));
+    }
+    Outbox(conn, e->anime_id, type, OutboxPayload(e->anime_id, type, event, result.version));
+  } else if (const auto* ep = std::get_if<EpisodeAired>(&event.payload)) {
+    auto current = conn.Execute(sql::kLockAnime, {ep->anime_id, occurred});
+    if (current.rows() == 0) throw not_found("episode_aired.anime_id");
+    conn.Execute(sql::kUpsertEpisode,
+                 {ep->episode_id, ep->anime_id, std::to_string(ep->number), Opt(ep->title),
+                  Opt(ep->aired_on), Opt(OptInt(ep->duration_seconds))});
+    auto version = conn.Execute(sql::kBumpForEpisode, {ep->anime_id, std::to_string(ep->number)});
+    result.version = version.GetInt64(0, 0);
+    Outbox(conn, ep->anime_id, type, OutboxPayload(ep->anime_id, type, event, result.version));
+  } else if (const auto* u = std::get_if<AnimeUpdated>(&event.payload)) {
+    auto current = conn.Execute(sql::kLockAnime, {u->anime_id, occurred});
+    if (current.rows() == 0) throw not_found("anime_updated.anime_id");
+    int64_t stored = current.GetInt64(0, 0);
+    if (stored != u->expected_version) {
+      return stale("based on version " + std::to_string(u->expected_version) +
+                   " but the anime is at version " + std::to_string(stored));
+    }
+    auto has = [&](const char* name) {
+      return std::find(u->mask.begin(), u->mask.end(), name) != u->mask.end() ? "true" : "false";
+    };
+    const auto& f = u->fields;
+    auto version = conn.Execute(
+        sql::kUpdateAnime,
+        {u->anime_id, has("title"), f.title, has("title_english"), Opt(f.title_english),
+         has("title_japanese"), Opt(f.title_japanese), has("synonyms"),
+         db::ArrayLiteral(f.synonyms), has("type"), f.type, has("status"), f.status,
+         has("season"), Opt(f.season), has("year"), Opt(OptInt(f.year)), has("episode_count"),
+         Opt(OptInt(f.episode_count)), has("synopsis"), Opt(f.synopsis), has("score"),
+         Opt(OptDouble(f.score)), occurred});
+    result.version = version.GetInt64(0, 0);
+    Outbox(conn, u->anime_id, type, OutboxPayload(u->anime_id, type, event, result.version, u->mask));
+  } else if (const auto* v = std::get_if<AnimeViewed>(&event.payload)) {
+    auto row = conn.Execute(sql::kRecordView, {v->anime_id});
+    if (row.rows() == 0) throw not_found("anime_viewed.anime_id");
+    result.version = row.GetInt64(0, 0);
+    result.message = std::string(row.Get(0, 1));  // the new view count
+    Outbox(conn, v->anime_id, type, OutboxPayload(v->anime_id, type, event, result.version));
+  }
+
+  if (options_.before_commit) options_.before_commit(event);
+  tx.Commit();
+  result.outcome = Outcome::kApplied;
+  return result;
+}
+
+}  // namespace psvc::write

@@ -1,0 +1,229 @@
+// The write path against a real database: each event type, idempotency, staleness, pending
+// relations, set replacement, invalid input and atomicity (row counts before and after).
+#include "write/event_applier.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "db/error.h"
+#include "db/pool.h"
+#include "testing/test_database.h"
+
+namespace psvc::write {
+namespace {
+
+std::string U(int n) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012x", n);
+  return buf;
+}
+std::string E(int n) {  // event ids
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "eeeeeeee-0000-4000-8000-%012x", n);
+  return buf;
+}
+
+constexpr int64_t kT0 = 1700000000000;
+
+Event MakeEnriched(int event, int anime, int64_t at, std::vector<int> characters = {},
+                   std::vector<std::pair<int, const char*>> relations = {}) {
+  AnimeEnriched a;
+  a.anime_id = U(anime);
+  a.fields.title = "Anime " + std::to_string(anime);
+  a.fields.year = 2000 + anime;
+  a.fields.synonyms = {"syn \"quoted\"", "日本"};
+  for (int c : characters) a.characters.push_back({U(1000 + c), "Char " + std::to_string(c), {}, "MAIN", c});
+  a.companies.push_back({U(5000), "Studio", "studio"});
+  for (auto& [r, type] : relations) a.relations.push_back({U(r), type});
+  a.original_works.push_back({U(7000 + anime), "Work", "MANGA", "Author"});
+  return Event{E(event), at, "test", a};
+}
+
+class ApplierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_ = std::make_unique<db::Pool>(db::PoolOptions{.url = tdb_.url(), .size = 8});
+    applier_ = std::make_unique<EventApplier>(*pool_);
+    conn_.emplace(tdb_.Connect());
+  }
+  int64_t Count(const std::string& sql) { return conn_->Exec(sql).GetInt64(0, 0); }
+  std::map<std::string, int64_t> Counts() {
+    std::map<std::string, int64_t> out;
+    for (const char* t : {"anime", "character", "company", "original_work", "episode", "anime_relation",
+                          "pending_anime_relation", "anime_character", "anime_company",
+                          "anime_original_work_relation", "qdrant_outbox", "processed_event"}) {
+      out[t] = Count(std::string("SELECT count(*) FROM ") + t);
+    }
+    return out;
+  }
+
+  testing::TestDatabase tdb_;
+  std::unique_ptr<db::Pool> pool_;
+  std::unique_ptr<EventApplier> applier_;
+  std::optional<db::Connection> conn_;
+};
+
+TEST_F(ApplierTest, EnrichedCreatesEverythingWithOneOutboxRowAndRedeliveryChangesNothing) {
+  auto r = applier_->Apply(MakeEnriched(1, 1, kT0, {1, 2}));
+  EXPECT_EQ(r.outcome, Outcome::kApplied);
+  EXPECT_EQ(r.version, 1);
+  auto after = Counts();
+  EXPECT_EQ(after["anime"], 1);
+  EXPECT_EQ(after["anime_character"], 2);
+  EXPECT_EQ(after["anime_company"], 1);
+  EXPECT_EQ(after["anime_original_work_relation"], 1);
+  EXPECT_EQ(after["qdrant_outbox"], 1);
+  EXPECT_EQ(after["processed_event"], 1);
+  EXPECT_EQ(conn_->Exec("SELECT synonyms[1] FROM anime").Get(0, 0), "syn \"quoted\"");
+  auto payload = conn_->Exec("SELECT convert_from(payload, 'UTF8'), event_type FROM qdrant_outbox");
+  EXPECT_NE(std::string(payload.Get(0, 0)).find(U(1)), std::string::npos);
+  EXPECT_EQ(payload.Get(0, 1), "AnimeEnriched");
+
+  auto again = applier_->Apply(MakeEnriched(1, 1, kT0 + 5000, {3}));
+  EXPECT_EQ(again.outcome, Outcome::kAlreadyApplied);
+  EXPECT_EQ(Counts(), after);
+}
+
+TEST_F(ApplierTest, ReEnrichmentReplacesSetsAndStaleEnrichmentIsIgnored) {
+  applier_->Apply(MakeEnriched(1, 1, kT0, {1, 2, 3}));
+  auto r = applier_->Apply(MakeEnriched(2, 1, kT0 + 1000, {2}));
+  EXPECT_EQ(r.outcome, Outcome::kApplied);
+  EXPECT_EQ(r.version, 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM anime_character"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM character"), 3);  // characters stay; links replaced
+  auto before = Counts();
+  auto stale = applier_->Apply(MakeEnriched(3, 1, kT0 + 500, {1, 2, 3}));  // older than event 2
+  EXPECT_EQ(stale.outcome, Outcome::kIgnoredStale);
+  auto after = Counts();
+  EXPECT_EQ(after["processed_event"], before["processed_event"] + 1);  // recorded...
+  after["processed_event"] = before["processed_event"];
+  EXPECT_EQ(after, before);  // ...and nothing else changed
+  EXPECT_EQ(Count("SELECT version FROM anime"), 2);
+  EXPECT_EQ(applier_->Apply(MakeEnriched(3, 1, kT0 + 500)).outcome, Outcome::kAlreadyApplied);
+}
+
+TEST_F(ApplierTest, RelationToAnAnimeNotYetArrivedIsKeptAndAppearsWhenItArrives) {
+  applier_->Apply(MakeEnriched(1, 1, kT0, {}, {{2, "SEQUEL"}}));
+  EXPECT_EQ(Count("SELECT count(*) FROM anime_relation"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM pending_anime_relation"), 1);
+  applier_->Apply(MakeEnriched(2, 2, kT0, {}, {{1, "PREQUEL"}}));
+  EXPECT_EQ(Count("SELECT count(*) FROM pending_anime_relation"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM anime_relation"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM anime_relation WHERE anime_id = '" + U(1) +
+                  "' AND related_anime_id = '" + U(2) + "' AND relation_type = 'SEQUEL'"),
+            1);
+  // Anime 1's relations changed without an event for it: the outbox says so.
+  EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeRelationsChanged' "
+                  "AND aggregate_id = '" + U(1) + "'"),
+            1);
+  // Re-enriching 1 without the relation drops it (sets are replaced as a whole).
+  applier_->Apply(MakeEnriched(3, 1, kT0 + 1, {}, {}));
+  EXPECT_EQ(Count("SELECT count(*) FROM anime_relation WHERE anime_id = '" + U(1) + "'"), 0);
+}
+
+TEST_F(ApplierTest, EpisodesUpsertAndNeedAnExistingAnime) {
+  applier_->Apply(MakeEnriched(1, 1, kT0));
+  Event ep{E(2), kT0, "test", EpisodeAired{U(1), U(900), 3, "Ep 3", "2020-01-05", 1440}};
+  EXPECT_EQ(applier_->Apply(ep).outcome, Outcome::kApplied);
+  Event again{E(3), kT0, "test", EpisodeAired{U(1), U(901), 3, "Episode Three", {}, {}}};
+  applier_->Apply(again);
+  EXPECT_EQ(Count("SELECT count(*) FROM episode"), 1);
+  EXPECT_EQ(conn_->Exec("SELECT title FROM episode").Get(0, 0), "Episode Three");
+  EXPECT_EQ(Count("SELECT episode_count FROM anime"), 3);
+  auto before = Counts();
+  Event orphan{E(4), kT0, "test", EpisodeAired{U(42), U(902), 1, {}, {}, {}}};
+  EXPECT_THROW(applier_->Apply(orphan), AnimeNotFound);
+  EXPECT_EQ(Counts(), before);
+}
+
+TEST_F(ApplierTest, UpdatesApplyAtTheExpectedVersionOnlyAndOnlyTheMaskedFields) {
+  applier_->Apply(MakeEnriched(1, 1, kT0));
+  AnimeUpdated u{U(1), {"score", "title_english"}, {}, 1};
+  u.fields.score = 8.25;
+  u.fields.title_english = "English";
+  u.fields.title = "";  // not masked: untouched
+  auto r = applier_->Apply(Event{E(2), kT0 + 1, "test", u});
+  EXPECT_EQ(r.outcome, Outcome::kApplied);
+  EXPECT_EQ(r.version, 2);
+  auto row = conn_->Exec("SELECT title, title_english, score, version FROM anime");
+  EXPECT_EQ(row.Get(0, 0), "Anime 1");
+  EXPECT_EQ(row.Get(0, 1), "English");
+  EXPECT_EQ(row.GetDouble(0, 2), 8.25);
+  auto before = Counts();
+  u.fields.score = 1;
+  auto stale = applier_->Apply(Event{E(3), kT0 + 2, "test", u});  // still based on version 1
+  EXPECT_EQ(stale.outcome, Outcome::kIgnoredStale);
+  EXPECT_NE(stale.message.find("version 2"), std::string::npos) << stale.message;
+  EXPECT_EQ(conn_->Exec("SELECT score FROM anime").GetDouble(0, 0), 8.25);
+  EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox"), before["qdrant_outbox"]);
+}
+
+TEST_F(ApplierTest, InvalidEventsWriteNothing) {
+  applier_->Apply(MakeEnriched(1, 1, kT0));
+  auto before = Counts();
+  auto bad = MakeEnriched(2, 2, kT0, {1});
+  std::get<AnimeEnriched>(bad.payload).characters[0].character_id = "'; DROP TABLE anime; --";
+  EXPECT_THROW(applier_->Apply(bad), InvalidEvent);
+  auto self = MakeEnriched(3, 2, kT0, {}, {{2, "SEQUEL"}});
+  EXPECT_THROW(applier_->Apply(self), InvalidEvent);
+  EXPECT_EQ(Counts(), before);
+}
+
+TEST_F(ApplierTest, AFailureBeforeCommitLeavesNeitherTheChangeNorTheOutboxRow) {
+  auto before = Counts();
+  ApplierOptions o;
+  o.before_commit = [](const Event&) { throw std::runtime_error("injected crash before commit"); };
+  EventApplier failing(*pool_, o);
+  EXPECT_THROW(failing.Apply(MakeEnriched(1, 1, kT0, {1, 2})), std::runtime_error);
+  EXPECT_EQ(Counts(), before);
+  // The same event applies normally afterwards: the failed attempt did not consume its id.
+  EXPECT_EQ(applier_->Apply(MakeEnriched(1, 1, kT0, {1, 2})).outcome, Outcome::kApplied);
+}
+
+TEST_F(ApplierTest, ConcurrentDuplicatesApplyOnce) {
+  std::atomic<int> applied{0}, duplicate{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&] {
+      auto r = applier_->Apply(MakeEnriched(1, 1, kT0, {1, 2}));
+      (r.outcome == Outcome::kApplied ? applied : duplicate)++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(applied.load(), 1);
+  EXPECT_EQ(duplicate.load(), 5);
+  EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox"), 1);
+}
+
+TEST_F(ApplierTest, RacingArrivalsNeverStrandAPendingRelation) {
+  // Anime 2k+1 relates to 2k+2 while 2k+2 arrives at the same moment, many times over.
+  for (int k = 0; k < 25; ++k) {
+    int a = 10 + 2 * k, b = 11 + 2 * k;
+    std::thread t1([&] { applier_->Apply(MakeEnriched(100 + a, a, kT0, {}, {{b, "SEQUEL"}})); });
+    std::thread t2([&] { applier_->Apply(MakeEnriched(100 + b, b, kT0)); });
+    t1.join();
+    t2.join();
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM pending_anime_relation"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM anime_relation"), 25);
+}
+
+TEST_F(ApplierTest, ConcurrentViewsAreAllCounted) {
+  applier_->Apply(MakeEnriched(1, 1, kT0));
+  constexpr int kThreads = 8, kEach = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) applier_->Apply(Event{E(0), kT0, "graphql", AnimeViewed{U(1)}});
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(Count("SELECT view_count FROM anime"), kThreads * kEach);
+  EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeViewed'"), kThreads * kEach);
+}
+
+}  // namespace
+}  // namespace psvc::write

@@ -1,0 +1,195 @@
+#pragma once
+/// SQL of the write path. Included by write code and the statement check test only.
+
+#include "db/statement.h"
+
+namespace psvc::write::sql {
+
+// Claims an event id for this transaction; no row back = processed before (or concurrently:
+// the unique index makes a concurrent duplicate wait for the first to commit or roll back).
+inline constexpr db::Statement kClaimEvent{"write.claim_event", R"sql(
+INSERT INTO processed_event (event_id, event_type, outcome, anime_id)
+VALUES ($1::uuid, $2, 'APPLIED', $3::uuid)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING 1
+)sql"};
+
+inline constexpr db::Statement kPreviousOutcome{"write.previous_outcome", R"sql(
+SELECT outcome, coalesce(detail, '') FROM processed_event WHERE event_id = $1::uuid
+)sql"};
+
+inline constexpr db::Statement kMarkStale{"write.mark_stale", R"sql(
+UPDATE processed_event SET outcome = 'IGNORED_STALE', detail = $2 WHERE event_id = $1::uuid
+)sql"};
+
+// Serializes writers that create an anime with writers that add relations pointing at it,
+// so a pending relation is never left behind (see EventApplier). Sorted: no lock cycles.
+inline constexpr db::Statement kLockIds{"write.lock_ids", R"sql(
+SELECT count(pg_advisory_xact_lock(hashtextextended(id::text, 7)))
+  FROM (SELECT DISTINCT id FROM unnest($1::uuid[]) AS t(id) ORDER BY id) ids
+)sql"};
+
+// NO KEY UPDATE: does not block foreign-key checks of other transactions (KEY SHARE).
+inline constexpr db::Statement kLockAnime{"write.lock_anime", R"sql(
+SELECT version, coalesce(last_event_at > to_timestamp($2::float8 / 1000), false)
+  FROM anime WHERE id = $1::uuid
+   FOR NO KEY UPDATE
+)sql"};
+
+inline constexpr db::Statement kUpsertAnime{"write.upsert_anime", R"sql(
+INSERT INTO anime (id, title, title_english, title_japanese, synonyms, type, status, season,
+                   year, episode_count, synopsis, score, last_event_at)
+VALUES ($1::uuid, $2, $3, $4, $5::text[], $6, $7, $8, $9::int, $10::int, $11, $12::float8,
+        to_timestamp($13::float8 / 1000))
+ON CONFLICT (id) DO UPDATE SET
+  title = EXCLUDED.title, title_english = EXCLUDED.title_english,
+  title_japanese = EXCLUDED.title_japanese, synonyms = EXCLUDED.synonyms,
+  type = EXCLUDED.type, status = EXCLUDED.status, season = EXCLUDED.season,
+  year = EXCLUDED.year, episode_count = EXCLUDED.episode_count,
+  synopsis = EXCLUDED.synopsis, score = EXCLUDED.score,
+  last_event_at = EXCLUDED.last_event_at,
+  version = anime.version + 1, updated_at = now()
+RETURNING version
+)sql"};
+
+inline constexpr db::Statement kUpsertCompanies{"write.upsert_companies", R"sql(
+INSERT INTO company (id, name)
+SELECT DISTINCT ON (id) id, name FROM unnest($1::uuid[], $2::text[]) AS t(id, name)
+ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
+ WHERE company.name IS DISTINCT FROM EXCLUDED.name
+)sql"};
+
+inline constexpr db::Statement kDeleteAnimeCompanies{"write.delete_anime_companies", R"sql(
+DELETE FROM anime_company WHERE anime_id = $1::uuid
+)sql"};
+
+inline constexpr db::Statement kInsertAnimeCompanies{"write.insert_anime_companies", R"sql(
+INSERT INTO anime_company (anime_id, company_id, role)
+SELECT $1::uuid, id, role FROM unnest($2::uuid[], $3::text[]) AS t(id, role)
+)sql"};
+
+inline constexpr db::Statement kUpsertCharacters{"write.upsert_characters", R"sql(
+INSERT INTO character (id, name, name_japanese, favorites)
+SELECT id, name, jp, fav FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS t(id, name, jp, fav)
+ON CONFLICT (id) DO UPDATE SET
+  name = EXCLUDED.name, name_japanese = EXCLUDED.name_japanese, favorites = EXCLUDED.favorites,
+  updated_at = now()
+ WHERE (character.name, character.name_japanese, character.favorites)
+       IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.name_japanese, EXCLUDED.favorites)
+)sql"};
+
+inline constexpr db::Statement kDeleteAnimeCharacters{"write.delete_anime_characters", R"sql(
+DELETE FROM anime_character WHERE anime_id = $1::uuid
+)sql"};
+
+inline constexpr db::Statement kInsertAnimeCharacters{"write.insert_anime_characters", R"sql(
+INSERT INTO anime_character (anime_id, character_id, role)
+SELECT $1::uuid, id, role FROM unnest($2::uuid[], $3::text[]) AS t(id, role)
+)sql"};
+
+inline constexpr db::Statement kUpsertWorks{"write.upsert_works", R"sql(
+INSERT INTO original_work (id, title, kind, author)
+SELECT id, title, kind, author FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS t(id, title, kind, author)
+ON CONFLICT (id) DO UPDATE SET
+  title = EXCLUDED.title, kind = EXCLUDED.kind, author = EXCLUDED.author, updated_at = now()
+ WHERE (original_work.title, original_work.kind, original_work.author)
+       IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.kind, EXCLUDED.author)
+)sql"};
+
+inline constexpr db::Statement kDeleteAnimeWorks{"write.delete_anime_works", R"sql(
+DELETE FROM anime_original_work_relation WHERE anime_id = $1::uuid
+)sql"};
+
+inline constexpr db::Statement kInsertAnimeWorks{"write.insert_anime_works", R"sql(
+INSERT INTO anime_original_work_relation (anime_id, original_work_id)
+SELECT $1::uuid, id FROM unnest($2::uuid[]) AS t(id)
+)sql"};
+
+inline constexpr db::Statement kDeleteRelations{"write.delete_relations", R"sql(
+WITH p AS (DELETE FROM pending_anime_relation WHERE anime_id = $1::uuid)
+DELETE FROM anime_relation WHERE anime_id = $1::uuid
+)sql"};
+
+// Relations to known anime go to anime_relation; the others wait in pending_anime_relation.
+inline constexpr db::Statement kInsertRelations{"write.insert_relations", R"sql(
+WITH r AS (
+  SELECT t.related, t.type, EXISTS (SELECT 1 FROM anime a WHERE a.id = t.related) AS known
+    FROM unnest($2::uuid[], $3::text[]) AS t(related, type)
+),
+known AS (
+  INSERT INTO anime_relation (anime_id, related_anime_id, relation_type)
+  SELECT $1::uuid, related, type FROM r WHERE known
+  RETURNING 1
+)
+INSERT INTO pending_anime_relation (anime_id, related_anime_id, relation_type)
+SELECT $1::uuid, related, type FROM r WHERE NOT known
+)sql"};
+
+// Relations that were waiting for this anime become real; returns their source anime.
+inline constexpr db::Statement kMaterializePending{"write.materialize_pending", R"sql(
+WITH moved AS (
+  DELETE FROM pending_anime_relation WHERE related_anime_id = $1::uuid
+  RETURNING anime_id, related_anime_id, relation_type
+),
+ins AS (
+  INSERT INTO anime_relation (anime_id, related_anime_id, relation_type)
+  SELECT anime_id, related_anime_id, relation_type FROM moved
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+)
+SELECT DISTINCT anime_id::text FROM moved ORDER BY 1
+)sql"};
+
+inline constexpr db::Statement kUpsertEpisode{"write.upsert_episode", R"sql(
+INSERT INTO episode (id, anime_id, number, title, aired_on, duration_seconds)
+VALUES ($1::uuid, $2::uuid, $3::int, $4, $5::date, $6::int)
+ON CONFLICT (anime_id, number) DO UPDATE SET
+  title = EXCLUDED.title, aired_on = EXCLUDED.aired_on,
+  duration_seconds = EXCLUDED.duration_seconds, updated_at = now()
+)sql"};
+
+inline constexpr db::Statement kBumpForEpisode{"write.bump_for_episode", R"sql(
+UPDATE anime SET episode_count = greatest(coalesce(episode_count, 0), $2::int),
+                 version = version + 1, updated_at = now()
+ WHERE id = $1::uuid
+RETURNING version
+)sql"};
+
+// Partial update: $2,$4,... say whether the field after them is set.
+inline constexpr db::Statement kUpdateAnime{"write.update_anime", R"sql(
+UPDATE anime SET
+  title          = CASE WHEN $2::bool  THEN $3 ELSE title END,
+  title_english  = CASE WHEN $4::bool  THEN $5 ELSE title_english END,
+  title_japanese = CASE WHEN $6::bool  THEN $7 ELSE title_japanese END,
+  synonyms       = CASE WHEN $8::bool  THEN $9::text[] ELSE synonyms END,
+  type           = CASE WHEN $10::bool THEN $11 ELSE type END,
+  status         = CASE WHEN $12::bool THEN $13 ELSE status END,
+  season         = CASE WHEN $14::bool THEN $15 ELSE season END,
+  year           = CASE WHEN $16::bool THEN $17::int ELSE year END,
+  episode_count  = CASE WHEN $18::bool THEN $19::int ELSE episode_count END,
+  synopsis       = CASE WHEN $20::bool THEN $21 ELSE synopsis END,
+  score          = CASE WHEN $22::bool THEN $23::float8 ELSE score END,
+  last_event_at  = greatest(last_event_at, to_timestamp($24::float8 / 1000)),
+  version = version + 1, updated_at = now()
+ WHERE id = $1::uuid
+RETURNING version
+)sql"};
+
+inline constexpr db::Statement kRecordView{"write.record_view", R"sql(
+UPDATE anime SET view_count = view_count + 1 WHERE id = $1::uuid RETURNING version, view_count
+)sql"};
+
+inline constexpr db::Statement kInsertOutbox{"write.insert_outbox", R"sql(
+INSERT INTO qdrant_outbox (aggregate_id, event_type, payload)
+VALUES ($1::uuid, $2, convert_to($3, 'UTF8'))
+)sql"};
+
+inline constexpr const db::Statement* kAll[] = {
+    &kClaimEvent,          &kPreviousOutcome,      &kMarkStale,          &kLockIds,
+    &kLockAnime,           &kUpsertAnime,          &kUpsertCompanies,    &kDeleteAnimeCompanies,
+    &kInsertAnimeCompanies, &kUpsertCharacters,    &kDeleteAnimeCharacters,
+    &kInsertAnimeCharacters, &kUpsertWorks,        &kDeleteAnimeWorks,   &kInsertAnimeWorks,
+    &kDeleteRelations,     &kInsertRelations,      &kMaterializePending, &kUpsertEpisode,
+    &kBumpForEpisode,      &kUpdateAnime,          &kRecordView,         &kInsertOutbox};
+
+}  // namespace psvc::write::sql
