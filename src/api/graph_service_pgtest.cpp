@@ -6,6 +6,7 @@
 #include "api/graph_service.h"
 #include "api/grpc_server.h"
 #include "db/pool.h"
+#include "graph/graph_queries.h"
 #include "testing/test_database.h"
 
 namespace psvc::api {
@@ -24,7 +25,10 @@ class GraphServiceTest : public ::testing::Test {
  public:
   void Start(std::chrono::milliseconds statement_timeout = 2000ms) {
     pool_ = std::make_unique<db::Pool>(
-        db::PoolOptions{.url = tdb_.url(), .size = 2, .read_only = true});
+        db::PoolOptions{.url = tdb_.url(),
+                        .size = 2,
+                        .read_only = true,
+                        .session_setup = graph::GraphQueries::SessionSetup()});
     GraphServiceOptions o;
     o.statement_timeout = statement_timeout;
     server_ = std::make_unique<GrpcServer>(GrpcServerOptions{.address = "127.0.0.1:0"});

@@ -11,6 +11,7 @@
 #include "db/error.h"
 #include "db/migrator.h"
 #include "db/pool.h"
+#include "graph/graph_queries.h"
 #include "http/server.h"
 
 namespace psvc::cli {
@@ -45,7 +46,8 @@ int RunServe(const ServeOptions& o) {
   db::Pool read_pool({.url = o.read_database_url.empty() ? o.database_url : o.read_database_url,
                       .size = o.read_pool_size,
                       .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
-                      .read_only = true});
+                      .read_only = true,
+                      .session_setup = graph::GraphQueries::SessionSetup()});
   api::GrpcServer grpc_server({.address = o.grpc_address, .max_threads = o.grpc_threads});
   api::GraphServiceOptions graph_options;
   graph_options.statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms);

@@ -23,6 +23,7 @@ Connection Pool::OpenConnection() {
   Connection conn = Connection::Open(options_.url, options_.connect_timeout);
   conn.SetStatementTimeout(options_.statement_timeout);
   if (options_.read_only) conn.Exec("SET default_transaction_read_only = on");
+  for (const auto& sql : options_.session_setup) conn.Exec(sql);
   return conn;
 }
 

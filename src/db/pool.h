@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "db/connection.h"
 
@@ -23,6 +24,8 @@ struct PoolOptions {
   std::chrono::milliseconds statement_timeout{2000};
   /// Every transaction read-only (graph reads, hydration): a bug cannot write through it.
   bool read_only = false;
+  /// Statements run once on every new connection, e.g. "SET plan_cache_mode = ...".
+  std::vector<std::string> session_setup;
 };
 
 /// Counters for metrics and tests.

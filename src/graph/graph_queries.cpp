@@ -37,6 +37,10 @@ GraphQueries::GraphQueries(db::Connection& conn, std::chrono::steady_clock::time
 
 db::StatementList GraphQueries::Statements() { return sql::kAll; }
 
+std::vector<std::string> GraphQueries::SessionSetup() {
+  return {"SET plan_cache_mode = force_generic_plan"};
+}
+
 void GraphQueries::BeforeStatement() {
   using namespace std::chrono;
   auto remaining = duration_cast<milliseconds>(deadline_ - steady_clock::now());

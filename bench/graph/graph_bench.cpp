@@ -1,0 +1,256 @@
+// Graph primitives on a loaded catalogue: latency percentiles and throughput through gRPC,
+// beside the same SQL run directly through libpq (GraphQueries on a plain connection) in the
+// same run, so the service's own overhead is a measured difference.
+//
+//   graph_bench --database-url URL [--seconds 5] [--clients 1,8] [--seed 7]
+#include <CLI/CLI.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "anime/graph/v1/graph_service.grpc.pb.h"
+#include "api/graph_service.h"
+#include "api/grpc_server.h"
+#include "db/pool.h"
+#include "graph/graph_queries.h"
+
+namespace {
+
+namespace pb = anime::graph::v1;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct Inputs {
+  std::vector<std::string> nodes;                           // random anime
+  std::vector<std::pair<std::string, std::string>> near;    // pairs 1..5 hops apart (all edges)
+  std::vector<std::pair<std::string, std::string>> apart;   // unreachable over relations only
+};
+
+Inputs PickInputs(const std::string& url, uint64_t seed) {
+  auto conn = psvc::db::Connection::Open(url);
+  Inputs in;
+  auto r = conn.Query("SELECT id::text FROM anime ORDER BY md5(id::text || $1) LIMIT 2000",
+                      {std::to_string(seed)});
+  for (int i = 0; i < r.rows(); ++i) in.nodes.emplace_back(r.Get(i, 0));
+  // Near pairs: a random walk of 1..5 steps over all edge types from a random node.
+  std::mt19937_64 rng(seed);
+  psvc::graph::GraphQueries q(conn, Clock::now() + 1h, 10000ms);
+  auto all = psvc::graph::EdgeFilter::All();
+  for (size_t i = 0; i < 300 && i < in.nodes.size(); ++i) {
+    std::string cur = in.nodes[i];
+    int steps = 1 + static_cast<int>(rng() % 5);
+    for (int s = 0; s < steps; ++s) {
+      auto n = q.Neighbors(cur, all, 50, 10);
+      if (n.edges.empty()) break;
+      cur = n.edges[rng() % n.edges.size()].node_id;
+    }
+    if (cur != in.nodes[i]) in.near.emplace_back(in.nodes[i], cur);
+  }
+  // Apart pairs: two anime of different franchises (no relation path between them).
+  auto rel = psvc::graph::EdgeFilter::Of({});
+  rel.same_studio = rel.co_appears = rel.adapted_from = false;
+  for (size_t i = 0; in.apart.size() < 200 && i + 1 < in.nodes.size(); i += 2) {
+    auto p = q.Path(in.nodes[i], in.nodes[i + 1], rel, 5, 10, 20000);
+    if (!p.found && !p.truncated) in.apart.emplace_back(in.nodes[i], in.nodes[i + 1]);
+  }
+  return in;
+}
+
+struct Stats {
+  std::vector<double> ms;
+  double seconds = 0;
+  uint64_t errors = 0;
+};
+
+double Pct(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+// Runs `op(client, i)` from `clients` threads for `seconds`.
+Stats Drive(int clients, double seconds, const std::function<bool(int, uint64_t)>& op) {
+  std::vector<std::vector<double>> per(clients);
+  std::atomic<uint64_t> errors{0};
+  auto start = Clock::now();
+  auto end = start + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      for (uint64_t i = c; Clock::now() < end; i += clients) {
+        auto t0 = Clock::now();
+        bool ok = op(c, i);
+        per[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        if (!ok) ++errors;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  Stats s;
+  s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (auto& v : per) s.ms.insert(s.ms.end(), v.begin(), v.end());
+  s.errors = errors;
+  return s;
+}
+
+void Print(const char* primitive, const char* mode, int clients, Stats s) {
+  double n = static_cast<double>(s.ms.size());
+  std::printf("%-22s %-6s %7d %8.0f %9.3f %9.3f %9.3f %10.1f %7llu\n", primitive, mode, clients, n,
+              Pct(s.ms, 0.50), Pct(s.ms, 0.99), Pct(s.ms, 1.0), n / s.seconds,
+              static_cast<unsigned long long>(s.errors));
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Graph primitives benchmark: gRPC service vs the same SQL through libpq"};
+  std::string url;
+  double seconds = 5;
+  std::vector<int> client_counts{1, 8};
+  uint64_t seed = 7;
+  app.add_option("--database-url", url, "catalogue to query (SF1)")->envname("DATABASE_URL")->required();
+  app.add_option("--seconds", seconds, "per measurement")->capture_default_str();
+  app.add_option("--clients", client_counts, "concurrent clients")->delimiter(',');
+  app.add_option("--seed", seed, "input selection seed")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto in = PickInputs(url, seed);
+  std::printf("inputs: %zu nodes, %zu near pairs (1-5 hops), %zu relation-unreachable pairs\n",
+              in.nodes.size(), in.near.size(), in.apart.size());
+
+  int max_clients = *std::max_element(client_counts.begin(), client_counts.end());
+  psvc::db::Pool pool({.url = url,
+                       .size = static_cast<size_t>(max_clients),
+                       .read_only = true,
+                       .session_setup = psvc::graph::GraphQueries::SessionSetup()});
+  psvc::api::GrpcServer server({.address = "127.0.0.1:0", .max_threads = 4 * max_clients + 4});
+  psvc::api::RegisterGraphService(server, pool, {});
+  server.Start();
+  auto channel_args = grpc::ChannelArguments();
+  std::vector<std::unique_ptr<pb::PostgresGraphService::Stub>> stubs;
+  for (int c = 0; c < max_clients; ++c) {
+    channel_args.SetInt("grpc.channel_id", c);  // one connection per client
+    stubs.push_back(pb::PostgresGraphService::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(server.port()), grpc::InsecureChannelCredentials(),
+        channel_args)));
+  }
+  std::vector<std::unique_ptr<psvc::db::Connection>> direct;
+  for (int c = 0; c < max_clients; ++c) {
+    direct.push_back(std::make_unique<psvc::db::Connection>(psvc::db::Connection::Open(url)));
+    direct.back()->Exec("SET default_transaction_read_only = on");
+    for (const auto& sql : psvc::graph::GraphQueries::SessionSetup()) direct.back()->Exec(sql);
+  }
+
+  psvc::graph::AppliedLimits khop_limits{3, 50, 50, 10, {}};
+  auto all = psvc::graph::EdgeFilter::All();
+  auto relations = all;
+  relations.same_studio = relations.co_appears = relations.adapted_from = false;
+  auto direct_q = [&](int c) {
+    return psvc::graph::GraphQueries(*direct[c], Clock::now() + 10s, 2000ms);
+  };
+  auto ok_or = [](const grpc::Status& s) { return s.ok(); };
+
+  struct Case {
+    const char* name;
+    std::function<bool(int, uint64_t)> libpq, grpc;
+  };
+  std::vector<Case> cases = {
+      {"neighbors",
+       [&](int c, uint64_t i) {
+         direct_q(c).Neighbors(in.nodes[i % in.nodes.size()], all, 50, 10);
+         return true;
+       },
+       [&](int c, uint64_t i) {
+         grpc::ClientContext ctx;
+         pb::NeighborsRequest r;
+         r.set_node_id(in.nodes[i % in.nodes.size()]);
+         pb::NeighborsResponse resp;
+         return ok_or(stubs[c]->Neighbors(&ctx, r, &resp));
+       }},
+      {"k_hop(3,max caps)",
+       [&](int c, uint64_t i) {
+         direct_q(c).KHop(in.nodes[i % in.nodes.size()], all, khop_limits);
+         return true;
+       },
+       [&](int c, uint64_t i) {
+         grpc::ClientContext ctx;
+         pb::KHopRequest r;
+         r.set_node_id(in.nodes[i % in.nodes.size()]);
+         r.set_max_hops(3);
+         r.set_max_fanout_per_hop(50);
+         r.set_max_results(50);
+         pb::KHopResponse resp;
+         return ok_or(stubs[c]->KHop(&ctx, r, &resp));
+       }},
+      {"path(<=5 hops)",
+       [&](int c, uint64_t i) {
+         auto& p = in.near[i % in.near.size()];
+         direct_q(c).Path(p.first, p.second, all, 5, 10, 20000);
+         return true;
+       },
+       [&](int c, uint64_t i) {
+         auto& p = in.near[i % in.near.size()];
+         grpc::ClientContext ctx;
+         pb::PathRequest r;
+         r.set_from_id(p.first);
+         r.set_to_id(p.second);
+         pb::PathResponse resp;
+         return ok_or(stubs[c]->Path(&ctx, r, &resp)) && resp.found();
+       }},
+      {"path(unreachable,rel)",
+       [&](int c, uint64_t i) {
+         auto& p = in.apart[i % in.apart.size()];
+         direct_q(c).Path(p.first, p.second, relations, 5, 10, 20000);
+         return true;
+       },
+       [&](int c, uint64_t i) {
+         auto& p = in.apart[i % in.apart.size()];
+         grpc::ClientContext ctx;
+         pb::PathRequest r;
+         r.set_from_id(p.first);
+         r.set_to_id(p.second);
+         for (int t = 1; t <= 10; ++t) r.add_edge_types(static_cast<pb::EdgeType>(t));
+         pb::PathResponse resp;
+         return ok_or(stubs[c]->Path(&ctx, r, &resp)) && !resp.found();
+       }},
+      {"compare",
+       [&](int c, uint64_t i) {
+         auto& p = in.near[i % in.near.size()];
+         direct_q(c).Compare(p.first, p.second);
+         return true;
+       },
+       [&](int c, uint64_t i) {
+         auto& p = in.near[i % in.near.size()];
+         grpc::ClientContext ctx;
+         pb::CompareRequest r;
+         r.set_a_id(p.first);
+         r.set_b_id(p.second);
+         pb::CompareResponse resp;
+         return ok_or(stubs[c]->Compare(&ctx, r, &resp));
+       }},
+  };
+
+  std::printf("%-22s %-6s %7s %8s %9s %9s %9s %10s %7s\n", "primitive", "mode", "clients", "n",
+              "p50_ms", "p99_ms", "max_ms", "req/s", "errors");
+  for (auto& c : cases) {
+    if ((std::string(c.name).starts_with("path(unr") && in.apart.empty()) ||
+        (std::string(c.name).starts_with("path(<") && in.near.empty())) {
+      continue;
+    }
+    for (int clients : client_counts) {
+      Drive(clients, 0.5, c.libpq);  // warm caches and prepared statements
+      Print(c.name, "libpq", clients, Drive(clients, seconds, c.libpq));
+      Drive(clients, 0.5, c.grpc);
+      Print(c.name, "grpc", clients, Drive(clients, seconds, c.grpc));
+    }
+  }
+  server.Shutdown(1s);
+  return 0;
+}
