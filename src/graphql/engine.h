@@ -1,0 +1,50 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "graphql/executor.h"
+#include "graphql/parser.h"
+#include "graphql/schema.h"
+#include "graphql/validator.h"
+
+namespace psvc::graphql {
+
+/// Limits and switches for the whole pipeline.
+struct EngineOptions {
+  ParseOptions parse;
+  ValidationOptions validation;  // validation.introspection also gates execution of __schema
+};
+
+/// One GraphQL request as it arrives over HTTP.
+struct EngineRequest {
+  std::string_view query;
+  std::string_view operation_name;
+  std::string_view variables_json;      // JSON object text, or empty
+  const ValueMap* variables = nullptr;  // alternative to variables_json, already decoded
+  void* context = nullptr;              // handed to every resolver
+};
+
+/// The response body and whether execution started (false: parse/validation/variable errors).
+struct EngineResponse {
+  std::string json;
+  bool has_data = false;
+};
+
+/// Parse + validate + execute against one schema; thread-safe (the schema is immutable).
+class Engine {
+ public:
+  explicit Engine(std::shared_ptr<const Schema> schema, EngineOptions options = {});
+
+  EngineResponse Execute(const EngineRequest& request) const;
+
+  const Schema& schema() const { return *schema_; }
+  const EngineOptions& options() const { return options_; }
+
+ private:
+  std::shared_ptr<const Schema> schema_;
+  EngineOptions options_;
+};
+
+}  // namespace psvc::graphql
