@@ -7,13 +7,15 @@
 
 #include "db/error.h"
 #include "graph/graph_queries.h"
+#include "events/outbox_relay.h"
 #include "write/event_applier.h"
 #include "testing/test_database.h"
 
 namespace psvc {
 namespace {
 
-std::vector<db::StatementList> AllLists() { return {graph::GraphQueries::Statements(), write::EventApplier::Statements()}; }
+std::vector<db::StatementList> AllLists() { return {graph::GraphQueries::Statements(), write::EventApplier::Statements(),
+          events::OutboxRelay::Statements()}; }
 
 TEST(AllStatements, PrepareAgainstTheMigratedSchema) {
   testing::TestDatabase tdb;
