@@ -6,6 +6,10 @@
 
 #include "api/graph_service.h"
 #include "api/grpc_server.h"
+#include "api/write_service.h"
+#include "events/jetstream_consumer.h"
+#include "events/outbox_relay.h"
+#include "write/event_applier.h"
 #include "cli/commands.h"
 #include "cli/database_option.h"
 #include "db/error.h"
@@ -24,6 +28,14 @@ struct ServeOptions {
   std::string grpc_address = "127.0.0.1:50051";
   int grpc_threads = 32;
   std::size_t read_pool_size = 8;
+  std::string nats_url;
+  std::string ingest_stream = "ANIME_INGEST";
+  std::string ingest_subjects = "anime.ingest.>";
+  std::string ingest_durable = "postgres-service";
+  std::string dead_letter_subject = "anime.ingest.dlq";
+  std::string changes_stream = "ANIME_CHANGES";
+  std::string changes_prefix = "anime.changes";
+  int outbox_retention_hours = 24;
   std::string http_address = "127.0.0.1";
   uint16_t http_port = 8080;
   int http_threads = 4;
@@ -52,7 +64,34 @@ int RunServe(const ServeOptions& o) {
   api::GraphServiceOptions graph_options;
   graph_options.statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms);
   api::RegisterGraphService(grpc_server, read_pool, graph_options);
+  write::EventApplier applier(pool);
+  api::RegisterWriteService(grpc_server, applier);
   grpc_server.Start();
+
+  // Events: the outbox relay and the ingestion consumer run when NATS is configured.
+  std::unique_ptr<events::OutboxRelay> relay;
+  std::unique_ptr<events::JetStreamConsumer> consumer;
+  if (!o.nats_url.empty()) {
+    events::OutboxRelayOptions ro;
+    ro.database_url = o.database_url;
+    ro.nats_url = o.nats_url;
+    ro.stream = o.changes_stream;
+    ro.subject_prefix = o.changes_prefix;
+    ro.retention = std::chrono::hours(o.outbox_retention_hours);
+    relay = std::make_unique<events::OutboxRelay>(ro);
+    relay->Start();
+    events::JetStreamConsumerOptions co;
+    co.nats_url = o.nats_url;
+    co.stream = o.ingest_stream;
+    co.subjects = {o.ingest_subjects};
+    co.durable = o.ingest_durable;
+    co.dead_letter_subject = o.dead_letter_subject;
+    consumer = std::make_unique<events::JetStreamConsumer>(
+        co, [&applier](std::string_view payload, int) {
+          return api::HandleIngestMessage(applier, payload);
+        });
+    consumer->Start();
+  }
 
   const int latest = db::EmbeddedMigrations().empty() ? 0 : db::EmbeddedMigrations().back().version;
 
@@ -81,13 +120,18 @@ int RunServe(const ServeOptions& o) {
   server.Start();
   std::cout << "postgres-service: HTTP on http://" << o.http_address << ":" << server.port()
             << " (/healthz, /readyz); gRPC on " << o.grpc_address.substr(0, o.grpc_address.rfind(':'))
-            << ":" << grpc_server.port() << "; Ctrl-C or SIGTERM to stop" << std::endl;
+            << ":" << grpc_server.port()
+            << (o.nats_url.empty() ? "; events off (no --nats-url)" : "; events via " + o.nats_url)
+            << "; Ctrl-C or SIGTERM to stop" << std::endl;
 
   int sig = 0;
   sigwait(&signals, &sig);
   std::cout << "postgres-service: signal " << sig << ", shutting down" << std::endl;
+  // Stop taking work first, then finish what is in flight, then the relay's last batch.
+  if (consumer) consumer->Stop();
   grpc_server.Shutdown(std::chrono::seconds(5));
   server.Stop();
+  if (relay) relay->Stop();
   return 0;
 }
 
@@ -110,6 +154,32 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--read-pool-size", o->read_pool_size, "Database connections for graph reads")
       ->envname("PSVC_READ_POOL_SIZE")
       ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--nats-url", o->nats_url,
+                  "NATS server with JetStream; enables ingestion and the outbox relay (empty = off)")
+      ->envname("NATS_URL");
+  cmd->add_option("--ingest-stream", o->ingest_stream, "JetStream stream of ingestion events")
+      ->envname("PSVC_INGEST_STREAM")
+      ->capture_default_str();
+  cmd->add_option("--ingest-subjects", o->ingest_subjects, "Subjects the ingestion stream captures")
+      ->envname("PSVC_INGEST_SUBJECTS")
+      ->capture_default_str();
+  cmd->add_option("--ingest-durable", o->ingest_durable, "Durable consumer name (shared by replicas)")
+      ->envname("PSVC_INGEST_DURABLE")
+      ->capture_default_str();
+  cmd->add_option("--dead-letter-subject", o->dead_letter_subject,
+                  "Where events that can never apply go, with the reason in headers")
+      ->envname("PSVC_DEAD_LETTER_SUBJECT")
+      ->capture_default_str();
+  cmd->add_option("--changes-stream", o->changes_stream, "JetStream stream the outbox relay publishes to")
+      ->envname("PSVC_CHANGES_STREAM")
+      ->capture_default_str();
+  cmd->add_option("--changes-prefix", o->changes_prefix, "Subject prefix of outbox messages (<prefix>.<event type>)")
+      ->envname("PSVC_CHANGES_PREFIX")
+      ->capture_default_str();
+  cmd->add_option("--outbox-retention-hours", o->outbox_retention_hours, "Published outbox rows are pruned after this")
+      ->envname("PSVC_OUTBOX_RETENTION_HOURS")
+      ->check(CLI::Range(1, 24 * 365))
       ->capture_default_str();
   cmd->add_option("--http-address", o->http_address, "HTTP listen address")
       ->envname("PSVC_HTTP_ADDRESS")

@@ -1,0 +1,25 @@
+#pragma once
+/// gRPC PostgresWriteService and the JetStream message handler: both decode, then call the
+/// one write path (write::EventApplier).
+
+#include <string_view>
+
+#include "events/jetstream_consumer.h"
+
+namespace psvc::write {
+class EventApplier;
+}
+
+namespace psvc::api {
+
+class GrpcServer;
+
+/// Adds PostgresWriteService to `server`; `applier` must outlive it.
+void RegisterWriteService(GrpcServer& server, write::EventApplier& applier);
+
+/// Applies one JetStream message: ack when applied (or already applied / stale), retry when
+/// the failure is transient (database down, timeout, conflict), dead-letter when the message
+/// can never apply (undecodable, invalid, refers to a missing anime).
+events::HandleResult HandleIngestMessage(write::EventApplier& applier, std::string_view payload);
+
+}  // namespace psvc::api
