@@ -7,6 +7,8 @@
 
 #include <stdexcept>
 
+#include "api/grpc_observability.h"
+
 namespace psvc::api {
 
 GrpcServer::GrpcServer(GrpcServerOptions options) : options_(std::move(options)) {}
@@ -31,6 +33,11 @@ void GrpcServer::Start() {
   builder.SetResourceQuota(quota);
   builder.SetMaxReceiveMessageSize(4 << 20);
   for (auto& s : services_) builder.RegisterService(s.get());
+  if (options_.metrics) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(MakeObservabilityInterceptor(*options_.metrics));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();

@@ -11,12 +11,18 @@ class Service;
 class Server;
 }  // namespace grpc
 
+namespace psvc::observability {
+class MetricsRegistry;
+}
+
 namespace psvc::api {
 
-/// Listen address and thread bound of the gRPC server.
+/// Listen address, thread bound and observability of the gRPC server.
 struct GrpcServerOptions {
   std::string address = "127.0.0.1:50051";  ///< host:port; port 0 picks a free port
   int max_threads = 32;
+  /// When set, every call is counted, timed and access-logged.
+  observability::MetricsRegistry* metrics = nullptr;
 };
 
 /// Owns the services and the running server.

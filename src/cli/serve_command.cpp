@@ -9,6 +9,8 @@
 #include "api/write_service.h"
 #include "events/jetstream_consumer.h"
 #include "events/outbox_relay.h"
+#include "observability/logging.h"
+#include "observability/metrics.h"
 #include "write/event_applier.h"
 #include "cli/commands.h"
 #include "cli/database_option.h"
@@ -36,6 +38,8 @@ struct ServeOptions {
   std::string changes_stream = "ANIME_CHANGES";
   std::string changes_prefix = "anime.changes";
   int outbox_retention_hours = 24;
+  std::string log_format = "auto";
+  std::string log_level = "info";
   std::string http_address = "127.0.0.1";
   uint16_t http_port = 8080;
   int http_threads = 4;
@@ -43,7 +47,31 @@ struct ServeOptions {
   int statement_timeout_ms = 2000;
 };
 
+void AddPoolCollector(observability::MetricsRegistry& metrics, const db::Pool& pool,
+                      const char* name) {
+  metrics.AddCollector([&pool, name](observability::SampleWriter& w) {
+    auto s = pool.stats();
+    w.Add("psvc_db_pool_connections", "Pooled connections by state", "gauge",
+          {{"pool", name}, {"state", "in_use"}}, static_cast<double>(s.in_use));
+    w.Add("psvc_db_pool_connections", "Pooled connections by state", "gauge",
+          {{"pool", name}, {"state", "idle"}}, static_cast<double>(s.idle));
+    w.Add("psvc_db_pool_waiting", "Callers waiting for a connection", "gauge", {{"pool", name}},
+          static_cast<double>(s.waiting));
+    w.Add("psvc_db_pool_acquisitions_total", "Connections handed out", "counter",
+          {{"pool", name}}, static_cast<double>(s.acquisitions));
+    w.Add("psvc_db_pool_timeouts_total", "Acquisitions that gave up at their deadline", "counter",
+          {{"pool", name}}, static_cast<double>(s.timeouts));
+    w.Add("psvc_db_pool_replaced_total", "Broken connections discarded", "counter",
+          {{"pool", name}}, static_cast<double>(s.replaced));
+    w.Add("psvc_db_pool_wait_seconds_total", "Time spent waiting for connections", "counter",
+          {{"pool", name}}, std::chrono::duration<double>(s.total_wait).count());
+  });
+}
+
 int RunServe(const ServeOptions& o) {
+  observability::ConfigureLogging(o.log_format, o.log_level);
+  observability::MetricsRegistry metrics;
+  observability::AddProcessCollector(metrics);
   // Block termination signals before any thread starts so only sigwait below sees them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -60,7 +88,10 @@ int RunServe(const ServeOptions& o) {
                       .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
                       .read_only = true,
                       .session_setup = graph::GraphQueries::SessionSetup()});
-  api::GrpcServer grpc_server({.address = o.grpc_address, .max_threads = o.grpc_threads});
+  AddPoolCollector(metrics, pool, "primary");
+  AddPoolCollector(metrics, read_pool, "read");
+  api::GrpcServer grpc_server(
+      {.address = o.grpc_address, .max_threads = o.grpc_threads, .metrics = &metrics});
   api::GraphServiceOptions graph_options;
   graph_options.statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms);
   api::RegisterGraphService(grpc_server, read_pool, graph_options);
@@ -80,6 +111,23 @@ int RunServe(const ServeOptions& o) {
     ro.retention = std::chrono::hours(o.outbox_retention_hours);
     relay = std::make_unique<events::OutboxRelay>(ro);
     relay->Start();
+    metrics.AddCollector([r = relay.get()](observability::SampleWriter& w) {
+      auto s = r->stats();
+      w.Add("psvc_outbox_backlog", "Unpublished outbox rows at the last check", "gauge", {},
+            static_cast<double>(s.backlog));
+      w.Add("psvc_outbox_oldest_unpublished_seconds", "Age of the oldest unpublished row", "gauge",
+            {}, s.oldest_unpublished_s);
+      w.Add("psvc_outbox_published_total", "Outbox rows published and acknowledged", "counter", {},
+            static_cast<double>(s.published));
+      w.Add("psvc_outbox_publish_failures_total", "Failed publishes", "counter", {},
+            static_cast<double>(s.publish_failures));
+      std::vector<double> bounds;
+      for (double ms : s.kLatencyBucketsMs) bounds.push_back(ms / 1000);
+      w.AddHistogram("psvc_outbox_publish_latency_seconds",
+                     "Outbox row insert to JetStream acknowledgement",
+                     bounds, {s.latency_buckets.begin(), s.latency_buckets.end()},
+                     s.latency_sum_ms / 1000);
+    });
     events::JetStreamConsumerOptions co;
     co.nats_url = o.nats_url;
     co.stream = o.ingest_stream;
@@ -91,11 +139,27 @@ int RunServe(const ServeOptions& o) {
           return api::HandleIngestMessage(applier, payload);
         });
     consumer->Start();
+    metrics.AddCollector([c = consumer.get()](observability::SampleWriter& w) {
+      auto s = c->stats();
+      w.Add("psvc_ingest_pending", "Ingestion messages not yet acknowledged", "gauge", {},
+            static_cast<double>(s.pending));
+      w.Add("psvc_ingest_acked_total", "Ingestion messages acknowledged", "counter", {},
+            static_cast<double>(s.acked));
+      w.Add("psvc_ingest_redeliveries_total", "Ingestion messages seen more than once", "counter",
+            {}, static_cast<double>(s.redeliveries));
+      w.Add("psvc_ingest_retried_total", "Ingestion messages put back after a transient failure",
+            "counter", {}, static_cast<double>(s.retried));
+      w.Add("psvc_ingest_dead_lettered_total", "Ingestion messages sent to the dead-letter subject",
+            "counter", {}, static_cast<double>(s.dead_lettered));
+    });
   }
 
   const int latest = db::EmbeddedMigrations().empty() ? 0 : db::EmbeddedMigrations().back().version;
 
   http::Server server({.address = o.http_address, .port = o.http_port, .threads = o.http_threads});
+  server.Route("GET", "/metrics", [&metrics](const http::Request&) {
+    return http::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render(), {}};
+  });
   server.Route("GET", "/healthz", [](const http::Request&) {
     return http::Response{200, "text/plain; charset=utf-8", "ok\n", {}};
   });
@@ -180,6 +244,14 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--outbox-retention-hours", o->outbox_retention_hours, "Published outbox rows are pruned after this")
       ->envname("PSVC_OUTBOX_RETENTION_HOURS")
       ->check(CLI::Range(1, 24 * 365))
+      ->capture_default_str();
+  cmd->add_option("--log-format", o->log_format, "auto (JSON unless stderr is a terminal), json or text")
+      ->envname("PSVC_LOG_FORMAT")
+      ->check(CLI::IsMember({"auto", "json", "text"}))
+      ->capture_default_str();
+  cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error or off")
+      ->envname("PSVC_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
   cmd->add_option("--http-address", o->http_address, "HTTP listen address")
       ->envname("PSVC_HTTP_ADDRESS")

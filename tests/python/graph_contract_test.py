@@ -4,8 +4,10 @@ Runs with Debian's /usr/bin/python3 + python3-grpcio against a running service l
 with graph_fixture.sql. Stubs are generated from proto/ at test time (GRPC_STUBS_DIR).
 """
 import os
+import re
 import sys
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.environ["GRPC_STUBS_DIR"])
 
@@ -102,6 +104,50 @@ class GraphContract(unittest.TestCase):
             raw(b"\x0a\xff\x01abc", timeout=5)  # field 1, declared length 255, 3 bytes sent
         self.assertIn(ctx.exception.code(),
                       (grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT))
+
+
+class Operations(unittest.TestCase):
+    """Health, readiness and metrics of the same running service."""
+
+    SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^{}]*\})? (-?[0-9.eE+-]+|\+Inf|NaN)$')
+
+    def get(self, path):
+        with urllib.request.urlopen(os.environ["HTTP_URL"] + path, timeout=5) as r:
+            return r.status, r.read().decode()
+
+    def test_health_and_readiness(self):
+        self.assertEqual(self.get("/healthz")[0], 200)
+        self.assertEqual(self.get("/readyz"), (200, "ready\n"))
+
+    def test_metrics_are_valid_exposition_and_count_calls(self):
+        channel = grpc.insecure_channel(os.environ["GRPC_ADDRESS"])
+        stub = rpc.PostgresGraphServiceStub(channel)
+        stub.Neighbors(pb.NeighborsRequest(node_id=U(1)), timeout=5)
+        with self.assertRaises(grpc.RpcError):
+            stub.Neighbors(pb.NeighborsRequest(node_id="bad"), timeout=5)
+        status, text = self.get("/metrics")
+        self.assertEqual(status, 200)
+        samples = {}
+        typed = set()
+        for line in text.splitlines():
+            if line.startswith("# HELP "):
+                continue
+            if line.startswith("# TYPE "):
+                name = line.split()[2]
+                self.assertNotIn(name, typed)
+                typed.add(name)
+                continue
+            m = self.SAMPLE.match(line)
+            self.assertIsNotNone(m, "invalid exposition line: %r" % line)
+            samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+        method = "/anime.graph.v1.PostgresGraphService/Neighbors"
+        self.assertGreaterEqual(samples['psvc_grpc_requests_total{method="%s",code="OK"}' % method], 1)
+        self.assertGreaterEqual(
+            samples['psvc_grpc_requests_total{method="%s",code="INVALID_ARGUMENT"}' % method], 1)
+        self.assertGreaterEqual(
+            samples['psvc_grpc_request_duration_seconds_count{method="%s"}' % method], 2)
+        self.assertIn('psvc_db_pool_connections{pool="read",state="idle"}', samples)
+        self.assertGreater(samples["process_resident_memory_bytes"], 0)
 
 
 if __name__ == "__main__":

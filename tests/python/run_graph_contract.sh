@@ -35,4 +35,5 @@ done
 ADDRESS=$(sed -n 's/.*gRPC on \([0-9.]*:[0-9]*\).*/\1/p' "$WORK/serve.log" | head -1)
 [[ -n $ADDRESS ]] || { cat "$WORK/serve.log"; exit 1; }
 
-GRPC_ADDRESS=$ADDRESS GRPC_STUBS_DIR=$WORK /usr/bin/python3 "$ROOT/tests/python/graph_contract_test.py"
+HTTP_URL=$(sed -n 's/.*HTTP on \(http:\/\/[0-9.]*:[0-9]*\).*/\1/p' "$WORK/serve.log" | head -1)
+HTTP_URL=$HTTP_URL GRPC_ADDRESS=$ADDRESS GRPC_STUBS_DIR=$WORK /usr/bin/python3 "$ROOT/tests/python/graph_contract_test.py"
