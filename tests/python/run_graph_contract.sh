@@ -25,7 +25,8 @@ protoc -I "$ROOT/proto" --python_out="$WORK" --grpc_python_out="$WORK" \
   "$ROOT/proto/anime/graph/v1/graph_service.proto"
 touch "$WORK/anime/__init__.py" "$WORK/anime/graph/__init__.py" "$WORK/anime/graph/v1/__init__.py"
 
-env -u NATS_URL "$BIN" serve --database-url "$URL" --grpc-address 127.0.0.1:0 --http-port 0 >"$WORK/serve.log" 2>&1 &
+# Served as the least-privileged role, as in production.
+env -u NATS_URL "$BIN" serve --database-url "${URL/psvc_owner@/psvc_app@}" --grpc-address 127.0.0.1:0 --http-port 0 >"$WORK/serve.log" 2>&1 &
 SERVICE_PID=$!
 for _ in $(seq 1 100); do
   grep -q "gRPC on" "$WORK/serve.log" && break
