@@ -83,7 +83,10 @@ void ConfigureLogging(std::string_view format, std::string_view level) {
   logger->flush_on(spdlog::level::warn);
   // Request lines carry their fields as top-level JSON keys: a logger of their own whose
   // pattern leaves the object open for them.
-  auto access = std::make_shared<spdlog::logger>(kAccessLogger, logger->sinks().front());
+  // Its own sink: in spdlog a pattern belongs to the sink, so a shared one would give both
+  // loggers the same format. Each line is one write, so the two never interleave mid-line.
+  auto access = std::make_shared<spdlog::logger>(
+      kAccessLogger, std::make_shared<spdlog::sinks::stderr_sink_mt>());
   access->set_pattern(json ? R"({"time":"%Y-%m-%dT%H:%M:%S.%f%z","level":"%l",%v})"
                            : "%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   access->set_level(lvl);
