@@ -117,6 +117,22 @@ ApplyResult EventApplier::ApplyOnce(db::Connection& conn, const Event& event) {
   auto not_found = [&](const char* field) -> AnimeNotFound {
     return AnimeNotFound(std::string(field) + ": no anime with id " + anime_id);
   };
+  // Rule: an anime that a saga merged into another or removes/removed takes no more events.
+  // They are recorded as IGNORED_STALE with the reason and change nothing (redelivery-safe,
+  // never dead-lettered); the merge or removal itself was announced by the saga's outbox events.
+  // `current` is the kLockAnime row (locked, so a saga step that committed meanwhile is seen).
+  auto retired = [&](const db::Result& current) -> std::optional<std::string> {
+    if (current.rows() == 1) {
+      if (current.IsNull(0, 2)) return std::nullopt;
+      return std::string(current.Get(0, 2));
+    }
+    auto gone = conn.Execute(sql::kRetiredId, {anime_id});
+    if (gone.rows() == 0) return std::nullopt;
+    return std::string(gone.Get(0, 0));
+  };
+  auto ignore_retired = [&](const std::string& why) {
+    return stale("anime " + anime_id + " " + why + ": events for it are ignored");
+  };
 
   if (const auto* e = std::get_if<AnimeEnriched>(&event.payload)) {
     // Lock this anime's id with every related id: a concurrent writer creating one of them
@@ -124,8 +140,9 @@ ApplyResult EventApplier::ApplyOnce(db::Connection& conn, const Event& event) {
     // materializes our pending relation). Without it a relation could stay pending forever.
     std::vector<std::string> lock_ids{e->anime_id};
     for (const auto& r : e->relations) lock_ids.push_back(r.related_anime_id);
-    conn.Execute(sql::kLockIds, {db::ArrayLiteral(lock_ids)});
+    conn.Execute(sql::kLockIds, {db::ArrayLiteral(lock_ids), e->anime_id});
     auto current = conn.Execute(sql::kLockAnime, {e->anime_id, occurred});
+    if (auto why = retired(current)) return ignore_retired(*why);
     if (current.rows() == 1 && current.GetBool(0, 1)) {
       return stale("a newer event for this anime was applied before (occurred_at is older)");
     }
@@ -205,6 +222,7 @@ ApplyResult EventApplier::ApplyOnce(db::Connection& conn, const Event& event) {
     Outbox(conn, e->anime_id, type, OutboxPayload(e->anime_id, type, event, result.version));
   } else if (const auto* ep = std::get_if<EpisodeAired>(&event.payload)) {
     auto current = conn.Execute(sql::kLockAnime, {ep->anime_id, occurred});
+    if (auto why = retired(current)) return ignore_retired(*why);
     if (current.rows() == 0) throw not_found("episode_aired.anime_id");
     conn.Execute(sql::kUpsertEpisode,
                  {ep->episode_id, ep->anime_id, std::to_string(ep->number), Opt(ep->title),
@@ -214,6 +232,7 @@ ApplyResult EventApplier::ApplyOnce(db::Connection& conn, const Event& event) {
     Outbox(conn, ep->anime_id, type, OutboxPayload(ep->anime_id, type, event, result.version));
   } else if (const auto* u = std::get_if<AnimeUpdated>(&event.payload)) {
     auto current = conn.Execute(sql::kLockAnime, {u->anime_id, occurred});
+    if (auto why = retired(current)) return ignore_retired(*why);
     if (current.rows() == 0) throw not_found("anime_updated.anime_id");
     int64_t stored = current.GetInt64(0, 0);
     if (stored != u->expected_version) {
@@ -235,6 +254,7 @@ ApplyResult EventApplier::ApplyOnce(db::Connection& conn, const Event& event) {
     result.version = version.GetInt64(0, 0);
     Outbox(conn, u->anime_id, type, OutboxPayload(u->anime_id, type, event, result.version, u->mask));
   } else if (const auto* v = std::get_if<AnimeViewed>(&event.payload)) {
+    // A merged or removed anime is "not found" for views (no processed-event record to keep).
     auto row = conn.Execute(sql::kRecordView, {v->anime_id});
     if (row.rows() == 0) throw not_found("anime_viewed.anime_id");
     result.version = row.GetInt64(0, 0);

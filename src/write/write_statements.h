@@ -22,18 +22,34 @@ inline constexpr db::Statement kMarkStale{"write.mark_stale", R"sql(
 UPDATE processed_event SET outcome = 'IGNORED_STALE', detail = $2 WHERE event_id = $1::uuid
 )sql"};
 
-// Serializes writers that create an anime with writers that add relations pointing at it,
-// so a pending relation is never left behind (see EventApplier). Sorted: no lock cycles.
+// Serializes a writer that creates anime $2 with writers relating to it while it does not
+// exist yet, so a pending relation is never left behind (see EventApplier). Related ids
+// that already exist need no lock (the relation goes straight to anime_relation), which
+// keeps writers of neighbouring anime from queueing behind each other. Sorted: no cycles.
 inline constexpr db::Statement kLockIds{"write.lock_ids", R"sql(
 SELECT count(pg_advisory_xact_lock(hashtextextended(id::text, 7)))
-  FROM (SELECT DISTINCT id FROM unnest($1::uuid[]) AS t(id) ORDER BY id) ids
+  FROM (SELECT DISTINCT t.id FROM unnest($1::uuid[]) AS t(id)
+         WHERE t.id = $2::uuid OR NOT EXISTS (SELECT 1 FROM anime a WHERE a.id = t.id)
+         ORDER BY t.id) ids
 )sql"};
 
 // NO KEY UPDATE: does not block foreign-key checks of other transactions (KEY SHARE).
+// Third column: why the anime no longer takes events (a saga merged or is removing it), or NULL.
+// Read after the lock, so a saga step that committed while we waited is seen.
 inline constexpr db::Statement kLockAnime{"write.lock_anime", R"sql(
-SELECT version, coalesce(last_event_at > to_timestamp($2::float8 / 1000), false)
+SELECT version, coalesce(last_event_at > to_timestamp($2::float8 / 1000), false),
+       CASE WHEN merged_into IS NOT NULL THEN 'merged into ' || merged_into
+            WHEN hidden_at IS NOT NULL THEN 'being removed' END
   FROM anime WHERE id = $1::uuid
    FOR NO KEY UPDATE
+)sql"};
+
+// An id no longer in `anime` because a saga finished with it (migrations/0006_sagas.sql).
+inline constexpr db::Statement kRetiredId{"write.retired_id", R"sql(
+SELECT 'merged into ' || to_id FROM anime_redirect WHERE from_id = $1::uuid
+UNION ALL
+SELECT 'removed' FROM anime_tombstone WHERE anime_id = $1::uuid
+LIMIT 1
 )sql"};
 
 inline constexpr db::Statement kUpsertAnime{"write.upsert_anime", R"sql(
@@ -111,10 +127,15 @@ DELETE FROM anime_relation WHERE anime_id = $1::uuid
 )sql"};
 
 // Relations to known anime go to anime_relation; the others wait in pending_anime_relation.
+// A target that was merged away (anime_redirect) is replaced by its survivor; an edge that
+// thereby points back at its source, or doubles another, is dropped.
 inline constexpr db::Statement kInsertRelations{"write.insert_relations", R"sql(
 WITH r AS (
-  SELECT t.related, t.type, EXISTS (SELECT 1 FROM anime a WHERE a.id = t.related) AS known
-    FROM unnest($2::uuid[], $3::text[]) AS t(related, type)
+  SELECT DISTINCT t.related, t.type, EXISTS (SELECT 1 FROM anime a WHERE a.id = t.related) AS known
+    FROM (SELECT coalesce((SELECT d.to_id FROM anime_redirect d WHERE d.from_id = u.related),
+                          u.related) AS related, u.type
+            FROM unnest($2::uuid[], $3::text[]) AS u(related, type)) t
+   WHERE t.related <> $1::uuid
 ),
 known AS (
   INSERT INTO anime_relation (anime_id, related_anime_id, relation_type)
@@ -176,7 +197,9 @@ RETURNING version
 )sql"};
 
 inline constexpr db::Statement kRecordView{"write.record_view", R"sql(
-UPDATE anime SET view_count = view_count + 1 WHERE id = $1::uuid RETURNING version, view_count
+UPDATE anime SET view_count = view_count + 1
+ WHERE id = $1::uuid AND merged_into IS NULL AND hidden_at IS NULL
+RETURNING version, view_count
 )sql"};
 
 inline constexpr db::Statement kInsertOutbox{"write.insert_outbox", R"sql(
@@ -186,7 +209,7 @@ VALUES ($1::uuid, $2, convert_to($3, 'UTF8'))
 
 inline constexpr const db::Statement* kAll[] = {
     &kClaimEvent,          &kPreviousOutcome,      &kMarkStale,          &kLockIds,
-    &kLockAnime,           &kUpsertAnime,          &kUpsertCompanies,    &kDeleteAnimeCompanies,
+    &kLockAnime,           &kRetiredId,            &kUpsertAnime,          &kUpsertCompanies,    &kDeleteAnimeCompanies,
     &kInsertAnimeCompanies, &kUpsertCharacters,    &kDeleteAnimeCharacters,
     &kInsertAnimeCharacters, &kUpsertWorks,        &kDeleteAnimeWorks,   &kInsertAnimeWorks,
     &kDeleteRelations,     &kInsertRelations,      &kMaterializePending, &kUpsertEpisode,
