@@ -150,7 +150,13 @@ double RunGrpc(const std::string& admin, int clients, int batch, double seconds)
           failed += batch;
           continue;
         }
-        for (auto& r : resp.results()) (r.outcome() == wpb::OUTCOME_APPLIED ? done : failed)++;
+        for (auto& r : resp.results()) {
+          if (r.outcome() == wpb::OUTCOME_APPLIED) {
+            ++done;
+          } else if (failed++ == 0) {
+            std::printf("  first failure: %s (code %d)\n", r.message().c_str(), r.code());
+          }
+        }
       }
     });
   }

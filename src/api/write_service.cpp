@@ -8,6 +8,8 @@
 #include "api/grpc_server.h"
 #include "api/grpc_status.h"
 #include "db/error.h"
+#include "ids/uuid.h"
+#include "saga/saga_store.h"
 #include "write/event_applier.h"
 
 namespace psvc::api {
@@ -44,9 +46,98 @@ Status ApplyOne(write::EventApplier& applier, const anime::events::v1::EventEnve
   }
 }
 
+StatusCode ToGrpc(saga::Code code) {
+  switch (code) {
+    case saga::Code::kOk: return StatusCode::OK;
+    case saga::Code::kInvalidArgument: return StatusCode::INVALID_ARGUMENT;
+    case saga::Code::kNotFound: return StatusCode::NOT_FOUND;
+    case saga::Code::kFailedPrecondition: return StatusCode::FAILED_PRECONDITION;
+    case saga::Code::kAlreadyExists: return StatusCode::ALREADY_EXISTS;
+  }
+  return StatusCode::UNKNOWN;
+}
+
+pb::SagaStatus ToProto(const std::string& status) {
+  if (status == "RUNNING") return pb::SAGA_STATUS_RUNNING;
+  if (status == "COMPENSATING") return pb::SAGA_STATUS_COMPENSATING;
+  if (status == "COMPLETED") return pb::SAGA_STATUS_COMPLETED;
+  if (status == "COMPENSATED") return pb::SAGA_STATUS_COMPENSATED;
+  return pb::SAGA_STATUS_UNSPECIFIED;
+}
+
+Status StartResponse(const saga::StartResult& r, pb::StartSagaResponse* resp) {
+  if (r.code != saga::Code::kOk) return {ToGrpc(r.code), r.message};
+  resp->set_saga_id(r.saga_id);
+  resp->set_created(r.created);
+  return Status::OK;
+}
+
 class WriteService final : public pb::PostgresWriteService::Service {
  public:
-  explicit WriteService(write::EventApplier& applier) : applier_(applier) {}
+  WriteService(write::EventApplier& applier, saga::SagaStore* sagas)
+      : applier_(applier), sagas_(sagas) {}
+
+  Status StartMergeAnime(grpc::ServerContext*, const pb::StartMergeAnimeRequest* req,
+                         pb::StartSagaResponse* resp) override {
+    if (!sagas_) return {StatusCode::UNIMPLEMENTED, "sagas are not enabled on this server"};
+    try {
+      return StartResponse(sagas_->StartMerge(req->request_id(), req->duplicate_id(),
+                                              req->survivor_id()),
+                           resp);
+    } catch (...) {
+      return StatusFromCurrentException("PostgresWriteService.StartMergeAnime");
+    }
+  }
+
+  Status StartRemoveAnime(grpc::ServerContext*, const pb::StartRemoveAnimeRequest* req,
+                          pb::StartSagaResponse* resp) override {
+    if (!sagas_) return {StatusCode::UNIMPLEMENTED, "sagas are not enabled on this server"};
+    try {
+      return StartResponse(sagas_->StartRemove(req->request_id(), req->anime_id(), req->reason()),
+                           resp);
+    } catch (...) {
+      return StatusFromCurrentException("PostgresWriteService.StartRemoveAnime");
+    }
+  }
+
+  Status GetSaga(grpc::ServerContext*, const pb::GetSagaRequest* req, pb::Saga* resp) override {
+    if (!sagas_) return {StatusCode::UNIMPLEMENTED, "sagas are not enabled on this server"};
+    if (!ids::CanonicalUuid(req->saga_id())) {
+      return {StatusCode::INVALID_ARGUMENT,
+              "saga_id: not a UUID: " + ids::QuoteForMessage(req->saga_id())};
+    }
+    try {
+      auto v = sagas_->Get(req->saga_id());
+      if (!v) return {StatusCode::NOT_FOUND, "no saga with id " + req->saga_id()};
+      resp->set_saga_id(v->id);
+      resp->set_type(v->type);
+      resp->set_request_id(v->request_id);
+      for (const auto& [k, val] : v->input) (*resp->mutable_input())[k] = val;
+      resp->set_status(ToProto(v->status));
+      resp->set_current_step(v->current_step);
+      resp->set_attempts(v->attempts);
+      resp->set_last_error(v->last_error);
+      resp->set_created_at_ms(v->created_at_ms);
+      resp->set_updated_at_ms(v->updated_at_ms);
+      resp->set_finished_at_ms(v->finished_at_ms);
+      for (const auto& s : v->steps) {
+        auto* out = resp->add_steps();
+        out->set_index(s.index);
+        out->set_name(s.name);
+        out->set_status(s.status);
+        out->set_attempts(s.attempts);
+        out->set_last_error(s.last_error);
+        out->set_reply(s.reply);
+        out->set_reply_detail(s.reply_detail);
+        out->set_started_at_ms(s.started_at_ms);
+        out->set_finished_at_ms(s.finished_at_ms);
+        out->set_compensated_at_ms(s.compensated_at_ms);
+      }
+      return Status::OK;
+    } catch (...) {
+      return StatusFromCurrentException("PostgresWriteService.GetSaga");
+    }
+  }
 
   Status ApplyEvent(grpc::ServerContext*, const pb::ApplyEventRequest* req,
                     pb::ApplyEventResponse* resp) override {
@@ -60,32 +151,53 @@ class WriteService final : public pb::PostgresWriteService::Service {
     return Status::OK;
   }
 
-  Status ApplyEvents(grpc::ServerContext* ctx, const pb::ApplyEventsRequest* req,
+  Status ApplyEvents(grpc::ServerContext*, const pb::ApplyEventsRequest* req,
                      pb::ApplyEventsResponse* resp) override {
     if (req->events_size() > kMaxBatch) {
       return {StatusCode::INVALID_ARGUMENT, "events: at most " + std::to_string(kMaxBatch) +
                                                 " per call (got " +
                                                 std::to_string(req->events_size()) + ")"};
     }
-    for (const auto& env : req->events()) {
+    // Decode all, then apply the decodable ones as one batch (one transaction, a savepoint
+    // per event): each keeps its own outcome, the batch pays for one commit.
+    std::vector<write::Event> events;
+    std::vector<int> index;  // request position of each decoded event
+    for (int i = 0; i < req->events_size(); ++i) {
       auto* out = resp->add_results();
-      out->set_event_id(env.event_id());
-      if (ctx->IsCancelled()) {
-        out->set_outcome(pb::OUTCOME_FAILED);
-        out->set_code(StatusCode::CANCELLED);
-        out->set_message("the call was cancelled before this event was applied");
-        continue;
+      out->set_event_id(req->events(i).event_id());
+      try {
+        events.push_back(DecodeEnvelope(req->events(i)));
+        index.push_back(i);
+      } catch (const write::InvalidEvent& e) {
+        out->set_outcome(pb::OUTCOME_REJECTED);
+        out->set_code(StatusCode::INVALID_ARGUMENT);
+        out->set_message(e.what());
       }
-      write::ApplyResult result;
-      auto status = ApplyOne(applier_, env, result);
-      if (status.ok()) {
-        out->set_outcome(ToProto(result.outcome));
-        out->set_version(result.version);
-        out->set_message(result.message);
-      } else {
-        bool permanent = status.error_code() == StatusCode::INVALID_ARGUMENT ||
-                         status.error_code() == StatusCode::NOT_FOUND;
-        out->set_outcome(permanent ? pb::OUTCOME_REJECTED : pb::OUTCOME_FAILED);
+    }
+    if (events.empty()) return Status::OK;
+    try {
+      auto items = applier_.ApplyBatch(std::move(events));
+      for (size_t k = 0; k < items.size(); ++k) {
+        auto* out = resp->mutable_results(index[k]);
+        const auto& item = items[k];
+        if (item.result) {
+          out->set_outcome(ToProto(item.result->outcome));
+          out->set_version(item.result->version);
+          out->set_message(item.result->message);
+          continue;
+        }
+        using E = write::BatchItem::Error;
+        out->set_outcome(item.error == E::kTransient ? pb::OUTCOME_FAILED : pb::OUTCOME_REJECTED);
+        out->set_code(item.error == E::kInvalid    ? StatusCode::INVALID_ARGUMENT
+                      : item.error == E::kNotFound ? StatusCode::NOT_FOUND
+                                                   : StatusCode::UNAVAILABLE);
+        out->set_message(item.message);
+      }
+    } catch (...) {
+      auto status = StatusFromCurrentException("PostgresWriteService/ApplyEvents");
+      for (int i : index) {
+        auto* out = resp->mutable_results(i);
+        out->set_outcome(pb::OUTCOME_FAILED);
         out->set_code(status.error_code());
         out->set_message(status.error_message());
       }
@@ -95,12 +207,14 @@ class WriteService final : public pb::PostgresWriteService::Service {
 
  private:
   write::EventApplier& applier_;
+  saga::SagaStore* sagas_;
 };
 
 }  // namespace
 
-void RegisterWriteService(GrpcServer& server, write::EventApplier& applier) {
-  server.AddService(std::make_unique<WriteService>(applier));
+void RegisterWriteService(GrpcServer& server, write::EventApplier& applier,
+                          saga::SagaStore* sagas) {
+  server.AddService(std::make_unique<WriteService>(applier, sagas));
 }
 
 events::HandleResult HandleIngestMessage(write::EventApplier& applier, std::string_view payload) {

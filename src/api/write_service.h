@@ -9,13 +9,18 @@
 namespace psvc::write {
 class EventApplier;
 }
+namespace psvc::saga {
+class SagaStore;
+}
 
 namespace psvc::api {
 
 class GrpcServer;
 
-/// Adds PostgresWriteService to `server`; `applier` must outlive it.
-void RegisterWriteService(GrpcServer& server, write::EventApplier& applier);
+/// Adds PostgresWriteService to `server`; `applier` and `sagas` must outlive it. Without
+/// `sagas` the saga methods (StartMergeAnime, StartRemoveAnime, GetSaga) answer UNIMPLEMENTED.
+void RegisterWriteService(GrpcServer& server, write::EventApplier& applier,
+                          saga::SagaStore* sagas = nullptr);
 
 /// Applies one JetStream message: ack when applied (or already applied / stale), retry when
 /// the failure is transient (database down, timeout, conflict), dead-letter when the message

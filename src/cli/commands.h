@@ -11,5 +11,6 @@ void AddMigrateCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
 void AddDatasetCommands(CLI::App& app);
 void AddGraphCommand(CLI::App& app);
+void AddSagaCommand(CLI::App& app);
 
 }  // namespace psvc::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   psvc::cli::AddServeCommand(app);
   psvc::cli::AddDatasetCommands(app);
   psvc::cli::AddGraphCommand(app);
+  psvc::cli::AddSagaCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,12 +1,21 @@
 #include <CLI/CLI.hpp>
 #include <signal.h>
 
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
 #include <memory>
 
 #include "api/graph_service.h"
 #include "api/grpc_server.h"
+#include "api/graphql_http.h"
 #include "api/write_service.h"
+#include "saga/saga_metrics.h"
+#include "saga/saga_runner.h"
+#include "saga/saga_store.h"
 #include "events/jetstream_consumer.h"
 #include "events/outbox_relay.h"
 #include "observability/logging.h"
@@ -38,6 +47,11 @@ struct ServeOptions {
   std::string changes_stream = "ANIME_CHANGES";
   std::string changes_prefix = "anime.changes";
   int outbox_retention_hours = 24;
+  uint32_t graphql_max_depth = 10;
+  uint32_t graphql_max_aliases = 30;
+  uint64_t graphql_max_cost = 10000;
+  bool graphql_introspection = true;
+  std::string graphiql_dir;
   std::string log_format = "auto";
   std::string log_level = "info";
   std::string http_address = "127.0.0.1";
@@ -88,6 +102,11 @@ int RunServe(const ServeOptions& o) {
                       .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
                       .read_only = true,
                       .session_setup = graph::GraphQueries::SessionSetup()});
+  // GraphQL: its own read-only pool (custom plans: search patterns differ per call).
+  db::Pool graphql_pool({.url = o.read_database_url.empty() ? o.database_url : o.read_database_url,
+                         .size = o.read_pool_size,
+                         .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
+                         .read_only = true});
   AddPoolCollector(metrics, pool, "primary");
   AddPoolCollector(metrics, read_pool, "read");
   api::GrpcServer grpc_server(
@@ -96,8 +115,39 @@ int RunServe(const ServeOptions& o) {
   graph_options.statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms);
   api::RegisterGraphService(grpc_server, read_pool, graph_options);
   write::EventApplier applier(pool);
-  api::RegisterWriteService(grpc_server, applier);
+  // Sagas need NATS for the Qdrant Sync Service's confirmations: without it every saga would
+  // time out and undo itself, so the saga methods answer UNIMPLEMENTED instead.
+  std::unique_ptr<saga::SagaRunner> saga_runner;
+  std::unique_ptr<saga::SagaStore> sagas;
+  if (!o.nats_url.empty()) {
+    saga::SagaRunnerOptions so;
+    so.nats_url = o.nats_url;
+    saga_runner = std::make_unique<saga::SagaRunner>(pool, so);
+    sagas = std::make_unique<saga::SagaStore>(pool, [r = saga_runner.get()] { r->Wake(); });
+    saga::AddSagaMetrics(metrics, *saga_runner, *sagas);
+  }
+  api::RegisterWriteService(grpc_server, applier, sagas.get());
+  // Repairs relations left pending by a race with their target's creation (see
+  // EventApplier::MaterializeStrandedRelations); cheap when there is nothing to do.
+  std::jthread pending_sweeper([&applier](std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mu);
+    while (!stop.stop_requested()) {
+      // Returns early when stop is requested (the predicate never is true).
+      cv.wait_for(lock, stop, std::chrono::seconds(5), [] { return false; });
+      if (stop.stop_requested()) break;
+      try {
+        if (int n = applier.MaterializeStrandedRelations()) {
+          spdlog::info("pending relations: materialized relations of {} anime", n);
+        }
+      } catch (const std::exception& e) {
+        spdlog::warn("pending relations sweep failed: {}", e.what());
+      }
+    }
+  });
   grpc_server.Start();
+  if (saga_runner) saga_runner->Start();
 
   // Events: the outbox relay and the ingestion consumer run when NATS is configured.
   std::unique_ptr<events::OutboxRelay> relay;
@@ -181,9 +231,20 @@ int RunServe(const ServeOptions& o) {
                             {}};
     }
   });
+  AddPoolCollector(metrics, graphql_pool, "graphql");
+  api::RegisterGraphqlRoutes(
+      server,
+      api::GraphqlApiOptions{.read_pool = graphql_pool,
+                             .applier = applier,
+                             .max_depth = o.graphql_max_depth,
+                             .max_aliases = o.graphql_max_aliases,
+                             .max_cost = o.graphql_max_cost,
+                             .introspection = o.graphql_introspection,
+                             .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms)},
+      api::GraphqlHttpOptions{.graphiql_dir = o.graphiql_dir});
   server.Start();
   std::cout << "postgres-service: HTTP on http://" << o.http_address << ":" << server.port()
-            << " (/healthz, /readyz); gRPC on " << o.grpc_address.substr(0, o.grpc_address.rfind(':'))
+            << " (/graphql, /healthz, /readyz, /metrics); gRPC on " << o.grpc_address.substr(0, o.grpc_address.rfind(':'))
             << ":" << grpc_server.port()
             << (o.nats_url.empty() ? "; events off (no --nats-url)" : "; events via " + o.nats_url)
             << "; Ctrl-C or SIGTERM to stop" << std::endl;
@@ -194,6 +255,7 @@ int RunServe(const ServeOptions& o) {
   // Stop taking work first, then finish what is in flight, then the relay's last batch.
   if (consumer) consumer->Stop();
   grpc_server.Shutdown(std::chrono::seconds(5));
+  if (saga_runner) saga_runner->Stop();
   server.Stop();
   if (relay) relay->Stop();
   return 0;
@@ -245,6 +307,24 @@ void AddServeCommand(CLI::App& app) {
       ->envname("PSVC_OUTBOX_RETENTION_HOURS")
       ->check(CLI::Range(1, 24 * 365))
       ->capture_default_str();
+  cmd->add_option("--graphql-max-depth", o->graphql_max_depth, "Deepest field nesting a GraphQL document may have")
+      ->envname("PSVC_GRAPHQL_MAX_DEPTH")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  cmd->add_option("--graphql-max-aliases", o->graphql_max_aliases, "Most aliased fields per GraphQL operation")
+      ->envname("PSVC_GRAPHQL_MAX_ALIASES")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  cmd->add_option("--graphql-max-cost", o->graphql_max_cost, "GraphQL cost budget per operation")
+      ->envname("PSVC_GRAPHQL_MAX_COST")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  cmd->add_option("--graphql-introspection", o->graphql_introspection, "Answer __schema/__type queries")
+      ->envname("PSVC_GRAPHQL_INTROSPECTION")
+      ->capture_default_str();
+  cmd->add_option("--graphiql-dir", o->graphiql_dir,
+                  "Folder of the GraphiQL page and its npm packages (default: web/graphiql of the source tree)")
+      ->envname("PSVC_GRAPHIQL_DIR");
   cmd->add_option("--log-format", o->log_format, "auto (JSON unless stderr is a terminal), json or text")
       ->envname("PSVC_LOG_FORMAT")
       ->check(CLI::IsMember({"auto", "json", "text"}))

@@ -21,7 +21,9 @@ constexpr std::string_view kCatalogueTableNames[] = {"anime",
                                                      "pending_anime_relation",
                                                      "anime_character",
                                                      "anime_company",
-                                                     "anime_original_work_relation"};
+                                                     "anime_original_work_relation",
+                                                     "anime_redirect",
+                                                     "anime_tombstone"};
 
 std::string TableList() {
   std::string out;

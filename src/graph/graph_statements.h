@@ -15,9 +15,18 @@ namespace psvc::graph::sql {
 // Output: src, dst, code (EdgeType value), via (hub id or NULL), ordered by frontier position,
 // then code, then closeness in year, then dst. One row per (src, dst): the stored relation
 // row wins over an inferred inverse, then the lowest code, nearest year, smallest hub id.
+// Anime a saga merged away or is removing (merged_into / hidden_at set) are neither expanded
+// nor returned. They are few (only sagas in flight; finished ones delete the row), so their
+// ids are read once per call from the partial index anime_retired (an InitPlan) and compared
+// as an array: per-row anti-join probes cost ~8% of this hot statement, this ~nothing.
 inline constexpr db::Statement kNeighbors{"graph.neighbors", R"sql(
-WITH f AS (
-  SELECT id, ord FROM unnest($1::uuid[]) WITH ORDINALITY AS f(id, ord)
+WITH retired AS MATERIALIZED (
+  SELECT coalesce(array_agg(id), '{}') AS ids FROM anime
+   WHERE merged_into IS NOT NULL OR hidden_at IS NOT NULL
+),
+f AS (
+  SELECT f.id, f.ord FROM unnest($1::uuid[]) WITH ORDINALITY AS f(id, ord)
+   WHERE f.id <> ALL((SELECT ids FROM retired)::uuid[])
 ),
 cand AS (
   SELECT f.ord, f.id AS src, r.related_anime_id AS dst,
@@ -83,6 +92,7 @@ best AS (
   SELECT DISTINCT ON (ord, dst) ord, src, dst, code, dist, via
     FROM cand
    WHERE dst <> src AND dst <> ALL($7::uuid[])
+     AND dst <> ALL((SELECT ids FROM retired)::uuid[])
    ORDER BY ord, dst, inferred, code, dist, via
 ),
 ranked AS (
@@ -96,16 +106,16 @@ SELECT src::text, dst::text, code, via::text
  ORDER BY ord, code, dist, dst
 )sql"};
 
-// Which of the given ids exist.
+// Which of the given ids exist (merged-away and hidden anime do not).
 inline constexpr db::Statement kExisting{"graph.existing", R"sql(
-SELECT id::text FROM anime WHERE id = ANY($1::uuid[])
+SELECT id::text FROM anime WHERE id = ANY($1::uuid[]) AND merged_into IS NULL AND hidden_at IS NULL
 )sql"};
 
-// Scalars of two anime (compare).
+// Scalars of two anime (compare); merged-away and hidden anime are not found.
 inline constexpr db::Statement kCompareSummary{"graph.compare_summary", R"sql(
 SELECT id::text, title, coalesce(title_english, ''), type, status, coalesce(season, ''),
        coalesce(year, 0), coalesce(episode_count, 0), coalesce(score, 0), view_count
-  FROM anime WHERE id = ANY(ARRAY[$1::uuid, $2::uuid])
+  FROM anime WHERE id = ANY(ARRAY[$1::uuid, $2::uuid]) AND merged_into IS NULL AND hidden_at IS NULL
 )sql"};
 
 inline constexpr db::Statement kCompareCharacters{"graph.compare_characters", R"sql(

@@ -83,7 +83,10 @@ ApplyResult EventApplier::Apply(Event event) {
   auto conn = pool_.Acquire(options_.acquire_timeout);
   for (int attempt = 0;; ++attempt) {
     try {
-      return ApplyOnce(*conn, event);
+      db::Transaction tx(*conn);
+      auto result = ApplyInTransaction(*conn, event);
+      tx.Commit();
+      return result;
     } catch (const db::DbError& e) {
       // A deadlock or serialization failure rolled everything back: safe to run again.
       if (e.kind() != db::ErrorKind::kSerialization || attempt >= options_.retries) throw;
@@ -91,8 +94,83 @@ ApplyResult EventApplier::Apply(Event event) {
   }
 }
 
-ApplyResult EventApplier::ApplyOnce(db::Connection& conn, const Event& event) {
-  db::Transaction tx(conn);
+std::vector<BatchItem> EventApplier::ApplyBatch(std::vector<Event> events) {
+  std::vector<BatchItem> items(events.size());
+  std::vector<size_t> valid;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (auto error = ValidateEvent(events[i])) {
+      items[i] = {std::nullopt, BatchItem::Error::kInvalid, *error};
+    } else {
+      valid.push_back(i);
+    }
+  }
+  if (valid.empty()) return items;
+  auto conn = pool_.Acquire(options_.acquire_timeout);
+  db::Transaction tx(*conn);
+  {
+    std::vector<std::string> company_ids, company_names, character_ids, character_names, work_ids,
+        work_titles;
+    for (size_t i : valid) {
+      if (const auto* e = std::get_if<AnimeEnriched>(&events[i].payload)) {
+        for (const auto& c : e->companies) company_ids.push_back(c.company_id), company_names.push_back(c.name);
+        for (const auto& c : e->characters) character_ids.push_back(c.character_id), character_names.push_back(c.name);
+        for (const auto& w : e->original_works) work_ids.push_back(w.original_work_id), work_titles.push_back(w.title);
+      }
+    }
+    if (!company_ids.empty()) {
+      conn->Execute(sql::kPreinsertCompanies, {db::ArrayLiteral(company_ids), db::ArrayLiteral(company_names)});
+    }
+    if (!character_ids.empty()) {
+      conn->Execute(sql::kPreinsertCharacters, {db::ArrayLiteral(character_ids), db::ArrayLiteral(character_names)});
+    }
+    if (!work_ids.empty()) {
+      conn->Execute(sql::kPreinsertWorks, {db::ArrayLiteral(work_ids), db::ArrayLiteral(work_titles)});
+    }
+  }
+  for (size_t i : valid) {
+    // A savepoint per event: one event's failure rolls back that event only, and the whole
+    // batch pays for one commit (one WAL flush) instead of one per event.
+    for (int attempt = 0;; ++attempt) {
+      conn->Exec("SAVEPOINT event");
+      try {
+        items[i].result = ApplyInTransaction(*conn, events[i]);
+        conn->Exec("RELEASE SAVEPOINT event");
+        break;
+      } catch (const AnimeNotFound& e) {
+        conn->Exec("ROLLBACK TO SAVEPOINT event");
+        items[i] = {std::nullopt, BatchItem::Error::kNotFound, e.what()};
+        break;
+      } catch (const db::DbError& e) {
+        if (!conn->Healthy()) throw;  // the connection is gone: the caller retries the batch
+        conn->Exec("ROLLBACK TO SAVEPOINT event");
+        if (e.kind() == db::ErrorKind::kSerialization && attempt < options_.retries) continue;
+        items[i] = {std::nullopt,
+                    e.kind() == db::ErrorKind::kInvalidInput ? BatchItem::Error::kInvalid
+                                                             : BatchItem::Error::kTransient,
+                    std::string(db::ToString(e.kind()))};
+        break;
+      }
+    }
+  }
+  tx.Commit();
+  return items;
+}
+
+int EventApplier::MaterializeStrandedRelations() {
+  auto conn = pool_.Acquire(options_.acquire_timeout);
+  db::Transaction tx(*conn);
+  auto sources = conn->Execute(sql::kMaterializeStranded, {});
+  for (int i = 0; i < sources.rows(); ++i) {
+    std::string source(sources.Get(i, 0));
+    Event cause{"", 0, "postgres-service", AnimeViewed{source}};
+    Outbox(*conn, source, "AnimeRelationsChanged",
+           OutboxPayload(source, "AnimeRelationsChanged", cause, 0));
+  }
+  tx.Commit();
+  return sources.rows();
+}
+
+ApplyResult EventApplier::ApplyInTransaction(db::Connection& conn, const Event& event) {
   const std::string& anime_id = AnimeIdOf(event);
   const char* type = EventTypeName(event);
   const std::string occurred = std::to_string(event.occurred_at_ms);
@@ -105,13 +183,12 @@ ApplyResult EventApplier::ApplyOnce(db::Connection& conn, const Event& event) {
       result.outcome = Outcome::kAlreadyApplied;
       result.message = "event " + event.event_id + " was processed before (" +
                        std::string(prev.rows() ? prev.Get(0, 0) : "?") + ")";
-      return result;  // rollback: nothing to change
+      return result;  // nothing was written
     }
   }
 
   auto stale = [&](const std::string& why) {
     conn.Execute(sql::kMarkStale, {event.event_id, why});
-    tx.Commit();
     return ApplyResult{Outcome::kIgnoredStale, 0, why};
   };
   auto not_found = [&](const char* field) -> AnimeNotFound {
@@ -135,12 +212,6 @@ ApplyResult EventApplier::ApplyOnce(db::Connection& conn, const Event& event) {
   };
 
   if (const auto* e = std::get_if<AnimeEnriched>(&event.payload)) {
-    // Lock this anime's id with every related id: a concurrent writer creating one of them
-    // either finished before (we see it and link directly) or waits for us (and then
-    // materializes our pending relation). Without it a relation could stay pending forever.
-    std::vector<std::string> lock_ids{e->anime_id};
-    for (const auto& r : e->relations) lock_ids.push_back(r.related_anime_id);
-    conn.Execute(sql::kLockIds, {db::ArrayLiteral(lock_ids), e->anime_id});
     auto current = conn.Execute(sql::kLockAnime, {e->anime_id, occurred});
     if (auto why = retired(current)) return ignore_retired(*why);
     if (current.rows() == 1 && current.GetBool(0, 1)) {
@@ -263,7 +334,6 @@ ApplyResult EventApplier::ApplyOnce(db::Connection& conn, const Event& event) {
   }
 
   if (options_.before_commit) options_.before_commit(event);
-  tx.Commit();
   result.outcome = Outcome::kApplied;
   return result;
 }

@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "db/statement.h"
 #include "write/events.h"
@@ -25,6 +28,14 @@ struct ApplierOptions {
   std::function<void(const Event&)> before_commit;
 };
 
+/// One event of ApplyBatch: its result, or why it was not applied.
+struct BatchItem {
+  enum class Error { kNone, kInvalid, kNotFound, kTransient };
+  std::optional<ApplyResult> result;
+  Error error = Error::kNone;
+  std::string message;
+};
+
 /// Used by gRPC PostgresWriteService, the JetStream consumer and GraphQL mutations alike.
 class EventApplier {
  public:
@@ -33,10 +44,23 @@ class EventApplier {
   /// Throws InvalidEvent (nothing written), AnimeNotFound (nothing written) or db::DbError.
   ApplyResult Apply(Event event);
 
+  /// Applies events in order in ONE transaction, each under its own savepoint: each gets its
+  /// own outcome, invalid ones change nothing, and the batch costs one commit. Throws
+  /// db::DbError when the transaction as a whole fails (then nothing of the batch is applied).
+  std::vector<BatchItem> ApplyBatch(std::vector<Event> events);
+
+  /// Moves pending relations whose target exists into anime_relation (with outbox rows for
+  /// their source anime); returns how many source anime changed. A relation written while
+  /// its target was being created in a concurrent transaction is left pending by both; the
+  /// server runs this every few seconds so such an edge appears shortly after, without the
+  /// writers having to lock each other out.
+  int MaterializeStrandedRelations();
+
   static db::StatementList Statements();
 
  private:
-  ApplyResult ApplyOnce(db::Connection& conn, const Event& event);
+  /// The event's statements inside the caller's transaction (no BEGIN/COMMIT here).
+  ApplyResult ApplyInTransaction(db::Connection& conn, const Event& event);
 
   db::Pool& pool_;
   ApplierOptions options_;

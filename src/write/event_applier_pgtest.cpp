@@ -124,6 +124,22 @@ TEST_F(ApplierTest, RelationToAnAnimeNotYetArrivedIsKeptAndAppearsWhenItArrives)
   EXPECT_EQ(Count("SELECT count(*) FROM anime_relation WHERE anime_id = '" + U(1) + "'"), 0);
 }
 
+TEST_F(ApplierTest, TheSweepMaterializesAStrandedRelationWithAnOutboxRow) {
+  applier_->Apply(MakeEnriched(1, 1, kT0));
+  applier_->Apply(MakeEnriched(2, 2, kT0));
+  // The state a race leaves: a pending relation whose target exists.
+  conn_->Query("INSERT INTO pending_anime_relation (anime_id, related_anime_id, relation_type) "
+               "VALUES ($1, $2, 'SEQUEL')",
+               {U(1), U(2)});
+  EXPECT_EQ(applier_->MaterializeStrandedRelations(), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM pending_anime_relation"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM anime_relation"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeRelationsChanged' "
+                  "AND aggregate_id = '" + U(1) + "'"),
+            1);
+  EXPECT_EQ(applier_->MaterializeStrandedRelations(), 0);  // nothing left: a no-op
+}
+
 TEST_F(ApplierTest, EpisodesUpsertAndNeedAnExistingAnime) {
   applier_->Apply(MakeEnriched(1, 1, kT0));
   Event ep{E(2), kT0, "test", EpisodeAired{U(1), U(900), 3, "Ep 3", "2020-01-05", 1440}};
@@ -198,8 +214,10 @@ TEST_F(ApplierTest, ConcurrentDuplicatesApplyOnce) {
   EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox"), 1);
 }
 
-TEST_F(ApplierTest, RacingArrivalsNeverStrandAPendingRelation) {
-  // Anime 2k+1 relates to 2k+2 while 2k+2 arrives at the same moment, many times over.
+TEST_F(ApplierTest, RacingArrivalsNeverLoseARelation) {
+  // Anime 2k+1 relates to 2k+2 while 2k+2 arrives at the same moment, many times over. A
+  // relation written concurrently with its target's creation may stay pending until the
+  // sweep; after it, every relation is real.
   for (int k = 0; k < 25; ++k) {
     int a = 10 + 2 * k, b = 11 + 2 * k;
     std::thread t1([&] { applier_->Apply(MakeEnriched(100 + a, a, kT0, {}, {{b, "SEQUEL"}})); });
@@ -207,6 +225,11 @@ TEST_F(ApplierTest, RacingArrivalsNeverStrandAPendingRelation) {
     t1.join();
     t2.join();
   }
+  int stranded = applier_->MaterializeStrandedRelations();
+  EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeRelationsChanged'"),
+            Count("SELECT count(DISTINCT aggregate_id) FROM qdrant_outbox WHERE event_type = "
+                  "'AnimeRelationsChanged'"));
+  EXPECT_GE(stranded, 0);
   EXPECT_EQ(Count("SELECT count(*) FROM pending_anime_relation"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM anime_relation"), 25);
 }
@@ -223,6 +246,53 @@ TEST_F(ApplierTest, ConcurrentViewsAreAllCounted) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(Count("SELECT view_count FROM anime"), kThreads * kEach);
   EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeViewed'"), kThreads * kEach);
+}
+
+}  // namespace
+}  // namespace psvc::write
+
+namespace psvc::write {
+namespace {
+
+TEST_F(ApplierTest, ABatchGivesEachEventItsOutcomeAndRollsBackOnlyTheFailedOnes) {
+  applier_->Apply(MakeEnriched(1, 1, kT0));
+  std::vector<Event> batch;
+  batch.push_back(MakeEnriched(2, 2, kT0, {1}));                                  // applied
+  batch.push_back(Event{E(3), kT0, "t", EpisodeAired{U(77), U(900), 1, {}, {}, {}}});  // no anime
+  auto bad = MakeEnriched(4, 4, kT0);
+  std::get<AnimeEnriched>(bad.payload).anime_id = "bad";
+  batch.push_back(bad);                                                            // invalid
+  batch.push_back(MakeEnriched(1, 1, kT0));                                        // duplicate id
+  batch.push_back(MakeEnriched(5, 5, kT0, {}, {{2, "SEQUEL"}}));                   // sees event 2
+  auto items = applier_->ApplyBatch(batch);
+  ASSERT_EQ(items.size(), 5u);
+  ASSERT_TRUE(items[0].result);
+  EXPECT_EQ(items[0].result->outcome, Outcome::kApplied);
+  EXPECT_EQ(items[1].error, BatchItem::Error::kNotFound);
+  EXPECT_EQ(items[2].error, BatchItem::Error::kInvalid);
+  EXPECT_NE(items[2].message.find("anime_enriched.anime_id"), std::string::npos);
+  ASSERT_TRUE(items[3].result);
+  EXPECT_EQ(items[3].result->outcome, Outcome::kAlreadyApplied);
+  ASSERT_TRUE(items[4].result);
+  EXPECT_EQ(items[4].result->outcome, Outcome::kApplied);
+  EXPECT_EQ(Count("SELECT count(*) FROM anime"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM anime_relation"), 1);  // 5 -> 2 (2 existed by then)
+  EXPECT_EQ(Count("SELECT count(*) FROM episode"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM processed_event"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox"), 3);
+}
+
+TEST_F(ApplierTest, AFailedBatchCommitAppliesNothing) {
+  auto before = Counts();
+  ApplierOptions o;
+  int calls = 0;
+  o.before_commit = [&calls](const Event&) {
+    if (++calls == 2) throw std::runtime_error("injected crash in the middle of a batch");
+  };
+  EventApplier failing(*pool_, o);
+  EXPECT_THROW(failing.ApplyBatch({MakeEnriched(1, 1, kT0), MakeEnriched(2, 2, kT0)}),
+               std::runtime_error);
+  EXPECT_EQ(Counts(), before);
 }
 
 }  // namespace

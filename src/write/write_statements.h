@@ -22,17 +22,6 @@ inline constexpr db::Statement kMarkStale{"write.mark_stale", R"sql(
 UPDATE processed_event SET outcome = 'IGNORED_STALE', detail = $2 WHERE event_id = $1::uuid
 )sql"};
 
-// Serializes a writer that creates anime $2 with writers relating to it while it does not
-// exist yet, so a pending relation is never left behind (see EventApplier). Related ids
-// that already exist need no lock (the relation goes straight to anime_relation), which
-// keeps writers of neighbouring anime from queueing behind each other. Sorted: no cycles.
-inline constexpr db::Statement kLockIds{"write.lock_ids", R"sql(
-SELECT count(pg_advisory_xact_lock(hashtextextended(id::text, 7)))
-  FROM (SELECT DISTINCT t.id FROM unnest($1::uuid[]) AS t(id)
-         WHERE t.id = $2::uuid OR NOT EXISTS (SELECT 1 FROM anime a WHERE a.id = t.id)
-         ORDER BY t.id) ids
-)sql"};
-
 // NO KEY UPDATE: does not block foreign-key checks of other transactions (KEY SHARE).
 // Third column: why the anime no longer takes events (a saga merged or is removing it), or NULL.
 // Read after the lock, so a saga step that committed while we waited is seen.
@@ -68,11 +57,44 @@ ON CONFLICT (id) DO UPDATE SET
 RETURNING version
 )sql"};
 
-inline constexpr db::Statement kUpsertCompanies{"write.upsert_companies", R"sql(
+// Shared entities (companies, characters, works) are upserted without locking rows that do
+// not change: ON CONFLICT DO UPDATE would lock the conflicting row even when its WHERE is
+// false, so every event naming a big studio would queue behind the last one until commit.
+// Here UPDATE touches (and locks) only rows whose values differ; new rows are inserted.
+// Batches insert the missing shared entities of all their events first, each kind in one
+// statement in id order: concurrent batches then meet these rows in the same order, where
+// per-event inserts in event order deadlock against each other. Existing rows are untouched
+// (and not locked); the per-event upserts below still apply name changes.
+inline constexpr db::Statement kPreinsertCompanies{"write.preinsert_companies", R"sql(
 INSERT INTO company (id, name)
-SELECT DISTINCT ON (id) id, name FROM unnest($1::uuid[], $2::text[]) AS t(id, name)
-ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
- WHERE company.name IS DISTINCT FROM EXCLUDED.name
+SELECT DISTINCT ON (id) id, name FROM unnest($1::uuid[], $2::text[]) AS t(id, name) ORDER BY id
+ON CONFLICT (id) DO NOTHING
+)sql"};
+
+inline constexpr db::Statement kPreinsertCharacters{"write.preinsert_characters", R"sql(
+INSERT INTO character (id, name)
+SELECT DISTINCT ON (id) id, name FROM unnest($1::uuid[], $2::text[]) AS t(id, name) ORDER BY id
+ON CONFLICT (id) DO NOTHING
+)sql"};
+
+inline constexpr db::Statement kPreinsertWorks{"write.preinsert_works", R"sql(
+INSERT INTO original_work (id, title)
+SELECT DISTINCT ON (id) id, title FROM unnest($1::uuid[], $2::text[]) AS t(id, title) ORDER BY id
+ON CONFLICT (id) DO NOTHING
+)sql"};
+
+inline constexpr db::Statement kUpsertCompanies{"write.upsert_companies", R"sql(
+WITH input AS (
+  SELECT DISTINCT ON (id) id, name FROM unnest($1::uuid[], $2::text[]) AS t(id, name)
+),
+changed AS (
+  UPDATE company c SET name = i.name, updated_at = now()
+    FROM input i
+   WHERE c.id = i.id AND c.name IS DISTINCT FROM i.name
+)
+INSERT INTO company (id, name)
+SELECT id, name FROM input
+ON CONFLICT (id) DO NOTHING
 )sql"};
 
 inline constexpr db::Statement kDeleteAnimeCompanies{"write.delete_anime_companies", R"sql(
@@ -85,13 +107,18 @@ SELECT $1::uuid, id, role FROM unnest($2::uuid[], $3::text[]) AS t(id, role)
 )sql"};
 
 inline constexpr db::Statement kUpsertCharacters{"write.upsert_characters", R"sql(
+WITH input AS (
+  SELECT id, name, jp, fav FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS t(id, name, jp, fav)
+),
+changed AS (
+  UPDATE character c SET name = i.name, name_japanese = i.jp, favorites = i.fav, updated_at = now()
+    FROM input i
+   WHERE c.id = i.id
+     AND (c.name, c.name_japanese, c.favorites) IS DISTINCT FROM (i.name, i.jp, i.fav)
+)
 INSERT INTO character (id, name, name_japanese, favorites)
-SELECT id, name, jp, fav FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS t(id, name, jp, fav)
-ON CONFLICT (id) DO UPDATE SET
-  name = EXCLUDED.name, name_japanese = EXCLUDED.name_japanese, favorites = EXCLUDED.favorites,
-  updated_at = now()
- WHERE (character.name, character.name_japanese, character.favorites)
-       IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.name_japanese, EXCLUDED.favorites)
+SELECT id, name, jp, fav FROM input
+ON CONFLICT (id) DO NOTHING
 )sql"};
 
 inline constexpr db::Statement kDeleteAnimeCharacters{"write.delete_anime_characters", R"sql(
@@ -104,12 +131,18 @@ SELECT $1::uuid, id, role FROM unnest($2::uuid[], $3::text[]) AS t(id, role)
 )sql"};
 
 inline constexpr db::Statement kUpsertWorks{"write.upsert_works", R"sql(
+WITH input AS (
+  SELECT id, title, kind, author FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS t(id, title, kind, author)
+),
+changed AS (
+  UPDATE original_work w SET title = i.title, kind = i.kind, author = i.author, updated_at = now()
+    FROM input i
+   WHERE w.id = i.id
+     AND (w.title, w.kind, w.author) IS DISTINCT FROM (i.title, i.kind, i.author)
+)
 INSERT INTO original_work (id, title, kind, author)
-SELECT id, title, kind, author FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS t(id, title, kind, author)
-ON CONFLICT (id) DO UPDATE SET
-  title = EXCLUDED.title, kind = EXCLUDED.kind, author = EXCLUDED.author, updated_at = now()
- WHERE (original_work.title, original_work.kind, original_work.author)
-       IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.kind, EXCLUDED.author)
+SELECT id, title, kind, author FROM input
+ON CONFLICT (id) DO NOTHING
 )sql"};
 
 inline constexpr db::Statement kDeleteAnimeWorks{"write.delete_anime_works", R"sql(
@@ -151,6 +184,25 @@ inline constexpr db::Statement kMaterializePending{"write.materialize_pending", 
 WITH moved AS (
   DELETE FROM pending_anime_relation WHERE related_anime_id = $1::uuid
   RETURNING anime_id, related_anime_id, relation_type
+),
+ins AS (
+  INSERT INTO anime_relation (anime_id, related_anime_id, relation_type)
+  SELECT anime_id, related_anime_id, relation_type FROM moved
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+)
+SELECT DISTINCT anime_id::text FROM moved ORDER BY 1
+)sql"};
+
+// Pending relations whose target exists: normally materialized by the transaction that
+// creates the target, but a relation written concurrently with that transaction is not
+// visible to it. This sweep repairs those; returns the source anime whose relations changed.
+inline constexpr db::Statement kMaterializeStranded{"write.materialize_stranded", R"sql(
+WITH moved AS (
+  DELETE FROM pending_anime_relation p
+   USING anime a
+   WHERE a.id = p.related_anime_id
+  RETURNING p.anime_id, p.related_anime_id, p.relation_type
 ),
 ins AS (
   INSERT INTO anime_relation (anime_id, related_anime_id, relation_type)
@@ -208,7 +260,8 @@ VALUES ($1::uuid, $2, convert_to($3, 'UTF8'))
 )sql"};
 
 inline constexpr const db::Statement* kAll[] = {
-    &kClaimEvent,          &kPreviousOutcome,      &kMarkStale,          &kLockIds,
+    &kClaimEvent,          &kPreviousOutcome,      &kMarkStale,          &kMaterializeStranded,
+    &kPreinsertCompanies,  &kPreinsertCharacters,  &kPreinsertWorks,
     &kLockAnime,           &kRetiredId,            &kUpsertAnime,          &kUpsertCompanies,    &kDeleteAnimeCompanies,
     &kInsertAnimeCompanies, &kUpsertCharacters,    &kDeleteAnimeCharacters,
     &kInsertAnimeCharacters, &kUpsertWorks,        &kDeleteAnimeWorks,   &kInsertAnimeWorks,

@@ -7,15 +7,17 @@
 
 #include "db/error.h"
 #include "graph/graph_queries.h"
+#include "api/graphql_loaders.h"
 #include "events/outbox_relay.h"
 #include "write/event_applier.h"
+#include "saga/anime_sagas.h"
 #include "testing/test_database.h"
 
 namespace psvc {
 namespace {
 
 std::vector<db::StatementList> AllLists() { return {graph::GraphQueries::Statements(), write::EventApplier::Statements(),
-          events::OutboxRelay::Statements()}; }
+          events::OutboxRelay::Statements(), saga::AllStatements(), api::RequestLoaders::Statements()}; }
 
 TEST(AllStatements, PrepareAgainstTheMigratedSchema) {
   testing::TestDatabase tdb;

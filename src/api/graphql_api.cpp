@@ -1,0 +1,691 @@
+#include "api/graphql_api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <random>
+#include <stdexcept>
+
+#include "api/graphql_loaders.h"
+#include "db/error.h"
+#include "graphql/engine.h"
+#include "graphql/parser.h"
+#include "ids/uuid.h"
+#include "write/event_applier.h"
+#include "write/events.h"
+#include "write/validate.h"
+
+namespace psvc::api {
+
+using graphql::ResolveParams;
+using graphql::Resolver;
+using graphql::Value;
+using graphql::ValueList;
+using graphql::ValueMap;
+
+namespace {
+
+/// Everything a resolver needs for one request (the engine's context pointer).
+struct RequestContext {
+  RequestLoaders loaders;
+  write::EventApplier& applier;
+  const GraphqlApiOptions& options;
+};
+
+/// A client mistake: its message goes to the client as is.
+class UserError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What a client may learn about a database failure: the kind, never the SQL or server text.
+std::string PublicMessage(db::ErrorKind kind) {
+  switch (kind) {
+    case db::ErrorKind::kTimeout:
+      return "The query took too long and was cancelled (statement timeout).";
+    case db::ErrorKind::kPoolExhausted:
+    case db::ErrorKind::kUnavailable:
+      return "The database is unavailable at the moment; try again.";
+    case db::ErrorKind::kSerialization:
+    case db::ErrorKind::kConflict:
+      return "A concurrent change conflicted with this request; try again.";
+    case db::ErrorKind::kInvalidInput:
+      return "The database rejected a value of this request as invalid.";
+    case db::ErrorKind::kInternal:
+      break;
+  }
+  return "Internal error.";
+}
+
+using ContextResolver = std::function<std::vector<Value>(const ResolveParams&, RequestContext&)>;
+
+// Every resolver that touches the database runs inside this guard: the executor would put an
+// exception's what() into the response, and a DbError's text can carry SQL.
+Resolver Guarded(ContextResolver fn) {
+  return [fn = std::move(fn)](const ResolveParams& p) -> std::vector<Value> {
+    auto fail = [&](std::string message) {
+      return std::vector<Value>(p.parents.size(), Value::Error(std::move(message)));
+    };
+    try {
+      return fn(p, *static_cast<RequestContext*>(p.context));
+    } catch (const UserError& e) {
+      return fail(e.what());
+    } catch (const db::DbError& e) {
+      spdlog::warn("graphql {}.{}: database error ({}): {}", p.parent_type.name, p.field.name,
+                   db::ToString(e.kind()), e.what());
+      return fail(PublicMessage(e.kind()));
+    } catch (const std::exception& e) {
+      spdlog::error("graphql {}.{}: {}", p.parent_type.name, p.field.name, e.what());
+      return fail("Internal error.");
+    }
+  };
+}
+
+std::string RequireUuid(const Value& v, std::string_view what) {
+  std::string_view text = v.AsString();
+  auto id = ids::CanonicalUuid(text);
+  if (!id) {
+    throw UserError(std::string(what) + ": not a UUID: " + ids::QuoteForMessage(text));
+  }
+  return *id;
+}
+
+std::vector<std::string> RequireUuids(const Value& list, std::string_view what, int cap) {
+  const ValueList& items = list.AsList();
+  if (static_cast<int>(items.size()) > cap) {
+    throw UserError(std::string(what) + ": at most " + std::to_string(cap) + " ids per request");
+  }
+  std::vector<std::string> out;
+  out.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    out.push_back(RequireUuid(items[i], std::string(what) + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
+std::vector<std::string> ParentIds(const ResolveParams& p) {
+  std::vector<std::string> ids;
+  ids.reserve(p.parents.size());
+  for (const Value* parent : p.parents) {
+    ids.emplace_back(parent->Deref().Find("id")->AsString());
+  }
+  return ids;
+}
+
+int IntArg(const ResolveParams& p, std::string_view name, int lo, int hi) {
+  const Value* v = p.Arg(name);
+  int64_t n = v && !v->IsNull() ? v->AsInt() : lo;
+  if (n < lo || n > hi) {
+    throw UserError(std::string(name) + " must be between " + std::to_string(lo) + " and " +
+                    std::to_string(hi) + ", got " + std::to_string(n));
+  }
+  return static_cast<int>(n);
+}
+
+PageRequest PageArgs(const ResolveParams& p, int cap) {
+  PageRequest page;
+  page.first = IntArg(p, "first", 0, cap);
+  if (const Value* after = p.Arg("after"); after && !after->IsNull()) {
+    auto cursor = DecodeCursor(after->AsString());
+    if (!cursor) throw UserError("after: not a cursor returned by this API");
+    page.after = *cursor;
+  }
+  return page;
+}
+
+std::optional<std::string> EnumArg(const ResolveParams& p, std::string_view name) {
+  const Value* v = p.Arg(name);
+  if (!v || v->IsNull()) return std::nullopt;
+  return v->AsEnum();
+}
+
+std::string Lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// A root field answering one value for the (single) root parent.
+std::vector<Value> Root(const ResolveParams& p, Value v) {
+  return std::vector<Value>(p.parents.size(), std::move(v));
+}
+
+Value RefOrNull(const Value* v) { return v ? Value::Ref(*v) : Value(); }
+
+// Query.<one>(id) and Query.<many>(ids) for one entity table.
+void AddByIdRoots(graphql::TypeBuilder query, EntityKind kind, const std::string& type,
+                  const std::string& one, const std::string& many) {
+  query
+      .Field(one, type, Guarded([kind](const ResolveParams& p, RequestContext& ctx) {
+               std::string id = RequireUuid(*p.Arg("id"), "id");
+               return Root(p, RefOrNull(ctx.loaders.Load(kind, {id})[0]));
+             }))
+      .Arg("id", "ID!")
+      .Description("One " + type + " by id; null when there is none.");
+  if (many.empty()) return;
+  query
+      .Field(many, "[" + type + "]!", Guarded([kind](const ResolveParams& p, RequestContext& ctx) {
+               auto ids = RequireUuids(*p.Arg("ids"), "ids", ctx.options.max_page_size);
+               ValueList list;
+               for (const Value* v : ctx.loaders.Load(kind, ids)) list.push_back(RefOrNull(v));
+               return Root(p, Value(std::move(list)));
+             }))
+      .Arg("ids", "[ID!]!")
+      .Description("Several by id, in the order of `ids`; null for an id with no " + type + ".")
+      .Cost(1, 20);
+}
+
+std::string RandomEventId() {
+  std::random_device rd;
+  std::uniform_int_distribution<uint64_t> dist;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  uint64_t hi = dist(gen), lo = dist(gen);
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+write::Event MakeEvent(decltype(write::Event::payload) payload) {
+  write::Event e;
+  e.event_id = RandomEventId();
+  e.occurred_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  e.producer = "graphql";
+  e.payload = std::move(payload);
+  return e;
+}
+
+// The write path names fields as events do ("anime_updated.fields.title_english"); a
+// GraphQL client knows them as arguments ("input.titleEnglish").
+std::string ToGraphqlNames(std::string message) {
+  static const std::pair<std::string_view, std::string_view> kNames[] = {
+      {"anime_updated.fields.", "input."},  {"anime_updated.anime_id", "id"},
+      {"anime_updated.expected_version", "expectedVersion"},
+      {"anime_updated.field_mask", "input"}, {"anime_viewed.anime_id", "animeId"},
+      {"title_english", "titleEnglish"},   {"title_japanese", "titleJapanese"},
+      {"episode_count", "episodeCount"}};
+  for (const auto& [from, to] : kNames) {
+    for (size_t pos; (pos = message.find(from)) != std::string::npos;) {
+      message.replace(pos, from.size(), to);
+    }
+  }
+  return message;
+}
+
+// Runs one event through the write path, turning its expected failures into user errors.
+write::ApplyResult ApplyForClient(write::EventApplier& applier, write::Event event) {
+  try {
+    return applier.Apply(std::move(event));
+  } catch (const write::InvalidEvent& e) {
+    throw UserError("Invalid input: " + ToGraphqlNames(e.what()));
+  } catch (const write::AnimeNotFound&) {
+    throw UserError("No anime with this id.");
+  }
+}
+
+write::AnimeUpdated UpdateFromInput(const std::string& id, const Value& input, int64_t version) {
+  write::AnimeUpdated u;
+  u.anime_id = id;
+  u.expected_version = version;
+  write::AnimeFields& f = u.fields;
+  auto require = [](const Value& v, const char* name) {
+    if (v.IsNull()) throw UserError(std::string("input.") + name + " cannot be null");
+  };
+  auto opt_text = [](const Value& v) {
+    return v.IsNull() ? std::nullopt : std::optional<std::string>(v.AsString());
+  };
+  auto opt_int = [](const Value& v) {
+    return v.IsNull() ? std::nullopt : std::optional<int32_t>(static_cast<int32_t>(v.AsInt()));
+  };
+  // Present fields (explicit null included) make the mask; absent ones stay untouched.
+  for (const auto& [name, v] : input.AsMap()) {
+    if (name == "title") {
+      require(v, "title");
+      f.title = v.AsString();
+      u.mask.push_back("title");
+    } else if (name == "titleEnglish") {
+      f.title_english = opt_text(v);
+      u.mask.push_back("title_english");
+    } else if (name == "titleJapanese") {
+      f.title_japanese = opt_text(v);
+      u.mask.push_back("title_japanese");
+    } else if (name == "synonyms") {
+      require(v, "synonyms");
+      for (const Value& s : v.AsList()) f.synonyms.emplace_back(s.AsString());
+      u.mask.push_back("synonyms");
+    } else if (name == "type") {
+      require(v, "type");
+      f.type = v.AsEnum();
+      u.mask.push_back("type");
+    } else if (name == "status") {
+      require(v, "status");
+      f.status = v.AsEnum();
+      u.mask.push_back("status");
+    } else if (name == "season") {
+      f.season = v.IsNull() ? std::nullopt : std::optional<std::string>(v.AsEnum());
+      u.mask.push_back("season");
+    } else if (name == "year") {
+      f.year = opt_int(v);
+      u.mask.push_back("year");
+    } else if (name == "episodeCount") {
+      f.episode_count = opt_int(v);
+      u.mask.push_back("episode_count");
+    } else if (name == "synopsis") {
+      f.synopsis = opt_text(v);
+      u.mask.push_back("synopsis");
+    } else if (name == "score") {
+      f.score = v.IsNull() ? std::nullopt : std::optional<double>(v.AsNumber());
+      u.mask.push_back("score");
+    }
+  }
+  if (u.mask.empty()) throw UserError("input: name at least one field to update");
+  return u;
+}
+
+// UTF-8 code points of `s` (the search lane's minimum length is in characters, not bytes).
+size_t CodePoints(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
+  return n;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+constexpr int kMaxSearchLimit = 50;
+constexpr size_t kMaxSearchLength = 100;
+constexpr size_t kMinSearchLength = 2;
+
+void AddEnums(graphql::SchemaBuilder& b) {
+  auto e = b.Enum("AnimeType", "Format of an anime.");
+  for (const char* v : {"TV", "MOVIE", "OVA", "ONA", "SPECIAL", "MUSIC", "UNKNOWN"}) e.AddValue(v);
+  e = b.Enum("AnimeStatus", "Airing state.");
+  for (const char* v : {"FINISHED", "AIRING", "UPCOMING", "UNKNOWN"}) e.AddValue(v);
+  e = b.Enum("Season", "Broadcast season.");
+  for (const char* v : {"WINTER", "SPRING", "SUMMER", "FALL"}) e.AddValue(v);
+  e = b.Enum("CharacterRole", "Role of a character in an anime.");
+  for (const char* v : {"MAIN", "SUPPORTING", "BACKGROUND"}) e.AddValue(v);
+  e = b.Enum("CompanyRole", "What a company did for an anime.");
+  for (const char* v : {"STUDIO", "PRODUCER", "LICENSOR"}) e.AddValue(v);
+  e = b.Enum("RelationType", "How a related anime relates: `target` is the <type> of the anime.");
+  for (const char* v : {"SEQUEL", "PREQUEL", "SIDE_STORY", "ALTERNATIVE", "SUMMARY", "FULL_STORY",
+                        "CHARACTER", "SPIN_OFF", "ADAPTATION", "OTHER"}) {
+    e.AddValue(v);
+  }
+  e = b.Enum("OriginalWorkKind", "Kind of work an anime adapts.");
+  for (const char* v : {"MANGA", "LIGHT_NOVEL", "NOVEL", "VISUAL_NOVEL", "GAME", "WEB_MANGA",
+                        "ORIGINAL", "OTHER"}) {
+    e.AddValue(v);
+  }
+  b.Enum("SearchKind", "What the search lane looks through.")
+      .AddValue("ANIME", "Titles in every language and synonyms.")
+      .AddValue("CHARACTER", "Names and Japanese names.")
+      .AddValue("COMPANY", "Studios, producers and licensors.");
+  b.Enum("MatchType", "How a search hit matched, best first.")
+      .AddValue("EXACT", "The whole name, ignoring case and accents.")
+      .AddValue("PREFIX", "The name starts with the query.")
+      .AddValue("FUZZY", "Trigram similarity to a word of the name (typos).");
+}
+
+std::unique_ptr<graphql::Schema> BuildSchema() {
+  graphql::SchemaBuilder b;
+  b.Description("The anime catalogue: entities by id with batched nested loading, typeahead "
+                "search, and mutations through the event write path.");
+  AddEnums(b);
+
+  b.Object("PageInfo", "Where a page ends and whether another follows.")
+      .Field("hasNextPage", "Boolean!");
+  b.Get("PageInfo")
+      .Field("endCursor", "String")
+      .Description("Pass as `after` to get the next page.");
+
+  auto anime = b.Object("Anime", "An anime series, film or special.");
+  anime.Field("id", "ID!");
+  anime.Field("title", "String!").Description("Main title, romanised.");
+  anime.Field("titleEnglish", "String");
+  anime.Field("titleJapanese", "String");
+  anime.Field("synonyms", "[String!]!");
+  anime.Field("type", "AnimeType!");
+  anime.Field("status", "AnimeStatus!");
+  anime.Field("season", "Season");
+  anime.Field("year", "Int");
+  anime.Field("episodeCount", "Int");
+  anime.Field("synopsis", "String");
+  anime.Field("score", "Float");
+  anime.Field("viewCount", "Int!");
+  anime.Field("version", "Int!").Description("Pass as `expectedVersion` to updateAnime.");
+  anime.Field("updatedAt", "String!").Description("ISO 8601 timestamp of the last change.");
+
+  b.Object("Character", "A character appearing in one or more anime.");
+  b.Get("Character").Field("id", "ID!");
+  b.Get("Character").Field("name", "String!");
+  b.Get("Character").Field("nameJapanese", "String");
+  b.Get("Character").Field("description", "String");
+  b.Get("Character").Field("favorites", "Int!");
+
+  b.Object("Company", "A studio, producer or licensor.");
+  b.Get("Company").Field("id", "ID!");
+  b.Get("Company").Field("name", "String!");
+
+  b.Object("Episode", "One episode of an anime.");
+  b.Get("Episode").Field("id", "ID!");
+  b.Get("Episode").Field("number", "Int!");
+  b.Get("Episode").Field("title", "String");
+  b.Get("Episode").Field("airedOn", "String").Description("YYYY-MM-DD.");
+  b.Get("Episode").Field("durationSeconds", "Int");
+
+  b.Object("OriginalWork", "A manga, novel, game... that anime adapt.");
+  b.Get("OriginalWork").Field("id", "ID!");
+  b.Get("OriginalWork").Field("title", "String!");
+  b.Get("OriginalWork").Field("kind", "OriginalWorkKind!");
+  b.Get("OriginalWork").Field("author", "String");
+
+  b.Object("AnimeCharacter", "A character's credit in an anime.").Field("role", "CharacterRole!");
+  b.Get("AnimeCharacter").Field("character", "Character!");
+  b.Object("AnimeCompany", "A company's credit on an anime.").Field("role", "CompanyRole!");
+  b.Get("AnimeCompany").Field("company", "Company!");
+  b.Object("AnimeRelation", "A related anime: `target` is the <type> of the anime.")
+      .Field("type", "RelationType!");
+  b.Get("AnimeRelation").Field("target", "Anime!");
+  b.Object("CharacterAppearance", "An anime a character appears in, with the role.")
+      .Field("role", "CharacterRole!");
+  b.Get("CharacterAppearance").Field("anime", "Anime!");
+
+  b.Object("EpisodeConnection", "A page of episodes in episode-number order.")
+      .Field("nodes", "[Episode!]!");
+  b.Get("EpisodeConnection").Field("pageInfo", "PageInfo!");
+  b.Object("AnimeConnection", "A page of anime in (year, id) order.").Field("nodes", "[Anime!]!");
+  b.Get("AnimeConnection").Field("pageInfo", "PageInfo!");
+  b.Object("CharacterAppearanceConnection", "A page of a character's anime in (year, id) order.")
+      .Field("nodes", "[CharacterAppearance!]!");
+  b.Get("CharacterAppearanceConnection").Field("pageInfo", "PageInfo!");
+
+  // Relationship fields: one batched statement per field per nesting level.
+  anime
+      .Field("characters", "[AnimeCharacter!]!",
+             Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               int first = IntArg(p, "first", 0, ctx.options.max_page_size);
+               return ctx.loaders.AnimeCharacters(ParentIds(p), EnumArg(p, "role"), first);
+             }))
+      .Arg("role", "CharacterRole", std::nullopt, "Only credits with this role.")
+      .Arg("first", "Int", "10", "How many, main roles first, then the most favourited.")
+      .Cost(1, 10);
+  anime
+      .Field("studios", "[Company!]!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               return ctx.loaders.AnimeCompanies(ParentIds(p), "studio", true);
+             }))
+      .Cost(1, 2);
+  anime
+      .Field("companies", "[AnimeCompany!]!",
+             Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               auto role = EnumArg(p, "role");
+               if (role) role = Lower(*role);
+               return ctx.loaders.AnimeCompanies(ParentIds(p), role, false);
+             }))
+      .Arg("role", "CompanyRole")
+      .Cost(1, 5);
+  anime
+      .Field("relations", "[AnimeRelation!]!",
+             Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               std::optional<std::vector<std::string>> types;
+               if (const Value* t = p.Arg("types"); t && !t->IsNull()) {
+                 types.emplace();
+                 for (const Value& v : t->AsList()) types->push_back(v.AsEnum());
+               }
+               return ctx.loaders.AnimeRelations(ParentIds(p), types);
+             }))
+      .Arg("types", "[RelationType!]", std::nullopt, "Only these relation types.")
+      .Cost(1, 5);
+  anime
+      .Field("originalWorks", "[OriginalWork!]!",
+             Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               return ctx.loaders.AnimeOriginalWorks(ParentIds(p));
+             }))
+      .Cost(1, 2);
+  anime
+      .Field("episodes", "EpisodeConnection!",
+             Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               return ctx.loaders.AnimeEpisodes(ParentIds(p), PageArgs(p, ctx.options.max_page_size));
+             }))
+      .Arg("first", "Int", "20")
+      .Arg("after", "String")
+      .Cost(1, 20);
+
+  b.Get("Character")
+      .Field("anime", "CharacterAppearanceConnection!",
+             Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               return ctx.loaders.CharacterAnime(ParentIds(p),
+                                                 PageArgs(p, ctx.options.max_page_size));
+             }))
+      .Arg("first", "Int", "20")
+      .Arg("after", "String")
+      .Cost(1, 5);
+  b.Get("Company")
+      .Field("anime", "AnimeConnection!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               std::string role = Lower(EnumArg(p, "role").value_or("STUDIO"));
+               return ctx.loaders.CompanyAnime(ParentIds(p), role,
+                                               PageArgs(p, ctx.options.max_page_size));
+             }))
+      .Arg("role", "CompanyRole", "STUDIO")
+      .Arg("first", "Int", "20")
+      .Arg("after", "String")
+      .Cost(1, 20);
+  b.Get("Episode")
+      .Field("anime", "Anime!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               std::vector<std::string> ids;
+               for (const Value* e : p.parents) ids.emplace_back(e->Deref().Find("animeId")->AsString());
+               std::vector<Value> out;
+               for (const Value* a : ctx.loaders.Load(EntityKind::kAnime, ids)) out.push_back(RefOrNull(a));
+               return out;
+             }));
+  b.Get("OriginalWork")
+      .Field("anime", "[Anime!]!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               return ctx.loaders.OriginalWorkAnime(
+                   ParentIds(p), IntArg(p, "first", 0, ctx.options.max_page_size));
+             }))
+      .Arg("first", "Int", "20")
+      .Cost(1, 10);
+
+  b.Union("SearchResult", "An entity found by the search lane.")
+      .Member("Anime")
+      .Member("Character")
+      .Member("Company");
+  auto hit = b.Object("SearchHit", "One typeahead suggestion.");
+  hit.Field("kind", "SearchKind!");
+  hit.Field("matched", "String!").Description("The name that matched, as written.");
+  hit.Field("match", "MatchType!");
+  hit.Field("node", "SearchResult", Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               // One load per entity kind among all hits (at most three statements).
+               std::vector<Value> out(p.parents.size());
+               for (EntityKind kind :
+                    {EntityKind::kAnime, EntityKind::kCharacter, EntityKind::kCompany}) {
+                 std::vector<size_t> at;
+                 std::vector<std::string> ids;
+                 for (size_t i = 0; i < p.parents.size(); ++i) {
+                   const Value& h = p.parents[i]->Deref();
+                   if (h.Find("_kind")->AsInt() == static_cast<int64_t>(kind)) {
+                     at.push_back(i);
+                     ids.emplace_back(h.Find("_id")->AsString());
+                   }
+                 }
+                 if (ids.empty()) continue;
+                 auto loaded = ctx.loaders.Load(kind, ids);
+                 for (size_t j = 0; j < at.size(); ++j) out[at[j]] = RefOrNull(loaded[j]);
+               }
+               return out;
+             }))
+      .Description("The entity, to hydrate; null if it was deleted since.");
+
+  b.Object("RecordViewPayload", "The anime's counters after the view.").Field("animeId", "ID!");
+  b.Get("RecordViewPayload").Field("viewCount", "Int!");
+  b.Get("RecordViewPayload").Field("version", "Int!");
+  b.Object("UpdateAnimePayload", "The anime after the update.").Field("version", "Int!");
+  b.Get("UpdateAnimePayload")
+      .Field("anime", "Anime", Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               std::vector<std::string> ids;
+               for (const Value* v : p.parents) ids.emplace_back(v->Deref().Find("_id")->AsString());
+               std::vector<Value> out;
+               for (const Value* a : ctx.loaders.Load(EntityKind::kAnime, ids)) out.push_back(RefOrNull(a));
+               return out;
+             }))
+      .Description("Read back from the read pool (a replica may lag behind the write).");
+
+  b.Input("UpdateAnimeInput", "Fields to change; absent fields stay as they are, null clears.")
+      .InputField("title", "String")
+      .InputField("titleEnglish", "String")
+      .InputField("titleJapanese", "String")
+      .InputField("synonyms", "[String!]")
+      .InputField("type", "AnimeType")
+      .InputField("status", "AnimeStatus")
+      .InputField("season", "Season")
+      .InputField("year", "Int")
+      .InputField("episodeCount", "Int")
+      .InputField("synopsis", "String")
+      .InputField("score", "Float");
+
+  auto query = b.Object("Query");
+  AddByIdRoots(query, EntityKind::kAnime, "Anime", "anime", "animes");
+  AddByIdRoots(query, EntityKind::kCharacter, "Character", "character", "characters");
+  AddByIdRoots(query, EntityKind::kEpisode, "Episode", "episode", "episodes");
+  AddByIdRoots(query, EntityKind::kCompany, "Company", "company", "companies");
+  AddByIdRoots(query, EntityKind::kOriginalWork, "OriginalWork", "originalWork", "");
+  query
+      .Field("search", "[SearchHit!]!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               std::string_view q = Trim(p.Arg("query")->AsString());
+               int limit = IntArg(p, "limit", 1, kMaxSearchLimit);
+               size_t length = CodePoints(q);
+               if (length > kMaxSearchLength) {
+                 throw UserError("query: at most " + std::to_string(kMaxSearchLength) +
+                                 " characters");
+               }
+               std::vector<int> kinds;
+               if (const Value* k = p.Arg("kinds"); k && !k->IsNull()) {
+                 for (const Value& v : k->AsList()) {
+                   const std::string& name = v.AsEnum();
+                   kinds.push_back(name == "ANIME" ? 1 : name == "CHARACTER" ? 2 : 3);
+                 }
+               } else {
+                 kinds = {1, 2, 3};
+               }
+               // Too short to mean anything: answer at once instead of scanning.
+               if (length < kMinSearchLength || kinds.empty()) return Root(p, Value(ValueList{}));
+               ValueList hits;
+               for (auto& row : ctx.loaders.Search(std::string(q), kinds, limit)) {
+                 static constexpr const char* kKinds[] = {"ANIME", "CHARACTER", "COMPANY"};
+                 static constexpr const char* kMatch[] = {"EXACT", "PREFIX", "FUZZY"};
+                 ValueMap h;
+                 h.emplace_back("kind", Value(kKinds[static_cast<int>(row.kind)]));
+                 h.emplace_back("matched", Value(std::move(row.matched)));
+                 h.emplace_back("match", Value(kMatch[std::clamp(row.match_class, 0, 2)]));
+                 h.emplace_back("_kind", Value(static_cast<int64_t>(row.kind)));
+                 h.emplace_back("_id", Value(std::move(row.id)));
+                 hits.emplace_back(std::move(h));
+               }
+               return Root(p, Value(std::move(hits)));
+             }))
+      .Description("Typeahead over anime titles and synonyms, character and company names: "
+                   "exact matches first, then prefixes, then similar spellings; popularity "
+                   "breaks ties. Queries shorter than 2 characters return nothing.")
+      .Arg("query", "String!")
+      .Arg("kinds", "[SearchKind!]", std::nullopt, "Default: all kinds.")
+      .Arg("limit", "Int", "10", "At most 50.")
+      .Cost(1, 10);
+
+  auto mutation = b.Object("Mutation");
+  mutation
+      .Field("recordView", "RecordViewPayload!",
+             Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               std::string id = RequireUuid(*p.Arg("animeId"), "animeId");
+               auto result = ApplyForClient(ctx.applier, MakeEvent(write::AnimeViewed{id}));
+               ctx.loaders.Evict(EntityKind::kAnime, id);
+               ValueMap m;
+               m.emplace_back("animeId", Value(id));
+               m.emplace_back("viewCount", Value(static_cast<int64_t>(std::stoll(result.message))));
+               m.emplace_back("version", Value(result.version));
+               return Root(p, Value(std::move(m)));
+             }))
+      .Description("Counts one view of an anime (atomic; safe under concurrent calls).")
+      .Arg("animeId", "ID!");
+  mutation
+      .Field("updateAnime", "UpdateAnimePayload!",
+             Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               std::string id = RequireUuid(*p.Arg("id"), "id");
+               auto update = UpdateFromInput(id, *p.Arg("input"), p.Arg("expectedVersion")->AsInt());
+               auto result = ApplyForClient(ctx.applier, MakeEvent(std::move(update)));
+               if (result.outcome == write::Outcome::kIgnoredStale) {
+                 throw UserError("stale version: " + result.message + "; nothing was changed");
+               }
+               ctx.loaders.Evict(EntityKind::kAnime, id);
+               ValueMap m;
+               m.emplace_back("version", Value(result.version));
+               m.emplace_back("_id", Value(id));
+               return Root(p, Value(std::move(m)));
+             }))
+      .Description("Changes fields of an anime if it is still at `expectedVersion` (optimistic "
+                   "concurrency); otherwise fails with a stale-version error and writes nothing.")
+      .Arg("id", "ID!")
+      .Arg("input", "UpdateAnimeInput!")
+      .Arg("expectedVersion", "Int!");
+  b.MutationType("Mutation");
+
+  auto built = std::move(b).Build();
+  if (!built.schema) throw std::logic_error("GraphQL API schema: " + built.error);
+  return std::move(built.schema);
+}
+
+}  // namespace
+
+GraphqlApi::GraphqlApi(GraphqlApiOptions options) : options_(options) {
+  graphql::EngineOptions engine_options;
+  engine_options.validation.max_depth = options_.max_depth;
+  engine_options.validation.max_aliases = options_.max_aliases;
+  engine_options.validation.max_cost = options_.max_cost;
+  engine_options.validation.introspection = options_.introspection;
+  engine_ = std::make_unique<graphql::Engine>(std::shared_ptr<const graphql::Schema>(BuildSchema()),
+                                              engine_options);
+}
+
+GraphqlApi::~GraphqlApi() = default;
+
+GraphqlResponse GraphqlApi::Execute(const GraphqlRequest& request) const {
+  RequestContext ctx{RequestLoaders(options_.read_pool,
+                                    LoaderOptions{options_.acquire_timeout, options_.statement_timeout}),
+                     options_.applier, options_};
+  graphql::EngineRequest er;
+  er.query = request.query;
+  er.operation_name = request.operation_name;
+  er.variables = request.variables;
+  er.context = &ctx;
+  auto result = engine_->Execute(er);
+  return GraphqlResponse{std::move(result.json), result.has_data, ctx.loaders.statements_sent()};
+}
+
+OperationKind GraphqlApi::Classify(std::string_view query, std::string_view operation_name) const {
+  auto parsed = graphql::Parse(query, engine_->options().parse);
+  if (!parsed.document) return OperationKind::kUnknown;
+  const graphql::OperationNode* op = nullptr;
+  for (const auto& o : parsed.document->operations) {
+    if (operation_name.empty() ? parsed.document->operations.size() == 1 : o.name == operation_name) {
+      op = &o;
+    }
+  }
+  if (!op) return OperationKind::kUnknown;
+  switch (op->operation) {
+    case graphql::OperationType::kQuery: return OperationKind::kQuery;
+    case graphql::OperationType::kMutation: return OperationKind::kMutation;
+    case graphql::OperationType::kSubscription: return OperationKind::kSubscription;
+  }
+  return OperationKind::kUnknown;
+}
+
+std::string GraphqlApi::Sdl() const { return engine_->schema().PrintSdl(); }
+
+}  // namespace psvc::api

@@ -1,0 +1,546 @@
+// The GraphQL API over real HTTP against a real database with hand-made data.
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "api/graphql_api.h"
+#include "api/graphql_http.h"
+#include "db/connection.h"
+#include "db/pool.h"
+#include "graphql/json.h"
+#include "http/server.h"
+#include "testing/test_database.h"
+#include "write/event_applier.h"
+
+namespace psvc::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using graphql::Value;
+
+// Fixed ids: a = anime, c = character, b = company, e = episode, f = original work.
+constexpr const char* kFma = "a0000000-0000-4000-8000-000000000001";
+constexpr const char* kFmab = "a0000000-0000-4000-8000-000000000002";
+constexpr const char* kPokemon = "a0000000-0000-4000-8000-000000000003";
+constexpr const char* kAot = "a0000000-0000-4000-8000-000000000004";
+constexpr const char* kEdward = "c0000000-0000-4000-8000-000000000001";
+constexpr const char* kBones = "b0000000-0000-4000-8000-000000000001";
+constexpr const char* kUnknown = "a0000000-0000-4000-8000-0000000000ff";
+
+constexpr const char* kFixture = R"sql(
+INSERT INTO anime (id, title, title_english, title_japanese, synonyms, type, status, season, year,
+                   episode_count, score, view_count) VALUES
+ ('a0000000-0000-4000-8000-000000000001', 'Fullmetal Alchemist', 'Fullmetal Alchemist', '鋼の錬金術師',
+  '{}', 'TV', 'FINISHED', 'FALL', 2003, 51, 8.1, 100),
+ ('a0000000-0000-4000-8000-000000000002', 'Fullmetal Alchemist: Brotherhood',
+  'Fullmetal Alchemist: Brotherhood', NULL, '{"Hagane no Renkinjutsushi: Fullmetal Alchemist","FMA:B"}',
+  'TV', 'FINISHED', 'SPRING', 2009, 64, 9.1, 500),
+ ('a0000000-0000-4000-8000-000000000003', 'Pokémon', NULL, NULL, '{}', 'TV', 'AIRING', NULL, NULL,
+  NULL, NULL, 50),
+ ('a0000000-0000-4000-8000-000000000004', 'Shingeki no Kyojin', 'Attack on Titan', '進撃の巨人', '{}',
+  'TV', 'FINISHED', 'SPRING', 2013, 25, 8.5, 1000);
+INSERT INTO anime_relation VALUES
+ ('a0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000001', 'ALTERNATIVE');
+INSERT INTO character (id, name, name_japanese, favorites) VALUES
+ ('c0000000-0000-4000-8000-000000000001', 'Edward Elric', 'エドワード・エルリック', 300),
+ ('c0000000-0000-4000-8000-000000000002', 'Alphonse Elric', NULL, 200),
+ ('c0000000-0000-4000-8000-000000000003', 'Eren Yeager', NULL, 500),
+ ('c0000000-0000-4000-8000-000000000004', 'Pikachu', NULL, 400),
+ ('c0000000-0000-4000-8000-000000000005', 'Winry Rockbell', NULL, 50);
+INSERT INTO anime_character (anime_id, character_id, role) VALUES
+ ('a0000000-0000-4000-8000-000000000001', 'c0000000-0000-4000-8000-000000000001', 'MAIN'),
+ ('a0000000-0000-4000-8000-000000000001', 'c0000000-0000-4000-8000-000000000002', 'MAIN'),
+ ('a0000000-0000-4000-8000-000000000001', 'c0000000-0000-4000-8000-000000000005', 'SUPPORTING'),
+ ('a0000000-0000-4000-8000-000000000002', 'c0000000-0000-4000-8000-000000000001', 'MAIN'),
+ ('a0000000-0000-4000-8000-000000000002', 'c0000000-0000-4000-8000-000000000002', 'MAIN'),
+ ('a0000000-0000-4000-8000-000000000003', 'c0000000-0000-4000-8000-000000000004', 'MAIN'),
+ ('a0000000-0000-4000-8000-000000000004', 'c0000000-0000-4000-8000-000000000003', 'MAIN');
+INSERT INTO company (id, name) VALUES
+ ('b0000000-0000-4000-8000-000000000001', 'Bones'),
+ ('b0000000-0000-4000-8000-000000000002', 'Wit Studio'),
+ ('b0000000-0000-4000-8000-000000000003', 'Aniplex');
+INSERT INTO anime_company (anime_id, company_id, role) VALUES
+ ('a0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000001', 'studio'),
+ ('a0000000-0000-4000-8000-000000000002', 'b0000000-0000-4000-8000-000000000001', 'studio'),
+ ('a0000000-0000-4000-8000-000000000002', 'b0000000-0000-4000-8000-000000000003', 'producer'),
+ ('a0000000-0000-4000-8000-000000000004', 'b0000000-0000-4000-8000-000000000002', 'studio');
+INSERT INTO episode (id, anime_id, number, title, aired_on, duration_seconds)
+SELECT ('e0000000-0000-4000-8000-00000000000' || n)::uuid, 'a0000000-0000-4000-8000-000000000002',
+       n, 'Episode ' || n, DATE '2009-04-05' + 7 * (n - 1), 1440
+  FROM generate_series(1, 5) n;
+INSERT INTO original_work (id, title, kind, author) VALUES
+ ('f0000000-0000-4000-8000-000000000001', 'Fullmetal Alchemist', 'MANGA', 'Hiromu Arakawa');
+INSERT INTO anime_original_work_relation (anime_id, original_work_id) VALUES
+ ('a0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000001'),
+ ('a0000000-0000-4000-8000-000000000002', 'f0000000-0000-4000-8000-000000000001');
+)sql";
+
+struct HttpResult {
+  int status = 0;
+  std::string content_type;
+  std::string allow;
+  std::string body;
+  Value json;
+};
+
+// One HTTP/1.1 exchange on a fresh connection.
+HttpResult Exchange(uint16_t port, bhttp::verb verb, const std::string& target,
+                    const std::string& body, const std::string& content_type,
+                    const std::string& accept) {
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket(ioc);
+  socket.connect({asio::ip::make_address("127.0.0.1"), port});
+  bhttp::request<bhttp::string_body> req{verb, target, 11};
+  req.set(bhttp::field::host, "localhost");
+  if (!content_type.empty()) req.set(bhttp::field::content_type, content_type);
+  if (!accept.empty()) req.set(bhttp::field::accept, accept);
+  req.body() = body;
+  req.prepare_payload();
+  bhttp::write(socket, req);
+  boost::beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(socket, buffer, res);
+  HttpResult r;
+  r.status = res.result_int();
+  r.content_type = std::string(res[bhttp::field::content_type]);
+  r.allow = std::string(res[bhttp::field::allow]);
+  r.body = res.body();
+  std::string why;
+  if (auto v = graphql::ParseJson(r.body, &why)) r.json = std::move(*v);
+  return r;
+}
+
+// Follows a path of keys and indexes ("data.anime.characters.0.role") through a JSON value.
+const Value& At(const Value& root, const std::string& path) {
+  static const Value kMissing;
+  const Value* v = &root;
+  std::stringstream ss(path);
+  std::string part;
+  while (std::getline(ss, part, '.')) {
+    if (v->IsList()) {
+      size_t i = std::stoul(part);
+      if (i >= v->AsList().size()) return kMissing;
+      v = &v->AsList()[i];
+    } else if (const Value* next = v->Find(part)) {
+      v = next;
+    } else {
+      return kMissing;
+    }
+  }
+  return *v;
+}
+
+std::string Str(const Value& v) { return v.IsString() ? std::string(v.AsString()) : "<not a string>"; }
+
+std::string Errors(const Value& json) {
+  const Value* e = json.Find("errors");
+  if (!e) return "";
+  std::string out;
+  graphql::AppendJson(out, *e);
+  return out;
+}
+
+class GraphqlApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tdb_.Connect().Exec(kFixture);
+    Start(GraphqlApiOptions{.read_pool = *read_pool_, .applier = applier_});
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  void Start(GraphqlApiOptions options) {
+    if (server_) server_->Stop();
+    api_ = std::make_shared<GraphqlApi>(options);
+    server_ = std::make_unique<http::Server>(http::ServerOptions{.threads = 4});
+    RegisterGraphqlRoutes(*server_, api_, GraphqlHttpOptions{.graphiql = false});
+    server_->Start();
+  }
+
+  // POST a query; `variables` is JSON object text.
+  HttpResult Post(const std::string& query, const std::string& variables = "{}",
+                  const std::string& accept = "application/json") {
+    std::string body = "{\"query\":";
+    graphql::AppendJsonString(body, query);
+    body += ",\"variables\":" + variables + "}";
+    return Exchange(server_->port(), bhttp::verb::post, "/graphql", body, "application/json",
+                    accept);
+  }
+  // POST and expect data without errors.
+  Value Data(const std::string& query, const std::string& variables = "{}") {
+    HttpResult r = Post(query, variables);
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(Errors(r.json), "") << query;
+    return At(r.json, "data");
+  }
+  std::string FirstError(const std::string& query, const std::string& variables = "{}") {
+    HttpResult r = Post(query, variables);
+    return Str(At(r.json, "errors.0.message"));
+  }
+
+  testing::TestDatabase tdb_;
+  std::unique_ptr<db::Pool> read_pool_ = std::make_unique<db::Pool>(
+      db::PoolOptions{.url = tdb_.url(), .size = 4, .read_only = true});
+  db::Pool write_pool_{db::PoolOptions{.url = tdb_.url(), .size = 4}};
+  write::EventApplier applier_{write_pool_};
+  std::shared_ptr<GraphqlApi> api_;
+  std::unique_ptr<http::Server> server_;
+};
+
+TEST_F(GraphqlApiTest, AnimeByIdWithScalarsAndNestedRelationships) {
+  Value d = Data(std::string(R"({ anime(id: ")") + kFmab + R"(") {
+      id title titleEnglish titleJapanese synonyms type status season year episodeCount score
+      viewCount version updatedAt
+      studios { name }
+      companies { role company { name } }
+      characters { role character { name nameJapanese favorites } }
+      relations { type target { title year } }
+      originalWorks { title kind author anime { title } }
+    } })");
+  EXPECT_EQ(Str(At(d, "anime.id")), kFmab);
+  EXPECT_EQ(Str(At(d, "anime.title")), "Fullmetal Alchemist: Brotherhood");
+  EXPECT_TRUE(At(d, "anime.titleJapanese").IsNull());
+  EXPECT_EQ(Str(At(d, "anime.synonyms.1")), "FMA:B");
+  EXPECT_EQ(Str(At(d, "anime.season")), "SPRING");
+  EXPECT_EQ(At(d, "anime.year").AsInt(), 2009);
+  EXPECT_DOUBLE_EQ(At(d, "anime.score").AsNumber(), 9.1);
+  EXPECT_EQ(At(d, "anime.viewCount").AsInt(), 500);
+  EXPECT_EQ(At(d, "anime.version").AsInt(), 1);
+  EXPECT_EQ(Str(At(d, "anime.studios.0.name")), "Bones");
+  EXPECT_EQ(At(d, "anime.studios").AsList().size(), 1u);
+  EXPECT_EQ(Str(At(d, "anime.companies.0.role")), "STUDIO");
+  EXPECT_EQ(Str(At(d, "anime.companies.1.role")), "PRODUCER");
+  EXPECT_EQ(Str(At(d, "anime.companies.1.company.name")), "Aniplex");
+  // Main roles first, then by favourites.
+  EXPECT_EQ(Str(At(d, "anime.characters.0.character.name")), "Edward Elric");
+  EXPECT_EQ(Str(At(d, "anime.characters.0.character.nameJapanese")), "エドワード・エルリック");
+  EXPECT_EQ(Str(At(d, "anime.characters.1.character.name")), "Alphonse Elric");
+  EXPECT_EQ(Str(At(d, "anime.relations.0.type")), "ALTERNATIVE");
+  EXPECT_EQ(Str(At(d, "anime.relations.0.target.title")), "Fullmetal Alchemist");
+  EXPECT_EQ(Str(At(d, "anime.originalWorks.0.kind")), "MANGA");
+  EXPECT_EQ(At(d, "anime.originalWorks.0.anime").AsList().size(), 2u);
+
+  // The relation is stored from FMAB's side; FMA sees its inverse.
+  Value d2 = Data(std::string(R"({ anime(id: ")") + kFma +
+                  R"(") { relations { type target { id } } characters(role: SUPPORTING) { character { name } } } })");
+  EXPECT_EQ(Str(At(d2, "anime.relations.0.type")), "ALTERNATIVE");
+  EXPECT_EQ(Str(At(d2, "anime.relations.0.target.id")), kFmab);
+  EXPECT_EQ(Str(At(d2, "anime.characters.0.character.name")), "Winry Rockbell");
+  EXPECT_EQ(At(d2, "anime.characters").AsList().size(), 1u);
+}
+
+TEST_F(GraphqlApiTest, ListRootsKeepOrderAndAnswerNullForUnknownIds) {
+  Value d = Data(R"(query($ids: [ID!]!) { animes(ids: $ids) { id title } })",
+                 std::string(R"({"ids":[")") + kAot + "\",\"" + kUnknown + "\",\"" + kFma + "\"]}");
+  EXPECT_EQ(Str(At(d, "animes.0.title")), "Shingeki no Kyojin");
+  EXPECT_TRUE(At(d, "animes.1").IsNull());
+  EXPECT_EQ(Str(At(d, "animes.2.title")), "Fullmetal Alchemist");
+  EXPECT_TRUE(At(Data(std::string(R"({ anime(id: ")") + kUnknown + R"(") { id } })"), "anime").IsNull());
+
+  Value e = Data(std::string(R"({ character(id: ")") + kEdward + R"(") { name }
+      characters(ids: [")" + kEdward + R"(", ")" + kUnknown + R"("]) { name }
+      company(id: ")" + kBones + R"(") { name }
+      companies(ids: [")" + kBones + R"("]) { name }
+      episode(id: "e0000000-0000-4000-8000-000000000003") { number title airedOn durationSeconds anime { title } }
+      episodes(ids: ["e0000000-0000-4000-8000-000000000001"]) { number }
+      originalWork(id: "f0000000-0000-4000-8000-000000000001") { title author } })");
+  EXPECT_EQ(Str(At(e, "character.name")), "Edward Elric");
+  EXPECT_TRUE(At(e, "characters.1").IsNull());
+  EXPECT_EQ(Str(At(e, "company.name")), "Bones");
+  EXPECT_EQ(Str(At(e, "companies.0.name")), "Bones");
+  EXPECT_EQ(At(e, "episode.number").AsInt(), 3);
+  EXPECT_EQ(Str(At(e, "episode.airedOn")), "2009-04-19");
+  EXPECT_EQ(Str(At(e, "episode.anime.title")), "Fullmetal Alchemist: Brotherhood");
+  EXPECT_EQ(At(e, "episodes.0.number").AsInt(), 1);
+  EXPECT_EQ(Str(At(e, "originalWork.author")), "Hiromu Arakawa");
+}
+
+TEST_F(GraphqlApiTest, BadIdsAndArgumentsAreClearErrors) {
+  EXPECT_EQ(FirstError(R"({ anime(id: "x'; DROP TABLE anime; --") { id } })"),
+            "id: not a UUID: 'x\\x27; DROP TABLE anime; --'")
+      << "the exact quoting comes from ids::QuoteForMessage";
+  EXPECT_NE(FirstError(R"({ anime(id: "nope") { id } })").find("not a UUID"), std::string::npos);
+  EXPECT_NE(FirstError(std::string(R"({ anime(id: ")") + kFmab + R"(") { episodes(first: 1000) { nodes { id } } } })")
+                .find("first must be between 0 and 100"),
+            std::string::npos);
+  EXPECT_EQ(FirstError(std::string(R"({ anime(id: ")") + kFmab + R"(") { episodes(after: "zz") { nodes { id } } } })"),
+            "after: not a cursor returned by this API");
+  EXPECT_NE(FirstError(R"({ anime(id: 1) { type(x: 1) } })").find("Unknown argument"), std::string::npos);
+}
+
+TEST_F(GraphqlApiTest, PagesFollowCursors) {
+  std::string q = std::string(R"(query($after: String) { anime(id: ")") + kFmab +
+                  R"(") { episodes(first: 2, after: $after) { nodes { number } pageInfo { hasNextPage endCursor } } } })";
+  std::vector<int64_t> numbers;
+  std::string vars = "{}";
+  for (int page = 0; page < 5; ++page) {
+    Value d = Data(q, vars);
+    for (const Value& n : At(d, "anime.episodes.nodes").AsList()) numbers.push_back(n.Find("number")->AsInt());
+    if (!At(d, "anime.episodes.pageInfo.hasNextPage").AsBool()) break;
+    vars = "{\"after\":\"" + Str(At(d, "anime.episodes.pageInfo.endCursor")) + "\"}";
+  }
+  EXPECT_EQ(numbers, (std::vector<int64_t>{1, 2, 3, 4, 5}));
+
+  Value c = Data(std::string(R"({ character(id: ")") + kEdward +
+                 R"(") { anime(first: 1) { nodes { role anime { year } } pageInfo { hasNextPage endCursor } } } })");
+  EXPECT_EQ(At(c, "character.anime.nodes.0.anime.year").AsInt(), 2003);
+  EXPECT_TRUE(At(c, "character.anime.pageInfo.hasNextPage").AsBool());
+  Value c2 = Data(std::string(R"({ character(id: ")") + kEdward + R"(") { anime(first: 5, after: ")" +
+                  Str(At(c, "character.anime.pageInfo.endCursor")) +
+                  R"(") { nodes { anime { year } } pageInfo { hasNextPage } } } })");
+  EXPECT_EQ(At(c2, "character.anime.nodes.0.anime.year").AsInt(), 2009);
+  EXPECT_EQ(At(c2, "character.anime.nodes").AsList().size(), 1u);
+  EXPECT_FALSE(At(c2, "character.anime.pageInfo.hasNextPage").AsBool());
+
+  Value s = Data(std::string(R"({ company(id: ")") + kBones +
+                 R"(") { anime { nodes { title } } producers: anime(role: PRODUCER) { nodes { title } } } })");
+  EXPECT_EQ(At(s, "company.anime.nodes").AsList().size(), 2u);
+  EXPECT_EQ(Str(At(s, "company.anime.nodes.0.title")), "Fullmetal Alchemist");
+  EXPECT_EQ(At(s, "company.producers.nodes").AsList().size(), 0u);
+}
+
+// Hydration of `n` anime with studios, characters (with their other anime) and relations.
+uint64_t CountStatements(GraphqlApi& api, int n) {
+  std::string ids;
+  for (int i = 1; i <= n; ++i) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s\"00000000-0000-4000-8000-%012d\"", i > 1 ? "," : "", i);
+    ids += buf;
+  }
+  std::string query = "{ animes(ids: [" + ids + R"(]) {
+      title
+      studios { name }
+      characters(first: 5) { role character { name anime(first: 3) { nodes { anime { title } } } } }
+      relations { type target { title } } } })";
+  GraphqlResponse r = api.Execute({.query = query});
+  EXPECT_EQ(r.json.find("\"errors\""), std::string::npos) << r.json.substr(0, 500);
+  EXPECT_EQ(std::count(r.json.begin(), r.json.end(), '{') > n, true);
+  return r.statements;
+}
+
+TEST_F(GraphqlApiTest, OneStatementPerRelationshipFieldWhateverTheNumberOfParents) {
+  // 50 anime in 5 studios, 4 characters each (shared across anime), a sequel chain.
+  tdb_.Connect().Exec(R"sql(
+    INSERT INTO anime (id, title, year)
+    SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid, 'Show ' || n, 1990 + n % 30
+      FROM generate_series(1, 50) n;
+    INSERT INTO company (id, name)
+    SELECT ('00000000-0000-4000-9000-' || lpad(n::text, 12, '0'))::uuid, 'Studio ' || n
+      FROM generate_series(1, 5) n;
+    INSERT INTO anime_company (anime_id, company_id, role)
+    SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid,
+           ('00000000-0000-4000-9000-' || lpad((n % 5 + 1)::text, 12, '0'))::uuid, 'studio'
+      FROM generate_series(1, 50) n;
+    INSERT INTO character (id, name)
+    SELECT ('00000000-0000-4000-a000-' || lpad(n::text, 12, '0'))::uuid, 'Person ' || n
+      FROM generate_series(1, 60) n;
+    INSERT INTO anime_character (anime_id, character_id, role)
+    SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid,
+           ('00000000-0000-4000-a000-' || lpad(((n * 4 + k) % 60 + 1)::text, 12, '0'))::uuid,
+           CASE WHEN k = 0 THEN 'MAIN' ELSE 'SUPPORTING' END
+      FROM generate_series(1, 50) n, generate_series(0, 3) k;
+    INSERT INTO anime_relation
+    SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid,
+           ('00000000-0000-4000-8000-' || lpad((n + 1)::text, 12, '0'))::uuid, 'SEQUEL'
+      FROM generate_series(1, 49) n;
+  )sql");
+  // Pool of one connection: every request runs on the same connection, warmed up (prepared).
+  db::Pool one(db::PoolOptions{.url = tdb_.url(), .size = 1, .read_only = true});
+  GraphqlApi api(GraphqlApiOptions{.read_pool = one, .applier = applier_});
+  CountStatements(api, 50);
+  // Relationship fields in the document: animes, studios, characters, anime, relations.
+  constexpr uint64_t kRelationshipFields = 5;
+  EXPECT_EQ(CountStatements(api, 5), kRelationshipFields);
+  EXPECT_EQ(CountStatements(api, 50), kRelationshipFields);
+  // The same anime asked twice in one request is read once (the per-request cache).
+  GraphqlResponse twice = api.Execute(
+      {.query = R"({ a: anime(id: "00000000-0000-4000-8000-000000000001") { title }
+                     b: anime(id: "00000000-0000-4000-8000-000000000001") { title } })"});
+  EXPECT_EQ(twice.statements, 1u) << twice.json;
+}
+
+TEST_F(GraphqlApiTest, SearchRanksExactThenPrefixThenFuzzyWithPopularityBreakingTies) {
+  auto hits = [&](const std::string& q, const std::string& extra = "") {
+    std::string query = "query($q: String!) { search(query: $q" + extra +
+                        ") { kind matched match node { __typename ... on Anime { id title } "
+                        "... on Character { id name } ... on Company { id name } } } }";
+    std::string vars = "{\"q\":";
+    graphql::AppendJsonString(vars, q);
+    vars += "}";
+    std::vector<std::string> out;
+    Value data = Data(query, vars);
+    for (const Value& h : At(data, "search").AsList()) {
+      const Value& node = *h.Find("node");
+      out.push_back(Str(*h.Find("match")) + " " + Str(*node.Find("__typename")) + " " +
+                    Str(node.Find("title") ? *node.Find("title") : *node.Find("name")));
+    }
+    return out;
+  };
+  // Exact (case-insensitive) first, then the other prefix match.
+  EXPECT_EQ(hits("fullmetal alchemist"),
+            (std::vector<std::string>{"EXACT Anime Fullmetal Alchemist",
+                                      "PREFIX Anime Fullmetal Alchemist: Brotherhood"}));
+  // Prefix matches ordered by popularity (views): Brotherhood (500) before FMA (100).
+  EXPECT_EQ(hits("Fullm"), (std::vector<std::string>{"PREFIX Anime Fullmetal Alchemist: Brotherhood",
+                                                     "PREFIX Anime Fullmetal Alchemist"}));
+  // Accent-insensitive, both ways.
+  EXPECT_EQ(hits("pokemon"), (std::vector<std::string>{"EXACT Anime Pokémon"}));
+  EXPECT_EQ(hits("POKÉ"), (std::vector<std::string>{"PREFIX Anime Pokémon"}));
+  // Synonyms and other-language titles.
+  EXPECT_EQ(hits("hagane"), (std::vector<std::string>{"PREFIX Anime Fullmetal Alchemist: Brotherhood"}));
+  EXPECT_EQ(hits("attack on"), (std::vector<std::string>{"PREFIX Anime Shingeki no Kyojin"}));
+  EXPECT_EQ(hits("進撃"), (std::vector<std::string>{"PREFIX Anime Shingeki no Kyojin"}));
+  // Typos: fuzzy.
+  EXPECT_EQ(hits("fulmetal alchemst").at(0).substr(0, 11), "FUZZY Anime");
+  // A later word of a name matches fuzzily; favourites break the tie between the Elrics.
+  EXPECT_EQ(hits("elric", ", kinds: [CHARACTER]"),
+            (std::vector<std::string>{"FUZZY Character Edward Elric", "FUZZY Character Alphonse Elric"}));
+  // Studios, and the kinds filter.
+  EXPECT_EQ(hits("bon"), (std::vector<std::string>{"PREFIX Company Bones"}));
+  EXPECT_TRUE(hits("bon", ", kinds: [ANIME]").empty());
+  // The matched name is reported as written.
+  Value d = Data(R"({ search(query: "FMA:") { matched } })");
+  EXPECT_EQ(Str(At(d, "search.0.matched")), "FMA:B");
+  // Too short: nothing, without a query. Wildcards are literal.
+  EXPECT_TRUE(hits("f").empty());
+  EXPECT_TRUE(hits("  ").empty());
+  EXPECT_TRUE(hits("%%%").empty());
+  EXPECT_TRUE(hits("__").empty());
+  EXPECT_EQ(hits("e", ", limit: 3").size(), 0u);
+  EXPECT_EQ(hits("fullmetal", ", limit: 1").size(), 1u);
+  EXPECT_NE(FirstError(R"({ search(query: "abc", limit: 500) { matched } })").find("limit must be between 1 and 50"),
+            std::string::npos);
+}
+
+TEST_F(GraphqlApiTest, ConcurrentRecordViewsAllCount) {
+  constexpr int kCalls = 24;
+  auto outbox = [&] {
+    return tdb_.Connect().Query("SELECT count(*) FROM qdrant_outbox").GetInt64(0, 0);
+  };
+  int64_t outbox_before = outbox();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&] {
+      HttpResult r = Post(std::string(R"(mutation { recordView(animeId: ")") + kPokemon +
+                          R"(") { animeId viewCount version } })");
+      if (r.status == 200 && Errors(r.json).empty()) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kCalls);
+  Value d = Data(std::string(R"({ anime(id: ")") + kPokemon + R"(") { viewCount } })");
+  EXPECT_EQ(At(d, "anime.viewCount").AsInt(), 50 + kCalls);
+  EXPECT_EQ(outbox() - outbox_before, kCalls);
+  // The search lane's popularity follows the views.
+  EXPECT_EQ(tdb_.Connect()
+                .Query("SELECT popularity FROM search_term WHERE entity_id = $1", {kPokemon})
+                .GetInt64(0, 0),
+            50 + kCalls);
+
+  EXPECT_EQ(FirstError(std::string(R"(mutation { recordView(animeId: ")") + kUnknown + R"(") { viewCount } })"),
+            "No anime with this id.");
+}
+
+TEST_F(GraphqlApiTest, UpdateAnimeAppliesAtTheExpectedVersionAndRefusesStaleOnes) {
+  auto outbox = [&] {
+    return tdb_.Connect().Query("SELECT count(*) FROM qdrant_outbox").GetInt64(0, 0);
+  };
+  int64_t before = outbox();
+  std::string m = R"(mutation($v: Int!, $input: UpdateAnimeInput!) {
+      updateAnime(id: ")" + std::string(kAot) + R"(", input: $input, expectedVersion: $v) {
+        version anime { title titleEnglish score synonyms version } } })";
+  Value d = Data(m, R"j({"v": 1, "input": {"titleEnglish": "Attack on Titan (TV)", "score": 8.7, "synonyms": ["AoT"]}})j");
+  EXPECT_EQ(At(d, "updateAnime.version").AsInt(), 2);
+  EXPECT_EQ(Str(At(d, "updateAnime.anime.titleEnglish")), "Attack on Titan (TV)");
+  EXPECT_EQ(Str(At(d, "updateAnime.anime.title")), "Shingeki no Kyojin");  // untouched
+  EXPECT_EQ(Str(At(d, "updateAnime.anime.synonyms.0")), "AoT");
+  EXPECT_EQ(outbox() - before, 1);
+  // The search lane sees the new names.
+  EXPECT_EQ(At(Data(R"({ search(query: "aot") { match } })"), "search").AsList().size(), 1u);
+
+  // Based on version 1 again: stale, nothing written.
+  HttpResult stale = Post(m, R"({"v": 1, "input": {"title": "Changed"}})");
+  EXPECT_EQ(Str(At(stale.json, "errors.0.message")).rfind("stale version: ", 0), 0u) << stale.body;
+  EXPECT_EQ(Str(At(stale.json, "errors.0.path.0")), "updateAnime");
+  EXPECT_EQ(tdb_.Connect().Query("SELECT title FROM anime WHERE id = $1", {kAot}).Get(0, 0),
+            "Shingeki no Kyojin");
+  EXPECT_EQ(outbox() - before, 1);
+
+  // Invalid input: clear errors, nothing written.
+  EXPECT_EQ(FirstError(m, R"({"v": 2, "input": {}})"), "input: name at least one field to update");
+  EXPECT_EQ(FirstError(m, R"({"v": 2, "input": {"title": null}})"), "input.title cannot be null");
+  std::string score_error = FirstError(m, R"({"v": 2, "input": {"score": 11}})");
+  EXPECT_EQ(score_error.rfind("Invalid input: input.score", 0), 0u) << score_error;
+  EXPECT_EQ(outbox() - before, 1);
+}
+
+TEST_F(GraphqlApiTest, HttpFollowsGraphqlOverHttp) {
+  uint16_t port = server_->port();
+  // GET runs queries, refuses mutations with 405 and Allow: POST.
+  auto get = Exchange(port, bhttp::verb::get, "/graphql?query=%7B__typename%7D", "", "", "");
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, R"({"data":{"__typename":"Query"}})");
+  auto mut = Exchange(port, bhttp::verb::get,
+                      "/graphql?query=mutation%20%7BrecordView(animeId%3A%22x%22)%7BviewCount%7D%7D",
+                      "", "", "application/graphql-response+json");
+  EXPECT_EQ(mut.status, 405);
+  EXPECT_EQ(mut.allow, "POST");
+  // Media types.
+  auto grj = Post("{ __typename }", "{}", "application/graphql-response+json");
+  EXPECT_EQ(grj.content_type, "application/graphql-response+json; charset=utf-8");
+  auto invalid = Post("{ nope }", "{}", "application/graphql-response+json");
+  EXPECT_EQ(invalid.status, 400);
+  EXPECT_EQ(invalid.json.Find("data"), nullptr);
+  EXPECT_EQ(Post("{ nope }").status, 200);  // legacy application/json
+  EXPECT_EQ(Exchange(port, bhttp::verb::post, "/graphql", "{}", "text/plain", "").status, 415);
+  EXPECT_EQ(Exchange(port, bhttp::verb::post, "/graphql", "{\"query\":", "application/json", "").status, 400);
+  EXPECT_EQ(Exchange(port, bhttp::verb::post, "/graphql", "{\"query\":1}", "application/json", "").status, 400);
+  EXPECT_EQ(Exchange(port, bhttp::verb::post, "/graphql", "{\"query\":\"{__typename}\"}",
+                     "application/json", "text/csv").status,
+            406);
+}
+
+TEST_F(GraphqlApiTest, LimitsAndInternalErrorsStaySafe) {
+  std::string deep = std::string(R"({ anime(id: ")") + kFma + "\") { ";
+  for (int i = 0; i < 8; ++i) deep += "relations { target { ";
+  deep += "title" + std::string(16, '}') + " } }";
+  EXPECT_NE(FirstError(deep).find("depth"), std::string::npos) << FirstError(deep);
+  // Introspection can be switched off.
+  GraphqlApiOptions o{.read_pool = *read_pool_, .applier = applier_};
+  EXPECT_EQ(At(Data("{ __schema { queryType { name } } }"), "__schema.queryType.name").AsString(), "Query");
+  o.introspection = false;
+  Start(o);
+  EXPECT_NE(FirstError("{ __schema { queryType { name } } }").find("__schema"), std::string::npos);
+  // A database failure says what kind of failure, never the SQL or the server's text.
+  tdb_.Connect().Exec("ALTER TABLE episode RENAME TO episode_gone");
+  HttpResult r = Post(std::string(R"({ anime(id: ")") + kFmab + R"(") { title episodes { nodes { id } } } })");
+  EXPECT_EQ(Str(At(r.json, "errors.0.message")), "Internal error.");
+  EXPECT_EQ(r.body.find("episode"), r.body.find("episodes"));  // only the field name appears
+  EXPECT_EQ(r.body.find("SELECT"), std::string::npos);
+  // episodes is non-null, so the error nulls its nullable parent (spec §6.4.4).
+  EXPECT_TRUE(At(r.json, "data.anime").IsNull()) << r.body;
+  EXPECT_EQ(Str(At(r.json, "errors.0.path.1")), "episodes");
+}
+
+TEST_F(GraphqlApiTest, DocsSchemaIsInSync) {
+  std::string path = std::string(PSVC_SOURCE_DIR) + "/docs/schema.graphql";
+  std::string sdl = api_->Sdl();
+  if (std::getenv("PSVC_UPDATE_SCHEMA")) std::ofstream(path) << sdl;
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(ss.str(), sdl) << "docs/schema.graphql is out of date: run this test with "
+                              "PSVC_UPDATE_SCHEMA=1 to rewrite it";
+}
+
+}  // namespace
+}  // namespace psvc::api

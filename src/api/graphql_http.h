@@ -1,0 +1,35 @@
+#pragma once
+/// GraphQL over HTTP (the GraphQL-over-HTTP specification): POST and GET /graphql, and
+/// GraphiQL for browsers, served from the project (no CDN).
+
+#include <memory>
+#include <string>
+
+#include "api/graphql_api.h"
+
+namespace psvc::http {
+class Server;
+}
+
+namespace psvc::api {
+
+/// Where the routes live and where GraphiQL's files are.
+struct GraphqlHttpOptions {
+  std::string path = "/graphql";
+  bool graphiql = true;
+  /// Folder holding web/graphiql (its node_modules come from `scripts/bootstrap --npm`);
+  /// empty: the source tree's web/graphiql.
+  std::string graphiql_dir;
+};
+
+/// Registers POST/GET `path` (queries over GET only: a mutation there answers 405) and, when
+/// enabled, GraphiQL (GET `path` from a browser, assets under `path`/assets/). Call before
+/// Server::Start(). The API lives as long as the server's routes.
+void RegisterGraphqlRoutes(http::Server& server, GraphqlApiOptions options,
+                           GraphqlHttpOptions http_options = {});
+
+/// Same, with an API built by the caller (tests use it to inspect the API directly).
+void RegisterGraphqlRoutes(http::Server& server, std::shared_ptr<const GraphqlApi> api,
+                           GraphqlHttpOptions http_options = {});
+
+}  // namespace psvc::api

@@ -1,0 +1,203 @@
+#pragma once
+/// SQL of the GraphQL API: entity loads by id, one statement per relationship field and
+/// nesting level (parents passed as one uuid[]), and the typeahead search.
+/// Included by the GraphQL loaders and the statement check test only.
+
+#include "db/statement.h"
+
+namespace psvc::api::sql {
+
+// Entity columns, in the order graphql_loaders.cpp reads them. A relationship statement
+// returns its parent id and edge columns first, then the full target row, so the target is
+// cached for the rest of the request without another round trip.
+#define PSVC_GQL_ANIME_COLUMNS(a)                                                           \
+  a ".id, " a ".title, " a ".title_english, " a ".title_japanese, array_to_json(" a          \
+  ".synonyms)::text, " a ".type, " a ".status, " a ".season, " a ".year, " a                \
+  ".episode_count, " a ".synopsis, " a ".score, " a ".view_count, " a ".version, to_json(" a \
+  ".updated_at) #>> '{}'"
+#define PSVC_GQL_CHARACTER_COLUMNS(c) \
+  c ".id, " c ".name, " c ".name_japanese, " c ".description, " c ".favorites"
+#define PSVC_GQL_COMPANY_COLUMNS(c) c ".id, " c ".name"
+#define PSVC_GQL_EPISODE_COLUMNS(e) \
+  e ".id, " e ".anime_id, " e ".number, " e ".title, " e ".aired_on::text, " e ".duration_seconds"
+#define PSVC_GQL_WORK_COLUMNS(w) w ".id, " w ".title, " w ".kind, " w ".author"
+
+// $1 uuid[] ids. Order is irrelevant: callers map rows back by id.
+inline constexpr db::Statement kAnimeByIds{
+    "gql.anime_by_ids",
+    "SELECT " PSVC_GQL_ANIME_COLUMNS("a") " FROM anime a WHERE a.id = ANY($1::uuid[])"};
+inline constexpr db::Statement kCharactersByIds{
+    "gql.characters_by_ids",
+    "SELECT " PSVC_GQL_CHARACTER_COLUMNS("c") " FROM character c WHERE c.id = ANY($1::uuid[])"};
+inline constexpr db::Statement kCompaniesByIds{
+    "gql.companies_by_ids",
+    "SELECT " PSVC_GQL_COMPANY_COLUMNS("c") " FROM company c WHERE c.id = ANY($1::uuid[])"};
+inline constexpr db::Statement kEpisodesByIds{
+    "gql.episodes_by_ids",
+    "SELECT " PSVC_GQL_EPISODE_COLUMNS("e") " FROM episode e WHERE e.id = ANY($1::uuid[])"};
+inline constexpr db::Statement kOriginalWorksByIds{
+    "gql.original_works_by_ids",
+    "SELECT " PSVC_GQL_WORK_COLUMNS("w") " FROM original_work w WHERE w.id = ANY($1::uuid[])"};
+
+// Anime.characters: the first $3 credits of every parent, main roles first, then the most
+// favourited. $1 uuid[] parents, $2 text role or NULL, $3 int limit.
+// Output: parent id, role, character columns.
+inline constexpr db::Statement kAnimeCharacters{
+    "gql.anime_characters",
+    "SELECT p.id, x.role, " PSVC_GQL_CHARACTER_COLUMNS("x") R"sql(
+  FROM unnest($1::uuid[]) AS p(id)
+ CROSS JOIN LATERAL (
+   SELECT ac.role, c.* FROM anime_character ac JOIN character c ON c.id = ac.character_id
+    WHERE ac.anime_id = p.id AND ($2::text IS NULL OR ac.role = $2::text)
+    ORDER BY CASE ac.role WHEN 'MAIN' THEN 0 WHEN 'SUPPORTING' THEN 1 ELSE 2 END,
+             c.favorites DESC, c.id
+    LIMIT $3::int) x)sql"};
+
+// Anime.studios / Anime.companies. $1 uuid[] parents, $2 text role or NULL.
+// Output: parent id, role, company columns; studios first, then by name.
+inline constexpr db::Statement kAnimeCompanies{
+    "gql.anime_companies",
+    "SELECT ac.anime_id, ac.role, " PSVC_GQL_COMPANY_COLUMNS("c") R"sql(
+  FROM anime_company ac JOIN company c ON c.id = ac.company_id
+ WHERE ac.anime_id = ANY($1::uuid[]) AND ($2::text IS NULL OR ac.role = $2::text)
+ ORDER BY ac.anime_id, CASE ac.role WHEN 'studio' THEN 0 WHEN 'producer' THEN 1 ELSE 2 END,
+          c.name, c.id)sql"};
+
+// Anime.relations: stored rows plus the inverse of rows stored from the other end, one per
+// (parent, target) with the stored row preferred (as the graph primitives read them).
+// $1 uuid[] parents, $2 text[] relation types or NULL (all).
+// Output: parent id, relation type, target anime columns; ordered by type, then year.
+inline constexpr db::Statement kAnimeRelations{
+    "gql.anime_relations",
+    R"sql(
+WITH r AS (
+  SELECT anime_id AS src, related_anime_id AS dst, relation_type AS type, 0 AS inferred
+    FROM anime_relation WHERE anime_id = ANY($1::uuid[])
+  UNION ALL
+  SELECT related_anime_id, anime_id, psvc_inverse_relation(relation_type), 1
+    FROM anime_relation WHERE related_anime_id = ANY($1::uuid[])
+),
+d AS (
+  SELECT DISTINCT ON (src, dst) src, dst, type FROM r
+   ORDER BY src, dst, inferred,
+            array_position('{SEQUEL,PREQUEL,SIDE_STORY,ALTERNATIVE,SUMMARY,FULL_STORY,CHARACTER,SPIN_OFF,ADAPTATION,OTHER}'::text[], type)
+)
+SELECT d.src, d.type, )sql" PSVC_GQL_ANIME_COLUMNS("a") R"sql(
+  FROM d JOIN anime a ON a.id = d.dst
+ WHERE $2::text[] IS NULL OR d.type = ANY($2::text[])
+ ORDER BY d.src,
+          array_position('{SEQUEL,PREQUEL,SIDE_STORY,ALTERNATIVE,SUMMARY,FULL_STORY,CHARACTER,SPIN_OFF,ADAPTATION,OTHER}'::text[], d.type),
+          a.year NULLS LAST, a.id)sql"};
+
+// Anime.originalWorks. $1 uuid[] parents. Output: parent id, work columns.
+inline constexpr db::Statement kAnimeOriginalWorks{
+    "gql.anime_original_works",
+    "SELECT r.anime_id, " PSVC_GQL_WORK_COLUMNS("w") R"sql(
+  FROM anime_original_work_relation r JOIN original_work w ON w.id = r.original_work_id
+ WHERE r.anime_id = ANY($1::uuid[])
+ ORDER BY r.anime_id, w.title, w.id)sql"};
+
+// Anime.episodes page: keyset on episode number. $1 uuid[] parents, $2 int: after this number
+// (-1 = from the start), $3 int: page size + 1 (the extra row says whether there is more).
+inline constexpr db::Statement kAnimeEpisodes{
+    "gql.anime_episodes",
+    "SELECT p.id, " PSVC_GQL_EPISODE_COLUMNS("x") R"sql(
+  FROM unnest($1::uuid[]) AS p(id)
+ CROSS JOIN LATERAL (
+   SELECT e.* FROM episode e WHERE e.anime_id = p.id AND e.number > $2::int
+    ORDER BY e.number LIMIT $3::int) x)sql"};
+
+// Character.anime page: keyset on (anime_year, anime_id), the reverse index's order.
+// $1 uuid[] parents, $2 int year and $3 uuid id of the cursor ((-1, nil) = from the start),
+// $4 int page size + 1. Output: parent id, role, anime_year, anime columns.
+inline constexpr db::Statement kCharacterAnime{
+    "gql.character_anime",
+    "SELECT p.id, x.role, x.anime_year, " PSVC_GQL_ANIME_COLUMNS("x") R"sql(
+  FROM unnest($1::uuid[]) AS p(id)
+ CROSS JOIN LATERAL (
+   SELECT ac.role, ac.anime_year, a.* FROM anime_character ac JOIN anime a ON a.id = ac.anime_id
+    WHERE ac.character_id = p.id AND (ac.anime_year, ac.anime_id) > ($2::int, $3::uuid)
+    ORDER BY ac.anime_year, ac.anime_id LIMIT $4::int) x)sql"};
+
+// Company.anime page, one role: keyset on (anime_year, anime_id) as in anime_company_reverse.
+// $1 uuid[] parents, $2 text role, $3 int year, $4 uuid id, $5 int page size + 1.
+// Output: parent id, anime_year, anime columns.
+inline constexpr db::Statement kCompanyAnime{
+    "gql.company_anime",
+    "SELECT p.id, x.anime_year, " PSVC_GQL_ANIME_COLUMNS("x") R"sql(
+  FROM unnest($1::uuid[]) AS p(id)
+ CROSS JOIN LATERAL (
+   SELECT ac.anime_year, a.* FROM anime_company ac JOIN anime a ON a.id = ac.anime_id
+    WHERE ac.company_id = p.id AND ac.role = $2::text
+      AND (ac.anime_year, ac.anime_id) > ($3::int, $4::uuid)
+    ORDER BY ac.anime_year, ac.anime_id LIMIT $5::int) x)sql"};
+
+// OriginalWork.anime: the first $2 adaptations by year. $1 uuid[] parents.
+inline constexpr db::Statement kOriginalWorkAnime{
+    "gql.original_work_anime",
+    "SELECT p.id, " PSVC_GQL_ANIME_COLUMNS("x") R"sql(
+  FROM unnest($1::uuid[]) AS p(id)
+ CROSS JOIN LATERAL (
+   SELECT a.* FROM anime_original_work_relation r JOIN anime a ON a.id = r.anime_id
+    WHERE r.original_work_id = p.id
+    ORDER BY r.anime_year, r.anime_id LIMIT $2::int) x)sql"};
+
+// Typeahead (migrations/0005_search.sql explains the table and its indexes).
+// $1 text query as typed, $2 smallint[] kinds (1 anime, 2 character, 3 company),
+// $3 int limit. The normalised query's length picks the prefix index.
+// Classes: 0 exact, 1 prefix, 2 fuzzy (word similarity, only for 4+ characters and only when
+// exact and prefix matches leave room; it reads at most 300 trigram candidates so a query made
+// of common trigrams stays cheap). The normalised query is an InitPlan (computed once) so the
+// (left(norm, n), popularity DESC) index scans return rows already in popularity order.
+// Output: kind, entity id, matched term, class; best class first, then popularity.
+inline constexpr db::Statement kSearch{"gql.search", R"sql(
+WITH hit AS (
+  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 0 AS class, 1::real AS sim
+     FROM search_term t
+    WHERE t.norm = (SELECT psvc_normalize($1::text)) AND t.kind = ANY($2::smallint[])
+    ORDER BY t.popularity DESC LIMIT $3::int)
+  UNION ALL
+  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 1, 1
+     FROM search_term t
+    WHERE (SELECT length(psvc_normalize($1::text))) = 2 AND left(t.norm, 2) = (SELECT psvc_normalize($1::text))
+      AND t.kind = ANY($2::smallint[])
+    ORDER BY t.popularity DESC LIMIT $3::int * 3)
+  UNION ALL
+  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 1, 1
+     FROM search_term t
+    WHERE (SELECT length(psvc_normalize($1::text))) = 3 AND left(t.norm, 3) = (SELECT psvc_normalize($1::text))
+      AND t.kind = ANY($2::smallint[])
+    ORDER BY t.popularity DESC LIMIT $3::int * 3)
+  UNION ALL
+  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 1, 1
+     FROM search_term t
+    WHERE (SELECT length(psvc_normalize($1::text))) >= 4 AND left(t.norm, 3) = (SELECT left(psvc_normalize($1::text), 3))
+      AND starts_with(t.norm, (SELECT psvc_normalize($1::text)))
+      AND t.kind = ANY($2::smallint[])
+    ORDER BY t.popularity DESC LIMIT $3::int * 3)
+),
+fuzzy AS (
+  SELECT c.*, 2 AS class, word_similarity((SELECT psvc_normalize($1::text)), c.norm) AS sim
+    FROM (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity
+            FROM search_term t
+           WHERE (SELECT length(psvc_normalize($1::text))) >= 4 AND (SELECT count(*) FROM hit) < $3::int
+             AND (SELECT psvc_normalize($1::text)) <% t.norm AND t.kind = ANY($2::smallint[])
+           LIMIT 300) c
+   ORDER BY sim DESC, c.popularity DESC LIMIT $3::int * 3
+),
+best AS (
+  SELECT DISTINCT ON (kind, entity_id) *
+    FROM (SELECT * FROM hit UNION ALL SELECT * FROM fuzzy) a
+   ORDER BY kind, entity_id, class, sim DESC, length(norm)
+)
+SELECT kind, entity_id, term, class FROM best
+ ORDER BY class, sim DESC, popularity DESC, length(norm), norm, kind, entity_id
+ LIMIT $3::int)sql"};
+
+#undef PSVC_GQL_ANIME_COLUMNS
+#undef PSVC_GQL_CHARACTER_COLUMNS
+#undef PSVC_GQL_COMPANY_COLUMNS
+#undef PSVC_GQL_EPISODE_COLUMNS
+#undef PSVC_GQL_WORK_COLUMNS
+
+}  // namespace psvc::api::sql

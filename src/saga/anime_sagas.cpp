@@ -1,0 +1,201 @@
+#include "saga/anime_sagas.h"
+
+#include <cstdio>
+
+#include "db/array_literal.h"
+#include "db/connection.h"
+#include "saga/anime_saga_statements.h"
+#include "saga/saga_statements.h"
+
+namespace psvc::saga {
+
+namespace {
+
+void LockBoth(StepContext& ctx, const std::string& a, const std::string& b) {
+  ctx.conn.Execute(sql::kLockIds, {db::ArrayLiteral(std::vector<std::string>{a, b})});
+}
+
+/// The anime a step works on must still be there and in the state the saga left it in;
+/// otherwise something outside the saga interfered and going on would corrupt data.
+void ExpectAnime(StepContext& ctx, const std::string& id, const std::string& merged_into,
+                 bool hidden, const char* role) {
+  auto res = ctx.conn.Execute(sql::kAnimeStates, {db::ArrayLiteral(std::vector<std::string>{id})});
+  if (res.rows() == 0) throw StepFailed(std::string(role) + " anime " + id + " no longer exists");
+  if (std::string(res.Get(0, 1)) != merged_into) {
+    throw StepFailed(std::string(role) + " anime " + id + " is in an unexpected merge state");
+  }
+  if (res.GetBool(0, 2) != hidden) {
+    throw StepFailed(std::string(role) + " anime " + id + " is in an unexpected hidden state");
+  }
+}
+
+void Outbox(StepContext& ctx, const std::string& aggregate, const char* type,
+            const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string payload = "{\"schema\":1,\"event_type\":" + JsonString(type) +
+                        ",\"anime_id\":" + JsonString(aggregate) +
+                        ",\"saga_id\":" + JsonString(ctx.saga_id);
+  for (const auto& [k, v] : fields) payload += "," + JsonString(k) + ":" + JsonString(v);
+  payload += "}";
+  ctx.conn.Execute(sql::kInsertOutbox, {aggregate, type, payload});
+}
+
+SagaDefinition BuildMerge() {
+  SagaDefinition d;
+  d.type = kMergeAnime;
+  d.point_of_no_return = 1;
+
+  StepDefinition merge;
+  merge.name = "merge";
+  merge.action = [](StepContext& ctx) {
+    const auto& dup = ctx.Field("duplicate_id");
+    const auto& surv = ctx.Field("survivor_id");
+    LockBoth(ctx, dup, surv);
+    ExpectAnime(ctx, dup, "", false, "duplicate");
+    ExpectAnime(ctx, surv, "", false, "survivor");
+    ctx.conn.Execute(sql::kMergeSnapshot, {ctx.saga_id, dup, surv});
+    ctx.conn.Execute(sql::kMergeHubEdges, {ctx.saga_id, dup, surv});
+    ctx.conn.Execute(sql::kMergeRelations, {ctx.saga_id, dup, surv});
+    ctx.conn.Execute(sql::kMergeEpisodes, {ctx.saga_id, dup, surv});
+    ctx.conn.Execute(sql::kMergeMark, {dup, surv});
+  };
+  merge.compensation = [](StepContext& ctx) {
+    const auto& dup = ctx.Field("duplicate_id");
+    const auto& surv = ctx.Field("survivor_id");
+    LockBoth(ctx, dup, surv);
+    ctx.conn.Execute(sql::kRestoreDeleteAdded, {ctx.saga_id});
+    ctx.conn.Execute(sql::kRestoreInsertBefore, {ctx.saga_id});
+    ctx.conn.Execute(sql::kRestoreMark, {ctx.saga_id, dup, surv});
+    Outbox(ctx, dup, "AnimeMergeReverted", {{"duplicate_id", dup}, {"survivor_id", surv}});
+  };
+  d.steps.push_back(std::move(merge));
+
+  StepDefinition confirm;
+  confirm.name = "confirm";
+  confirm.request = [](StepContext& ctx) {
+    const auto& dup = ctx.Field("duplicate_id");
+    return RemoteRequest{dup, "AnimeMerged",
+                         {{"duplicate_id", dup}, {"survivor_id", ctx.Field("survivor_id")}}};
+  };
+  d.steps.push_back(std::move(confirm));
+
+  StepDefinition finalize;
+  finalize.name = "finalize";
+  finalize.action = [](StepContext& ctx) {
+    const auto& dup = ctx.Field("duplicate_id");
+    const auto& surv = ctx.Field("survivor_id");
+    LockBoth(ctx, dup, surv);
+    // Edges written to the duplicate while the merge waited (an ingestion event naming it as
+    // a relation target) follow it to the survivor instead of cascading away.
+    ctx.conn.Execute(sql::kMergeHubEdges, {ctx.saga_id, dup, surv});
+    ctx.conn.Execute(sql::kMergeRelations, {ctx.saga_id, dup, surv});
+    ctx.conn.Execute(sql::kMergeEpisodes, {ctx.saga_id, dup, surv});
+    ctx.conn.Execute(sql::kMergeRedirect, {ctx.saga_id, dup, surv});
+    ctx.conn.Execute(sql::kPurgeAnime, {dup});
+  };
+  d.steps.push_back(std::move(finalize));
+  return d;
+}
+
+SagaDefinition BuildRemove() {
+  SagaDefinition d;
+  d.type = kRemoveAnime;
+  d.point_of_no_return = 1;
+
+  StepDefinition hide;
+  hide.name = "hide";
+  hide.action = [](StepContext& ctx) {
+    const auto& id = ctx.Field("anime_id");
+    LockBoth(ctx, id, id);
+    ExpectAnime(ctx, id, "", false, "removed");
+    ctx.conn.Execute(sql::kRemoveSnapshot, {ctx.saga_id, id});
+    ctx.conn.Execute(sql::kHide, {id});
+  };
+  hide.compensation = [](StepContext& ctx) {
+    const auto& id = ctx.Field("anime_id");
+    LockBoth(ctx, id, id);
+    ctx.conn.Execute(sql::kUnhide, {ctx.saga_id, id});
+    Outbox(ctx, id, "AnimeRemovalReverted", {{"reason", ctx.Field("reason")}});
+  };
+  d.steps.push_back(std::move(hide));
+
+  StepDefinition confirm;
+  confirm.name = "confirm";
+  confirm.request = [](StepContext& ctx) {
+    const auto& id = ctx.Field("anime_id");
+    return RemoteRequest{id, "AnimeRemoved", {{"reason", ctx.Field("reason")}}};
+  };
+  d.steps.push_back(std::move(confirm));
+
+  StepDefinition purge;
+  purge.name = "purge";
+  purge.action = [](StepContext& ctx) {
+    const auto& id = ctx.Field("anime_id");
+    LockBoth(ctx, id, id);
+    ctx.conn.Execute(sql::kTombstone, {ctx.saga_id, id, ctx.Field("reason")});
+    ctx.conn.Execute(sql::kPurgeAnime, {id});
+  };
+  d.steps.push_back(std::move(purge));
+  return d;
+}
+
+constexpr const db::Statement* kAllStatements[] = {
+    // engine
+    &sql::kClaim, &sql::kLockSaga, &sql::kLoadInput, &sql::kLoadStep, &sql::kStepDone,
+    &sql::kStepRequestSent, &sql::kStepFailed, &sql::kStepCompensated, &sql::kFailAwaiting,
+    &sql::kLastDoneStep, &sql::kAdvance, &sql::kCompensationProgress, &sql::kRelease, &sql::kBeginCompensation, &sql::kFinish,
+    &sql::kRecordReply, &sql::kInsertOutbox,
+    // store
+    &sql::kFindByRequest, &sql::kCreateSaga, &sql::kCanonicalInput, &sql::kCreateSteps,
+    &sql::kLockAnime, &sql::kLockHolders, &sql::kAnimeStates, &sql::kRetiredId, &sql::kGetSaga,
+    &sql::kGetSteps, &sql::kListSagas, &sql::kCountByStatus, &sql::kRetryNow, &sql::kAbort,
+    &sql::kStatusOf,
+    // MergeAnime, RemoveAnime
+    &sql::kLockIds, &sql::kMergeSnapshot, &sql::kMergeHubEdges, &sql::kMergeRelations,
+    &sql::kMergeEpisodes, &sql::kMergeMark, &sql::kRestoreDeleteAdded, &sql::kRestoreInsertBefore,
+    &sql::kRestoreMark, &sql::kMergeRedirect, &sql::kPurgeAnime, &sql::kRemoveSnapshot, &sql::kHide,
+    &sql::kUnhide, &sql::kTombstone};
+
+}  // namespace
+
+const std::string& StepContext::Field(const std::string& key) const {
+  auto it = input.find(key);
+  if (it == input.end()) throw StepFailed("saga input has no field '" + key + "'");
+  return it->second;
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+const SagaDefinition& MergeAnimeSaga() {
+  static const SagaDefinition d = BuildMerge();  // immutable once built
+  return d;
+}
+
+const SagaDefinition& RemoveAnimeSaga() {
+  static const SagaDefinition d = BuildRemove();
+  return d;
+}
+
+const SagaDefinition* FindDefinition(const std::string& type) {
+  if (type == kMergeAnime) return &MergeAnimeSaga();
+  if (type == kRemoveAnime) return &RemoveAnimeSaga();
+  return nullptr;
+}
+
+db::StatementList AllStatements() { return kAllStatements; }
+
+}  // namespace psvc::saga
