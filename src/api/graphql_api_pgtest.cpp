@@ -263,6 +263,24 @@ TEST_F(GraphqlApiTest, ListRootsKeepOrderAndAnswerNullForUnknownIds) {
   EXPECT_EQ(Str(At(e, "originalWork.author")), "Hiromu Arakawa");
 }
 
+TEST_F(GraphqlApiTest, MergedIdsResolveToTheirSurvivorAndHiddenAnimeAreNull) {
+  auto c = tdb_.Connect();
+  // A merge still waiting for confirmation (duplicate row marked), a finalized merge (only the
+  // redirect row is left) and a removal in progress (hidden).
+  c.Query("INSERT INTO anime (id, title, merged_into) VALUES ($1, 'Dup', $2)",
+          {"dddddddd-0000-4000-8000-000000000001", kFmab});
+  c.Query("INSERT INTO anime_redirect (from_id, to_id, saga_id) VALUES ($1, $2, $1)",
+          {"dddddddd-0000-4000-8000-000000000002", kAot});
+  c.Query("UPDATE anime SET hidden_at = now() WHERE id = $1", {kPokemon});
+  Value d = Data(R"(query($ids: [ID!]!) { animes(ids: $ids) { id title } })",
+                 R"({"ids":["dddddddd-0000-4000-8000-000000000001","dddddddd-0000-4000-8000-000000000002",")" +
+                     std::string(kPokemon) + R"("]})");
+  EXPECT_EQ(Str(At(d, "animes.0.id")), kFmab);
+  EXPECT_EQ(Str(At(d, "animes.0.title")), "Fullmetal Alchemist: Brotherhood");
+  EXPECT_EQ(Str(At(d, "animes.1.id")), kAot);
+  EXPECT_TRUE(At(d, "animes.2").IsNull());
+}
+
 TEST_F(GraphqlApiTest, BadIdsAndArgumentsAreClearErrors) {
   EXPECT_EQ(FirstError(R"({ anime(id: "x'; DROP TABLE anime; --") { id } })"),
             "id: not a UUID: 'x\\x27; DROP TABLE anime; --'")

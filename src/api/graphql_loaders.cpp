@@ -226,7 +226,16 @@ std::vector<const Value*> RequestLoaders::Load(EntityKind kind,
   }
   if (!missing.empty()) {
     auto r = Conn().Execute(ByIdsStatement(kind), {DistinctArray(missing)});
-    for (int i = 0; i < r.rows(); ++i) Intern(kind, EntityAt(kind, r, i, 0));
+    if (kind == EntityKind::kAnime) {
+      // Rows carry the id asked for first: a merged id answers with its survivor.
+      for (int i = 0; i < r.rows(); ++i) {
+        const Value* entity = Intern(kind, EntityAt(kind, r, i, 1));
+        std::string asked(r.Get(i, 0));
+        if (!cache.contains(asked)) cache[asked] = std::make_unique<Value>(*entity);
+      }
+    } else {
+      for (int i = 0; i < r.rows(); ++i) Intern(kind, EntityAt(kind, r, i, 0));
+    }
     for (const auto& id : missing) cache.try_emplace(id);  // remembered as absent
   }
   std::vector<const Value*> out;

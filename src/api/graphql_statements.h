@@ -23,9 +23,12 @@ namespace psvc::api::sql {
 #define PSVC_GQL_WORK_COLUMNS(w) w ".id, " w ".title, " w ".kind, " w ".author"
 
 // $1 uuid[] ids. Order is irrelevant: callers map rows back by id.
+// First column: the id asked for. A merged duplicate resolves to its survivor (sagas keep a
+// redirect); a hidden or removed anime resolves to nothing (psvc_resolve_anime_id, 0006).
 inline constexpr db::Statement kAnimeByIds{
     "gql.anime_by_ids",
-    "SELECT " PSVC_GQL_ANIME_COLUMNS("a") " FROM anime a WHERE a.id = ANY($1::uuid[])"};
+    "SELECT r.req, " PSVC_GQL_ANIME_COLUMNS("a") " FROM unnest($1::uuid[]) AS r(req) "
+    "JOIN anime a ON a.id = psvc_resolve_anime_id(r.req)"};
 inline constexpr db::Statement kCharactersByIds{
     "gql.characters_by_ids",
     "SELECT " PSVC_GQL_CHARACTER_COLUMNS("c") " FROM character c WHERE c.id = ANY($1::uuid[])"};
