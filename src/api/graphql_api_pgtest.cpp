@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/graphql_api.h"
+#include "api/auth.h"
 #include "api/graphql_http.h"
 #include "db/connection.h"
 #include "db/pool.h"
@@ -93,7 +94,7 @@ struct HttpResult {
 // One HTTP/1.1 exchange on a fresh connection.
 HttpResult Exchange(uint16_t port, bhttp::verb verb, const std::string& target,
                     const std::string& body, const std::string& content_type,
-                    const std::string& accept) {
+                    const std::string& accept, const std::string& authorization = "") {
   asio::io_context ioc;
   asio::ip::tcp::socket socket(ioc);
   socket.connect({asio::ip::make_address("127.0.0.1"), port});
@@ -101,6 +102,7 @@ HttpResult Exchange(uint16_t port, bhttp::verb verb, const std::string& target,
   req.set(bhttp::field::host, "localhost");
   if (!content_type.empty()) req.set(bhttp::field::content_type, content_type);
   if (!accept.empty()) req.set(bhttp::field::accept, accept);
+  if (!authorization.empty()) req.set(bhttp::field::authorization, authorization);
   req.body() = body;
   req.prepare_payload();
   bhttp::write(socket, req);
@@ -279,6 +281,55 @@ TEST_F(GraphqlApiTest, MergedIdsResolveToTheirSurvivorAndHiddenAnimeAreNull) {
   EXPECT_EQ(Str(At(d, "animes.0.title")), "Fullmetal Alchemist: Brotherhood");
   EXPECT_EQ(Str(At(d, "animes.1.id")), kAot);
   EXPECT_TRUE(At(d, "animes.2").IsNull());
+}
+
+TEST_F(GraphqlApiTest, MutationsNeedABearerTokenWhenConfiguredAndWriteNothingWithout) {
+  BearerTokens writers({"writer-token-0123456789"});
+  BearerTokens readers({"reader-token-0123456789"});
+  http::Server secured(http::ServerOptions{.threads = 2});
+  RegisterGraphqlRoutes(secured, api_,
+                        GraphqlHttpOptions{.graphiql = false, .write_tokens = &writers});
+  secured.Start();
+  auto views = [&] {
+    return tdb_.Connect().Query("SELECT view_count FROM anime WHERE id = $1", {kAot}).GetInt64(0, 0);
+  };
+  std::string body = "{\"query\":";
+  graphql::AppendJsonString(body, std::string("mutation { recordView(animeId: \"") + kAot +
+                                      "\") { viewCount } }");
+  body += "}";
+  auto before = views();
+  for (const char* auth : {"", "Bearer wrong-token-0123456789", "writer-token-0123456789"}) {
+    auto r = Exchange(secured.port(), bhttp::verb::post, "/graphql", body, "application/json",
+                      "application/json", auth);
+    EXPECT_EQ(r.status, 401) << auth << ": " << r.body;
+    EXPECT_NE(r.body.find("Bearer"), std::string::npos);
+  }
+  EXPECT_EQ(views(), before);
+  auto ok = Exchange(secured.port(), bhttp::verb::post, "/graphql", body, "application/json",
+                     "application/json", "Bearer writer-token-0123456789");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(views(), before + 1);
+  // Reads stay open unless read tokens are configured.
+  std::string query = R"({"query":"{ __typename }"})";
+  EXPECT_EQ(Exchange(secured.port(), bhttp::verb::post, "/graphql", query, "application/json",
+                     "application/json")
+                .status,
+            200);
+  secured.Stop();
+  http::Server closed(http::ServerOptions{.threads = 2});
+  RegisterGraphqlRoutes(closed, api_,
+                        GraphqlHttpOptions{.graphiql = false, .write_tokens = &writers,
+                                           .read_tokens = &readers});
+  closed.Start();
+  EXPECT_EQ(Exchange(closed.port(), bhttp::verb::post, "/graphql", query, "application/json",
+                     "application/json")
+                .status,
+            401);
+  EXPECT_EQ(Exchange(closed.port(), bhttp::verb::post, "/graphql", query, "application/json",
+                     "application/json", "Bearer reader-token-0123456789")
+                .status,
+            200);
+  closed.Stop();
 }
 
 TEST_F(GraphqlApiTest, BadIdsAndArgumentsAreClearErrors) {

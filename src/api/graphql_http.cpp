@@ -1,5 +1,7 @@
 #include "api/graphql_http.h"
 
+#include "api/auth.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -223,7 +225,25 @@ http::Response Run(const GraphqlApi& api, const Params& p, MediaType m) {
   return {status, ContentType(m), std::move(r.json), {}};
 }
 
-http::Response HandlePost(const GraphqlApi& api, const http::Request& req) {
+/// Who may run this operation: mutations need a write token, everything a read token when
+/// reads are protected. nullopt = allowed.
+std::optional<http::Response> Deny(const GraphqlApi& api, const GraphqlHttpOptions& auth,
+                                   const http::Request& req, std::string_view query,
+                                   std::string_view operation_name, MediaType m) {
+  bool mutation = api.Classify(query, operation_name) == OperationKind::kMutation;
+  const BearerTokens* tokens = mutation ? auth.write_tokens : auth.read_tokens;
+  if (!tokens || !tokens->enabled() || tokens->Accepts(req.Header("authorization"))) {
+    return std::nullopt;
+  }
+  http::Response r = ErrorResponse(
+      401, m, std::string("Missing or invalid credentials: send `Authorization: Bearer <token>`") +
+                  (mutation ? " to run mutations." : "."));
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
+                          const http::Request& req) {
   MediaType m = Negotiate(req.Header("accept"));
   if (m == MediaType::kNone) {
     return ErrorResponse(406, MediaType::kJson,
@@ -247,11 +267,12 @@ http::Response HandlePost(const GraphqlApi& api, const http::Request& req) {
   if (!body->IsMap()) return ErrorResponse(400, m, "The request body must be a JSON object.");
   Params p = FromJsonObject(*body);
   if (!p.error.empty()) return ErrorResponse(400, m, p.error);
+  if (auto denied = Deny(api, auth, req, p.query, p.operation_name, m)) return *denied;
   return Run(api, p, m);
 }
 
-http::Response HandleGet(const GraphqlApi& api, const GraphiqlAssets& graphiql,
-                         const http::Request& req) {
+http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
+                         const GraphiqlAssets& graphiql, const http::Request& req) {
   auto params = QueryParams(req.query);
   auto find = [&](std::string_view name) -> const std::string* {
     for (const auto& [k, v] : params) {
@@ -292,6 +313,7 @@ http::Response HandleGet(const GraphqlApi& api, const GraphiqlAssets& graphiql,
     r.headers.emplace_back("Allow", "POST");
     return r;
   }
+  if (auto denied = Deny(api, auth, req, p.query, p.operation_name, m)) return *denied;
   return Run(api, p, m);
 }
 
@@ -311,10 +333,11 @@ void RegisterGraphqlRoutes(http::Server& server, std::shared_ptr<const GraphqlAp
                    });
     }
   }
-  server.Route("POST", options.path,
-               [api](const http::Request& req) { return HandlePost(*api, req); });
-  server.Route("GET", options.path, [api, graphiql](const http::Request& req) {
-    return HandleGet(*api, *graphiql, req);
+  server.Route("POST", options.path, [api, options](const http::Request& req) {
+    return HandlePost(*api, options, req);
+  });
+  server.Route("GET", options.path, [api, graphiql, options](const http::Request& req) {
+    return HandleGet(*api, options, *graphiql, req);
   });
 }
 

@@ -13,13 +13,20 @@ class Server;
 
 namespace psvc::api {
 
-/// Where the routes live and where GraphiQL's files are.
+class BearerTokens;
+
+/// Where the routes live, where GraphiQL's files are, and who may call.
 struct GraphqlHttpOptions {
   std::string path = "/graphql";
   bool graphiql = true;
   /// Folder holding web/graphiql (its node_modules come from `scripts/bootstrap --npm`);
   /// empty: the source tree's web/graphiql.
   std::string graphiql_dir;
+  /// Mutations require `Authorization: Bearer <token>` when these are enabled (401 otherwise,
+  /// nothing written). Must outlive the routes.
+  const BearerTokens* write_tokens = nullptr;
+  /// Queries too, when enabled (reads are open otherwise).
+  const BearerTokens* read_tokens = nullptr;
 };
 
 /// Registers POST/GET `path` (queries over GET only: a mutation there answers 405) and, when

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "anime/write/v1/write_service.grpc.pb.h"
+#include "api/auth.h"
 #include "api/event_codec.h"
 #include "api/grpc_server.h"
 #include "api/grpc_status.h"
@@ -74,11 +75,12 @@ Status StartResponse(const saga::StartResult& r, pb::StartSagaResponse* resp) {
 
 class WriteService final : public pb::PostgresWriteService::Service {
  public:
-  WriteService(write::EventApplier& applier, saga::SagaStore* sagas)
-      : applier_(applier), sagas_(sagas) {}
+  WriteService(write::EventApplier& applier, saga::SagaStore* sagas, const BearerTokens* tokens)
+      : applier_(applier), sagas_(sagas), tokens_(tokens) {}
 
-  Status StartMergeAnime(grpc::ServerContext*, const pb::StartMergeAnimeRequest* req,
+  Status StartMergeAnime(grpc::ServerContext* ctx, const pb::StartMergeAnimeRequest* req,
                          pb::StartSagaResponse* resp) override {
+    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
     if (!sagas_) return {StatusCode::UNIMPLEMENTED, "sagas are not enabled on this server"};
     try {
       return StartResponse(sagas_->StartMerge(req->request_id(), req->duplicate_id(),
@@ -89,8 +91,9 @@ class WriteService final : public pb::PostgresWriteService::Service {
     }
   }
 
-  Status StartRemoveAnime(grpc::ServerContext*, const pb::StartRemoveAnimeRequest* req,
+  Status StartRemoveAnime(grpc::ServerContext* ctx, const pb::StartRemoveAnimeRequest* req,
                           pb::StartSagaResponse* resp) override {
+    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
     if (!sagas_) return {StatusCode::UNIMPLEMENTED, "sagas are not enabled on this server"};
     try {
       return StartResponse(sagas_->StartRemove(req->request_id(), req->anime_id(), req->reason()),
@@ -100,7 +103,8 @@ class WriteService final : public pb::PostgresWriteService::Service {
     }
   }
 
-  Status GetSaga(grpc::ServerContext*, const pb::GetSagaRequest* req, pb::Saga* resp) override {
+  Status GetSaga(grpc::ServerContext* ctx, const pb::GetSagaRequest* req, pb::Saga* resp) override {
+    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
     if (!sagas_) return {StatusCode::UNIMPLEMENTED, "sagas are not enabled on this server"};
     if (!ids::CanonicalUuid(req->saga_id())) {
       return {StatusCode::INVALID_ARGUMENT,
@@ -139,8 +143,9 @@ class WriteService final : public pb::PostgresWriteService::Service {
     }
   }
 
-  Status ApplyEvent(grpc::ServerContext*, const pb::ApplyEventRequest* req,
+  Status ApplyEvent(grpc::ServerContext* ctx, const pb::ApplyEventRequest* req,
                     pb::ApplyEventResponse* resp) override {
+    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
     if (!req->has_event()) return {StatusCode::INVALID_ARGUMENT, "event: required"};
     write::ApplyResult result;
     auto status = ApplyOne(applier_, req->event(), result);
@@ -151,8 +156,9 @@ class WriteService final : public pb::PostgresWriteService::Service {
     return Status::OK;
   }
 
-  Status ApplyEvents(grpc::ServerContext*, const pb::ApplyEventsRequest* req,
+  Status ApplyEvents(grpc::ServerContext* ctx, const pb::ApplyEventsRequest* req,
                      pb::ApplyEventsResponse* resp) override {
+    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
     if (req->events_size() > kMaxBatch) {
       return {StatusCode::INVALID_ARGUMENT, "events: at most " + std::to_string(kMaxBatch) +
                                                 " per call (got " +
@@ -208,13 +214,25 @@ class WriteService final : public pb::PostgresWriteService::Service {
  private:
   write::EventApplier& applier_;
   saga::SagaStore* sagas_;
+  const BearerTokens* tokens_;
+
+  Status Authenticate(grpc::ServerContext* ctx) const {
+    if (!tokens_ || !tokens_->enabled()) return Status::OK;
+    auto it = ctx->client_metadata().find("authorization");
+    if (it != ctx->client_metadata().end() &&
+        tokens_->Accepts(std::string_view(it->second.data(), it->second.size()))) {
+      return Status::OK;
+    }
+    return {StatusCode::UNAUTHENTICATED,
+            "missing or invalid credentials: send metadata `authorization: Bearer <token>`"};
+  }
 };
 
 }  // namespace
 
 void RegisterWriteService(GrpcServer& server, write::EventApplier& applier,
-                          saga::SagaStore* sagas) {
-  server.AddService(std::make_unique<WriteService>(applier, sagas));
+                          saga::SagaStore* sagas, const BearerTokens* tokens) {
+  server.AddService(std::make_unique<WriteService>(applier, sagas, tokens));
 }
 
 events::HandleResult HandleIngestMessage(write::EventApplier& applier, std::string_view payload) {

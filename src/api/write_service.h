@@ -17,10 +17,14 @@ namespace psvc::api {
 
 class GrpcServer;
 
-/// Adds PostgresWriteService to `server`; `applier` and `sagas` must outlive it. Without
-/// `sagas` the saga methods (StartMergeAnime, StartRemoveAnime, GetSaga) answer UNIMPLEMENTED.
+class BearerTokens;
+
+/// Adds PostgresWriteService to `server`; `applier`, `sagas` and `tokens` must outlive it.
+/// Without `sagas` the saga methods (StartMergeAnime, StartRemoveAnime, GetSaga) answer
+/// UNIMPLEMENTED. With enabled `tokens` every method requires `authorization: Bearer <token>`
+/// metadata (UNAUTHENTICATED otherwise, nothing written).
 void RegisterWriteService(GrpcServer& server, write::EventApplier& applier,
-                          saga::SagaStore* sagas = nullptr);
+                          saga::SagaStore* sagas = nullptr, const BearerTokens* tokens = nullptr);
 
 /// Applies one JetStream message: ack when applied (or already applied / stale), retry when
 /// the failure is transient (database down, timeout, conflict), dead-letter when the message

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "anime/write/v1/write_service.grpc.pb.h"
+#include "api/auth.h"
 #include "api/grpc_server.h"
 #include "api/write_service.h"
 #include "db/pool.h"
@@ -159,6 +160,39 @@ TEST_F(WriteServiceTest, ApplyEventsGivesEachEventItsOwnOutcome) {
   EXPECT_EQ(resp.results(2).outcome(), pb::OUTCOME_ALREADY_APPLIED);
   EXPECT_EQ(resp.results(3).outcome(), pb::OUTCOME_APPLIED);
   EXPECT_EQ(Count("anime"), 2);
+}
+
+TEST(WriteServiceAuth, WithTokensConfiguredEveryMethodNeedsOneAndNothingIsWrittenWithout) {
+  testing::TestDatabase tdb;
+  db::Pool pool({.url = tdb.url(), .size = 2});
+  write::EventApplier applier(pool);
+  BearerTokens tokens({"ingest-token-0123456789"});
+  GrpcServer server(GrpcServerOptions{.address = "127.0.0.1:0"});
+  RegisterWriteService(server, applier, nullptr, &tokens);
+  server.Start();
+  auto stub = pb::PostgresWriteService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server.port()), grpc::InsecureChannelCredentials()));
+  auto call = [&](const char* authorization) {
+    grpc::ClientContext ctx;
+    if (*authorization) ctx.AddMetadata("authorization", authorization);
+    pb::ApplyEventRequest req;
+    *req.mutable_event() = Enriched(1, 1);
+    pb::ApplyEventResponse resp;
+    return stub->ApplyEvent(&ctx, req, &resp);
+  };
+  for (const char* bad : {"", "Bearer nope-nope-nope-nope", "ingest-token-0123456789"}) {
+    auto s = call(bad);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << bad;
+  }
+  grpc::ClientContext batch_ctx;
+  pb::ApplyEventsResponse batch_resp;
+  EXPECT_EQ(stub->ApplyEvents(&batch_ctx, pb::ApplyEventsRequest(), &batch_resp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  auto conn = tdb.Connect();
+  EXPECT_EQ(conn.Exec("SELECT count(*) FROM anime").GetInt64(0, 0), 0);
+  EXPECT_TRUE(call("Bearer ingest-token-0123456789").ok());
+  EXPECT_EQ(conn.Exec("SELECT count(*) FROM anime").GetInt64(0, 0), 1);
+  server.Shutdown(0ms);
 }
 
 TEST_F(WriteServiceTest, TheIngestHandlerAcksRetriesAndDeadLetters) {

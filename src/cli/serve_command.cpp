@@ -11,6 +11,7 @@
 
 #include "api/graph_service.h"
 #include "api/grpc_server.h"
+#include "api/auth.h"
 #include "api/graphql_http.h"
 #include "api/write_service.h"
 #include "saga/saga_metrics.h"
@@ -52,6 +53,8 @@ struct ServeOptions {
   uint64_t graphql_max_cost = 10000;
   bool graphql_introspection = true;
   std::string graphiql_dir;
+  std::string auth_tokens;
+  bool read_auth = false;
   std::string log_format = "auto";
   std::string log_level = "info";
   std::string http_address = "127.0.0.1";
@@ -126,7 +129,13 @@ int RunServe(const ServeOptions& o) {
     sagas = std::make_unique<saga::SagaStore>(pool, [r = saga_runner.get()] { r->Wake(); });
     saga::AddSagaMetrics(metrics, *saga_runner, *sagas);
   }
-  api::RegisterWriteService(grpc_server, applier, sagas.get());
+  // Tokens are checked here, at start-up, so a weak one fails before anything listens.
+  api::BearerTokens tokens(api::SplitTokens(o.auth_tokens));
+  api::BearerTokens no_tokens;
+  if (!tokens.enabled()) {
+    spdlog::warn("write surfaces are not authenticated (set --auth-tokens / PSVC_AUTH_TOKENS)");
+  }
+  api::RegisterWriteService(grpc_server, applier, sagas.get(), &tokens);
   // Repairs relations left pending by a race with their target's creation (see
   // EventApplier::MaterializeStrandedRelations); cheap when there is nothing to do.
   std::jthread pending_sweeper([&applier](std::stop_token stop) {
@@ -241,7 +250,9 @@ int RunServe(const ServeOptions& o) {
                              .max_cost = o.graphql_max_cost,
                              .introspection = o.graphql_introspection,
                              .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms)},
-      api::GraphqlHttpOptions{.graphiql_dir = o.graphiql_dir});
+      api::GraphqlHttpOptions{.graphiql_dir = o.graphiql_dir,
+                              .write_tokens = &tokens,
+                              .read_tokens = o.read_auth ? &tokens : &no_tokens});
   server.Start();
   std::cout << "postgres-service: HTTP on http://" << o.http_address << ":" << server.port()
             << " (/graphql, /healthz, /readyz, /metrics); gRPC on " << o.grpc_address.substr(0, o.grpc_address.rfind(':'))
@@ -325,6 +336,13 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--graphiql-dir", o->graphiql_dir,
                   "Folder of the GraphiQL page and its npm packages (default: web/graphiql of the source tree)")
       ->envname("PSVC_GRAPHIQL_DIR");
+  // No default is captured: secrets never appear in --help or logs.
+  cmd->add_option("--auth-tokens", o->auth_tokens,
+                  "Comma-separated bearer tokens (>= 16 chars) required by write surfaces "
+                  "(PostgresWriteService, GraphQL mutations); empty = writes unauthenticated")
+      ->envname("PSVC_AUTH_TOKENS");
+  cmd->add_flag("--read-auth", o->read_auth, "Require the same tokens for GraphQL queries too")
+      ->envname("PSVC_READ_AUTH");
   cmd->add_option("--log-format", o->log_format, "auto (JSON unless stderr is a terminal), json or text")
       ->envname("PSVC_LOG_FORMAT")
       ->check(CLI::IsMember({"auto", "json", "text"}))
