@@ -7,6 +7,8 @@
 #include <boost/beast/version.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <thread>
@@ -49,8 +51,9 @@ Response Dispatch(const Routes& routes, const Request& req) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Routes& routes, const ServerOptions& options)
-      : stream_(std::move(socket)), routes_(routes), options_(options) {}
+  Session(tcp::socket socket, const Routes& routes, const ServerOptions& options,
+          std::atomic<int>& in_flight)
+      : stream_(std::move(socket)), routes_(routes), options_(options), in_flight_(in_flight) {}
 
   void Run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -100,7 +103,13 @@ class Session : public std::enable_shared_from_this<Session> {
     auto ep = stream_.socket().remote_endpoint(rec);
     if (!rec) req.remote_address = ep.address().to_string();
     bool keep_alive = msg.keep_alive();
-    Response resp = Dispatch(routes_, req);
+    Response resp;
+    counted_ = true;  // released when the answer has been written (see Write)
+    if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
+      resp = {503, "text/plain; charset=utf-8", "overloaded: retry shortly\n", {{"Retry-After", "1"}}};
+    } else {
+      resp = Dispatch(routes_, req);
+    }
     auto out = MakeResponse(std::move(resp), msg.version(), keep_alive);
     if (req.method == "HEAD") {
       out.body().clear();
@@ -125,6 +134,10 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(options_.read_timeout);
     bhttp::async_write(stream_, *sp,
                        [self = shared_from_this(), sp, close](beast::error_code ec, std::size_t) {
+                         if (self->counted_) {
+                           self->counted_ = false;
+                           self->in_flight_.fetch_sub(1);
+                         }
                          if (ec || close) return self->Close();
                          self->Read();
                        });
@@ -140,6 +153,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   const Routes& routes_;
   const ServerOptions& options_;
+  std::atomic<int>& in_flight_;
+  bool counted_ = false;
   bool first_ = true;
 };
 
@@ -153,11 +168,12 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   uint16_t port = 0;
   bool running = false;
+  std::atomic<int> in_flight{0};
 
   void Accept() {
     acceptor->async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(s), routes, options)->Run();
+      if (!ec) std::make_shared<Session>(std::move(s), routes, options, in_flight)->Run();
       Accept();
     });
   }
@@ -195,13 +211,18 @@ void Server::Start() {
   }
 }
 
-void Server::Stop() {
+void Server::Stop(std::chrono::milliseconds grace) {
   if (!impl_ || !impl_->running) return;
   impl_->running = false;
   asio::post(impl_->ioc, [this] {
     beast::error_code ec;
     impl_->acceptor->close(ec);
   });
+  // Requests already being handled finish and are answered; then everything stops.
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();

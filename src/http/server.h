@@ -45,6 +45,9 @@ struct ServerOptions {
   std::size_t header_limit = 16 << 10;
   std::chrono::milliseconds read_timeout{10000};   ///< whole request, headers and body
   std::chrono::milliseconds idle_timeout{60000};   ///< keep-alive between requests
+  /// Requests handled at once; beyond it the answer is 503 with Retry-After at once, so an
+  /// overload costs little instead of queueing without bound.
+  int max_in_flight = 256;
 };
 
 /// Routes by exact path; a path with handlers for other methods answers 405.
@@ -59,8 +62,9 @@ class Server {
   void Route(std::string method, std::string path, Handler handler);
   /// Binds and starts the worker threads; throws std::runtime_error naming the address.
   void Start();
-  /// Stops accepting, closes connections, joins the threads. Idempotent.
-  void Stop();
+  /// Stops accepting, lets requests in flight finish (up to `grace`), then closes
+  /// connections and joins the threads. Idempotent.
+  void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
   uint16_t port() const;
 
  private:

@@ -9,6 +9,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <atomic>
+#include <thread>
+
 namespace psvc::http {
 namespace {
 
@@ -108,6 +111,68 @@ TEST_F(ServerTest, SlowClientIsDisconnectedAfterTheReadTimeout) {
   asio::read(socket_, asio::buffer(&c, 1), ec);  // server closes: EOF
   EXPECT_TRUE(ec);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+TEST(ServerLifecycle, StopLetsRequestsInFlightFinishAndOverloadIs503WithRetryAfter) {
+  ServerOptions o;
+  o.threads = 4;
+  o.max_in_flight = 3;
+  Server server(o);
+  std::atomic<int> started{0};
+  server.Route("GET", "/slow", [&](const Request&) {
+    ++started;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return Response{200, "text/plain", "done", {}};
+  });
+  server.Start();
+  auto get = [&](std::string& body) {
+    asio::io_context ioc;
+    tcp::socket s(ioc);
+    s.connect({asio::ip::make_address("127.0.0.1"), server.port()});
+    bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/slow", 11};
+    req.set(bhttp::field::host, "x");
+    bhttp::write(s, req);
+    boost::beast::flat_buffer buf;
+    bhttp::response<bhttp::string_body> res;
+    boost::beast::error_code ec;
+    bhttp::read(s, buf, res, ec);
+    if (ec) return -1;
+    body = res.body() + "|" + std::string(res["Retry-After"]);
+    return static_cast<int>(res.result_int());
+  };
+  // Overload: 3 slots, 4 worker threads, 4 clients at once: one answered 503 at once.
+  std::vector<int> codes(4);
+  std::vector<std::string> bodies(4);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) clients.emplace_back([&, i] { codes[i] = get(bodies[i]); });
+  for (auto& c : clients) c.join();
+  int ok = 0, busy = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (codes[i] == 200) ++ok;
+    if (codes[i] == 503) {
+      ++busy;
+      EXPECT_EQ(bodies[i], "overloaded: retry shortly\n|1");
+    }
+  }
+  EXPECT_EQ(ok, 3);
+  EXPECT_EQ(busy, 1);
+  // Graceful stop: two requests in flight when Stop() is called are still answered.
+  started = 0;
+  std::vector<int> late(2);
+  std::vector<std::string> late_bodies(2);
+  std::vector<std::thread> inflight;
+  for (int i = 0; i < 2; ++i) inflight.emplace_back([&, i] { late[i] = get(late_bodies[i]); });
+  while (started < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  server.Stop(std::chrono::seconds(5));
+  for (auto& t : inflight) t.join();
+  EXPECT_EQ(late[0], 200);
+  EXPECT_EQ(late[1], 200);
+  // And nothing new is accepted afterwards.
+  asio::io_context ioc;
+  tcp::socket s(ioc);
+  boost::system::error_code ec;
+  s.connect({asio::ip::make_address("127.0.0.1"), server.port()}, ec);
+  EXPECT_TRUE(ec);
 }
 
 }  // namespace

@@ -38,3 +38,16 @@ ADDRESS=$(sed -n 's/.*gRPC on \([0-9.]*:[0-9]*\).*/\1/p' "$WORK/serve.log" | hea
 
 HTTP_URL=$(sed -n 's/.*HTTP on \(http:\/\/[0-9.]*:[0-9]*\).*/\1/p' "$WORK/serve.log" | head -1)
 HTTP_URL=$HTTP_URL GRPC_ADDRESS=$ADDRESS GRPC_STUBS_DIR=$WORK /usr/bin/python3 "$ROOT/tests/python/graph_contract_test.py"
+
+# Last: SIGTERM under load. The service must answer what it accepted and exit 0.
+SERVICE_PID=$SERVICE_PID GRPC_ADDRESS=$ADDRESS GRPC_STUBS_DIR=$WORK \
+  /usr/bin/python3 "$ROOT/tests/python/graceful_shutdown_test.py"
+set +e
+wait "$SERVICE_PID"
+status=$?
+set -e
+SERVICE_PID=
+if [[ $status -ne 0 ]]; then
+  echo "service exited with status $status after SIGTERM (expected 0)"; cat "$WORK/serve.log" | tail -20; exit 1
+fi
+echo "service exited 0 after SIGTERM"
