@@ -27,7 +27,7 @@ BearerTokens::BearerTokens(std::vector<std::string> tokens) : tokens_(std::move(
   for (const auto& t : tokens_) {
     if (t.size() < 16 || t.find_first_of(" \t\r\n") != std::string::npos) {
       throw std::invalid_argument(
-          "auth token: every token must be at least 16 characters without spaces");
+          "--auth-tokens (PSVC_AUTH_TOKENS): every token must be at least 16 characters without spaces");
     }
   }
 }

@@ -12,12 +12,17 @@ class Pool;
 
 namespace psvc::api {
 
+class BearerTokens;
+
 /// Settings of the graph service.
 struct GraphServiceOptions {
   graph::LimitCaps caps;
   std::chrono::milliseconds statement_timeout{2000};
   /// Longest a request may wait for a pooled connection (bounded further by its deadline).
   std::chrono::milliseconds acquire_timeout{1000};
+  /// When enabled, every call needs `authorization: Bearer <token>` metadata. Must outlive
+  /// the service.
+  const BearerTokens* tokens = nullptr;
 };
 
 class GrpcServer;

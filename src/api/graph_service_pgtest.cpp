@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "anime/graph/v1/graph_service.grpc.pb.h"
+#include "api/auth.h"
 #include "api/graph_service.h"
 #include "api/grpc_server.h"
 #include "db/pool.h"
@@ -234,6 +235,30 @@ TEST_F(GraphServiceTest, TheStatementTimeoutFiresAndTheServiceKeepsServing) {
     ASSERT_TRUE(ok.ok()) << ok.error_message();
     EXPECT_EQ(nr.neighbors_size(), 2);
   }
+}
+
+TEST_F(GraphServiceTest, WithTokensConfiguredReadsNeedOne) {
+  BearerTokens tokens({"reader-token-0123456789"});
+  db::Pool pool({.url = tdb_.url(), .size = 1, .read_only = true});
+  GraphServiceOptions o;
+  o.tokens = &tokens;
+  GrpcServer server(GrpcServerOptions{.address = "127.0.0.1:0"});
+  RegisterGraphService(server, pool, o);
+  server.Start();
+  auto stub = pb::PostgresGraphService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server.port()), grpc::InsecureChannelCredentials()));
+  auto call = [&](const char* authorization) {
+    grpc::ClientContext ctx;
+    if (*authorization) ctx.AddMetadata("authorization", authorization);
+    pb::NeighborsRequest r;
+    r.set_node_id(U(2));
+    pb::NeighborsResponse resp;
+    return stub->Neighbors(&ctx, r, &resp);
+  };
+  EXPECT_EQ(call("").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(call("Bearer not-the-token-0000").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(call("Bearer reader-token-0123456789").ok());
+  server.Shutdown(0ms);
 }
 
 TEST_F(GraphServiceTest, TheCallersShorterDeadlineBoundsTheQuery) {

@@ -116,6 +116,10 @@ int RunServe(const ServeOptions& o) {
       {.address = o.grpc_address, .max_threads = o.grpc_threads, .metrics = &metrics});
   api::GraphServiceOptions graph_options;
   graph_options.statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms);
+  // Tokens are checked here, at start-up, so a weak one fails before anything listens.
+  api::BearerTokens tokens(api::SplitTokens(o.auth_tokens));
+  api::BearerTokens no_tokens;
+  graph_options.tokens = o.read_auth ? &tokens : &no_tokens;
   api::RegisterGraphService(grpc_server, read_pool, graph_options);
   write::EventApplier applier(pool);
   // Sagas need NATS for the Qdrant Sync Service's confirmations: without it every saga would
@@ -129,9 +133,6 @@ int RunServe(const ServeOptions& o) {
     sagas = std::make_unique<saga::SagaStore>(pool, [r = saga_runner.get()] { r->Wake(); });
     saga::AddSagaMetrics(metrics, *saga_runner, *sagas);
   }
-  // Tokens are checked here, at start-up, so a weak one fails before anything listens.
-  api::BearerTokens tokens(api::SplitTokens(o.auth_tokens));
-  api::BearerTokens no_tokens;
   if (!tokens.enabled()) {
     spdlog::warn("write surfaces are not authenticated (set --auth-tokens / PSVC_AUTH_TOKENS)");
   }
@@ -341,7 +342,8 @@ void AddServeCommand(CLI::App& app) {
                   "Comma-separated bearer tokens (>= 16 chars) required by write surfaces "
                   "(PostgresWriteService, GraphQL mutations); empty = writes unauthenticated")
       ->envname("PSVC_AUTH_TOKENS");
-  cmd->add_flag("--read-auth", o->read_auth, "Require the same tokens for GraphQL queries too")
+  cmd->add_flag("--read-auth", o->read_auth,
+                "Require the same tokens for reads too (PostgresGraphService, GraphQL queries)")
       ->envname("PSVC_READ_AUTH");
   cmd->add_option("--log-format", o->log_format, "auto (JSON unless stderr is a terminal), json or text")
       ->envname("PSVC_LOG_FORMAT")
