@@ -332,6 +332,20 @@ TEST_F(GraphqlApiTest, MutationsNeedABearerTokenWhenConfiguredAndWriteNothingWit
   closed.Stop();
 }
 
+TEST_F(GraphqlApiTest, AHiddenAnimeDisappearsFromEveryNestedList) {
+  // A removal saga hides the anime at once; until it is purged its edges still exist.
+  tdb_.Connect().Query("UPDATE anime SET hidden_at = now() WHERE id = $1", {kFmab});
+  Value d = Data(std::string(R"({ character(id: ")") + kEdward +
+                 R"(") { anime(first: 10) { nodes { anime { id } } } }
+      company(id: ")" + kBones + R"(") { anime(first: 10) { nodes { id } } }
+      anime(id: ")" + kFma + R"(") { relations { target { id } } } })");
+  EXPECT_EQ(Str(At(d, "character.anime.nodes.0.anime.id")), kFma);
+  EXPECT_TRUE(At(d, "character.anime.nodes.1").IsNull());
+  EXPECT_EQ(Str(At(d, "company.anime.nodes.0.id")), kFma);
+  EXPECT_TRUE(At(d, "company.anime.nodes.1").IsNull());
+  EXPECT_TRUE(At(d, "anime.relations.0").IsNull());
+}
+
 TEST_F(GraphqlApiTest, BadIdsAndArgumentsAreClearErrors) {
   EXPECT_EQ(FirstError(R"({ anime(id: "x'; DROP TABLE anime; --") { id } })"),
             "id: not a UUID: 'x\\x27; DROP TABLE anime; --'")

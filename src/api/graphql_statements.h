@@ -86,7 +86,7 @@ d AS (
             array_position('{SEQUEL,PREQUEL,SIDE_STORY,ALTERNATIVE,SUMMARY,FULL_STORY,CHARACTER,SPIN_OFF,ADAPTATION,OTHER}'::text[], type)
 )
 SELECT d.src, d.type, )sql" PSVC_GQL_ANIME_COLUMNS("a") R"sql(
-  FROM d JOIN anime a ON a.id = d.dst
+  FROM d JOIN anime a ON a.id = d.dst AND a.merged_into IS NULL AND a.hidden_at IS NULL
  WHERE $2::text[] IS NULL OR d.type = ANY($2::text[])
  ORDER BY d.src,
           array_position('{SEQUEL,PREQUEL,SIDE_STORY,ALTERNATIVE,SUMMARY,FULL_STORY,CHARACTER,SPIN_OFF,ADAPTATION,OTHER}'::text[], d.type),
@@ -120,6 +120,7 @@ inline constexpr db::Statement kCharacterAnime{
  CROSS JOIN LATERAL (
    SELECT ac.role, ac.anime_year, a.* FROM anime_character ac JOIN anime a ON a.id = ac.anime_id
     WHERE ac.character_id = p.id AND (ac.anime_year, ac.anime_id) > ($2::int, $3::uuid)
+      AND a.merged_into IS NULL AND a.hidden_at IS NULL
     ORDER BY ac.anime_year, ac.anime_id LIMIT $4::int) x)sql"};
 
 // Company.anime page, one role: keyset on (anime_year, anime_id) as in anime_company_reverse.
@@ -133,6 +134,7 @@ inline constexpr db::Statement kCompanyAnime{
    SELECT ac.anime_year, a.* FROM anime_company ac JOIN anime a ON a.id = ac.anime_id
     WHERE ac.company_id = p.id AND ac.role = $2::text
       AND (ac.anime_year, ac.anime_id) > ($3::int, $4::uuid)
+      AND a.merged_into IS NULL AND a.hidden_at IS NULL
     ORDER BY ac.anime_year, ac.anime_id LIMIT $5::int) x)sql"};
 
 // OriginalWork.anime: the first $2 adaptations by year. $1 uuid[] parents.
@@ -142,7 +144,7 @@ inline constexpr db::Statement kOriginalWorkAnime{
   FROM unnest($1::uuid[]) AS p(id)
  CROSS JOIN LATERAL (
    SELECT a.* FROM anime_original_work_relation r JOIN anime a ON a.id = r.anime_id
-    WHERE r.original_work_id = p.id
+    WHERE r.original_work_id = p.id AND a.merged_into IS NULL AND a.hidden_at IS NULL
     ORDER BY r.anime_year, r.anime_id LIMIT $2::int) x)sql"};
 
 // Typeahead (migrations/0005_search.sql explains the table and its indexes).
