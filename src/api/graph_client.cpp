@@ -7,6 +7,7 @@
 #include <set>
 
 #include "anime/graph/v1/graph_service.grpc.pb.h"
+#include "db/array_literal.h"
 #include "db/connection.h"
 #include "graph/edge_type.h"
 
@@ -27,10 +28,8 @@ std::map<std::string, std::string> Titles(const std::string& url, const std::set
   if (url.empty() || ids.empty()) return out;
   try {
     auto conn = db::Connection::Open(url);
-    std::string arr = "{";
-    for (auto& id : ids) arr += (arr.size() > 1 ? "," : "") + id;
-    arr += "}";
-    auto r = conn.Query("SELECT id::text, title FROM anime WHERE id = ANY($1::uuid[])", {arr});
+    auto r = conn.Query("SELECT id::text, title FROM anime WHERE id = ANY($1::uuid[])",
+                        {db::ArrayLiteral(std::vector<std::string>(ids.begin(), ids.end()))});
     for (int i = 0; i < r.rows(); ++i) out[std::string(r.Get(i, 0))] = r.Get(i, 1);
   } catch (const std::exception&) {
     // Titles are a convenience: print ids when the database is not reachable.

@@ -92,7 +92,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
 
   Status Neighbors(grpc::ServerContext* ctx, const pb::NeighborsRequest* req,
                    pb::NeighborsResponse* resp) override {
-    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
+    if (auto denied = CheckBearer(options_.tokens, *ctx); !denied.ok()) return denied;
     return Handle("Neighbors", [&] {
       auto id = RequireUuid(req->node_id(), "node_id");
       auto filter = ParseEdgeTypes(req->edge_types(), "edge_types");
@@ -117,7 +117,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
 
   Status KHop(grpc::ServerContext* ctx, const pb::KHopRequest* req,
               pb::KHopResponse* resp) override {
-    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
+    if (auto denied = CheckBearer(options_.tokens, *ctx); !denied.ok()) return denied;
     return Handle("KHop", [&] {
       auto id = RequireUuid(req->node_id(), "node_id");
       auto filter = ParseEdgeTypes(req->edge_types(), "edge_types");
@@ -150,7 +150,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
 
   Status Path(grpc::ServerContext* ctx, const pb::PathRequest* req,
               pb::PathResponse* resp) override {
-    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
+    if (auto denied = CheckBearer(options_.tokens, *ctx); !denied.ok()) return denied;
     return Handle("Path", [&] {
       auto from = RequireUuid(req->from_id(), "from_id");
       auto to = RequireUuid(req->to_id(), "to_id");
@@ -180,7 +180,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
 
   Status Compare(grpc::ServerContext* ctx, const pb::CompareRequest* req,
                  pb::CompareResponse* resp) override {
-    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
+    if (auto denied = CheckBearer(options_.tokens, *ctx); !denied.ok()) return denied;
     return Handle("Compare", [&] {
       auto a = RequireUuid(req->a_id(), "a_id");
       auto b = RequireUuid(req->b_id(), "b_id");
@@ -251,17 +251,6 @@ class GraphService final : public pb::PostgresGraphService::Service {
     work(queries);
   }
 
-  Status Authenticate(grpc::ServerContext* ctx) const {
-    const BearerTokens* tokens = options_.tokens;
-    if (!tokens || !tokens->enabled()) return Status::OK;
-    auto it = ctx->client_metadata().find("authorization");
-    if (it != ctx->client_metadata().end() &&
-        tokens->Accepts(std::string_view(it->second.data(), it->second.size()))) {
-      return Status::OK;
-    }
-    return {StatusCode::UNAUTHENTICATED,
-            "missing or invalid credentials: send metadata `authorization: Bearer <token>`"};
-  }
 
   db::Pool& pool_;
   GraphServiceOptions options_;

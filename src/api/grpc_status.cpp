@@ -3,6 +3,7 @@
 #include <grpcpp/server_context.h>
 #include <spdlog/spdlog.h>
 
+#include "api/auth.h"
 #include "db/error.h"
 
 namespace psvc::api {
@@ -38,6 +39,17 @@ grpc::Status StatusFromCurrentException(const char* method) {
     spdlog::error("{}: unknown internal error", method);
   }
   return {grpc::StatusCode::INTERNAL, "internal error"};
+}
+
+grpc::Status CheckBearer(const BearerTokens* tokens, const grpc::ServerContext& ctx) {
+  if (!tokens || !tokens->enabled()) return grpc::Status::OK;
+  const auto& md = ctx.client_metadata();
+  auto it = md.find("authorization");
+  if (it != md.end() && tokens->Accepts(std::string_view(it->second.data(), it->second.size()))) {
+    return grpc::Status::OK;
+  }
+  return {grpc::StatusCode::UNAUTHENTICATED,
+          "missing or invalid credentials: send metadata `authorization: Bearer <token>`"};
 }
 
 std::chrono::steady_clock::time_point RequestDeadline(const grpc::ServerContext& ctx,

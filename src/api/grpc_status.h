@@ -12,9 +12,15 @@ class ServerContext;
 
 namespace psvc::api {
 
+class BearerTokens;
+
 /// Maps the exception in flight (db::DbError or anything else) to a status a caller can act
 /// on. Internal details are logged, never sent.
 grpc::Status StatusFromCurrentException(const char* method);
+
+/// OK when `tokens` are off or the call carries `authorization: Bearer <token>` metadata
+/// with one of them; UNAUTHENTICATED otherwise.
+grpc::Status CheckBearer(const BearerTokens* tokens, const grpc::ServerContext& ctx);
 
 /// The caller's deadline as a steady-clock point, no later than now + `cap`.
 std::chrono::steady_clock::time_point RequestDeadline(const grpc::ServerContext& ctx,

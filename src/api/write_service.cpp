@@ -80,7 +80,7 @@ class WriteService final : public pb::PostgresWriteService::Service {
 
   Status StartMergeAnime(grpc::ServerContext* ctx, const pb::StartMergeAnimeRequest* req,
                          pb::StartSagaResponse* resp) override {
-    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
+    if (auto denied = CheckBearer(tokens_, *ctx); !denied.ok()) return denied;
     if (!sagas_) return {StatusCode::UNIMPLEMENTED, "sagas are not enabled on this server"};
     try {
       return StartResponse(sagas_->StartMerge(req->request_id(), req->duplicate_id(),
@@ -93,7 +93,7 @@ class WriteService final : public pb::PostgresWriteService::Service {
 
   Status StartRemoveAnime(grpc::ServerContext* ctx, const pb::StartRemoveAnimeRequest* req,
                           pb::StartSagaResponse* resp) override {
-    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
+    if (auto denied = CheckBearer(tokens_, *ctx); !denied.ok()) return denied;
     if (!sagas_) return {StatusCode::UNIMPLEMENTED, "sagas are not enabled on this server"};
     try {
       return StartResponse(sagas_->StartRemove(req->request_id(), req->anime_id(), req->reason()),
@@ -104,7 +104,7 @@ class WriteService final : public pb::PostgresWriteService::Service {
   }
 
   Status GetSaga(grpc::ServerContext* ctx, const pb::GetSagaRequest* req, pb::Saga* resp) override {
-    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
+    if (auto denied = CheckBearer(tokens_, *ctx); !denied.ok()) return denied;
     if (!sagas_) return {StatusCode::UNIMPLEMENTED, "sagas are not enabled on this server"};
     if (!ids::CanonicalUuid(req->saga_id())) {
       return {StatusCode::INVALID_ARGUMENT,
@@ -145,7 +145,7 @@ class WriteService final : public pb::PostgresWriteService::Service {
 
   Status ApplyEvent(grpc::ServerContext* ctx, const pb::ApplyEventRequest* req,
                     pb::ApplyEventResponse* resp) override {
-    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
+    if (auto denied = CheckBearer(tokens_, *ctx); !denied.ok()) return denied;
     if (!req->has_event()) return {StatusCode::INVALID_ARGUMENT, "event: required"};
     write::ApplyResult result;
     auto status = ApplyOne(applier_, req->event(), result);
@@ -158,7 +158,7 @@ class WriteService final : public pb::PostgresWriteService::Service {
 
   Status ApplyEvents(grpc::ServerContext* ctx, const pb::ApplyEventsRequest* req,
                      pb::ApplyEventsResponse* resp) override {
-    if (auto denied = Authenticate(ctx); !denied.ok()) return denied;
+    if (auto denied = CheckBearer(tokens_, *ctx); !denied.ok()) return denied;
     if (req->events_size() > kMaxBatch) {
       return {StatusCode::INVALID_ARGUMENT, "events: at most " + std::to_string(kMaxBatch) +
                                                 " per call (got " +
@@ -216,16 +216,6 @@ class WriteService final : public pb::PostgresWriteService::Service {
   saga::SagaStore* sagas_;
   const BearerTokens* tokens_;
 
-  Status Authenticate(grpc::ServerContext* ctx) const {
-    if (!tokens_ || !tokens_->enabled()) return Status::OK;
-    auto it = ctx->client_metadata().find("authorization");
-    if (it != ctx->client_metadata().end() &&
-        tokens_->Accepts(std::string_view(it->second.data(), it->second.size()))) {
-      return Status::OK;
-    }
-    return {StatusCode::UNAUTHENTICATED,
-            "missing or invalid credentials: send metadata `authorization: Bearer <token>`"};
-  }
 };
 
 }  // namespace

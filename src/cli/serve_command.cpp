@@ -99,14 +99,15 @@ int RunServe(const ServeOptions& o) {
   db::Pool pool({.url = o.database_url,
                  .size = o.pool_size,
                  .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms)});
+  const std::string& read_url = o.read_database_url.empty() ? o.database_url : o.read_database_url;
   // Graph reads use their own read-only pool, on a replica when one is configured.
-  db::Pool read_pool({.url = o.read_database_url.empty() ? o.database_url : o.read_database_url,
+  db::Pool read_pool({.url = read_url,
                       .size = o.read_pool_size,
                       .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
                       .read_only = true,
                       .session_setup = graph::GraphQueries::SessionSetup()});
   // GraphQL: its own read-only pool (custom plans: search patterns differ per call).
-  db::Pool graphql_pool({.url = o.read_database_url.empty() ? o.database_url : o.read_database_url,
+  db::Pool graphql_pool({.url = read_url,
                          .size = o.read_pool_size,
                          .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
                          .read_only = true});

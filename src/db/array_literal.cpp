@@ -27,7 +27,9 @@ std::string ArrayLiteral(const std::vector<std::optional<std::string>>& items) {
   return out;
 }
 
-std::string ArrayLiteral(const std::vector<std::string>& items) {
+namespace {
+template <typename Strings>
+std::string QuotedArray(const Strings& items) {
   std::string out = "{";
   for (size_t i = 0; i < items.size(); ++i) {
     if (i) out += ',';
@@ -36,5 +38,9 @@ std::string ArrayLiteral(const std::vector<std::string>& items) {
   out += '}';
   return out;
 }
+}  // namespace
+
+std::string ArrayLiteral(const std::vector<std::string>& items) { return QuotedArray(items); }
+std::string ArrayLiteral(const std::vector<std::string_view>& items) { return QuotedArray(items); }
 
 }  // namespace psvc::db

@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "db/array_literal.h"
 #include "db/error.h"
 #include "graph/graph_statements.h"
 
@@ -16,16 +17,6 @@ namespace {
 // symmetry to be correct).
 constexpr int kUnlimitedPerNode = 1'000'000;
 
-template <typename Strings>
-std::string ArrayLiteral(const Strings& items) {
-  std::string out = "{";
-  for (const auto& s : items) {
-    if (out.size() > 1) out += ',';
-    out += s;  // UUIDs and relation names: no characters that need quoting
-  }
-  out += '}';
-  return out;
-}
 
 const char* Bool(bool b) { return b ? "true" : "false"; }
 
@@ -58,9 +49,9 @@ std::vector<GraphQueries::Row> GraphQueries::Expand(const std::vector<std::strin
   BeforeStatement();
   auto res = conn_.Execute(
       sql::kNeighbors,
-      {ArrayLiteral(frontier), ArrayLiteral(filter.relation_types), Bool(filter.same_studio),
+      {db::ArrayLiteral(frontier), db::ArrayLiteral(filter.relation_types), Bool(filter.same_studio),
        Bool(filter.co_appears), Bool(filter.adapted_from), std::to_string(hub_window),
-       ArrayLiteral(exclude), std::to_string(per_node)});
+       db::ArrayLiteral(exclude), std::to_string(per_node)});
   std::vector<Row> rows;
   rows.reserve(res.rows());
   for (int r = 0; r < res.rows(); ++r) {
@@ -73,7 +64,7 @@ std::vector<GraphQueries::Row> GraphQueries::Expand(const std::vector<std::strin
 
 std::vector<std::string> GraphQueries::Existing(const std::vector<std::string>& ids) {
   BeforeStatement();
-  auto res = conn_.Execute(sql::kExisting, {ArrayLiteral(ids)});
+  auto res = conn_.Execute(sql::kExisting, {db::ArrayLiteral(ids)});
   std::vector<std::string> out;
   for (int r = 0; r < res.rows(); ++r) out.emplace_back(res.Get(r, 0));
   return out;
