@@ -204,9 +204,10 @@ double RunJetStream(const std::string& admin, const std::string& nats_url, int e
   po.MaxWait = 30000;
   js_PublishAsyncComplete(js, &po);
   auto start = Clock::now();
-  psvc::events::JetStreamConsumer consumer(co, [&](std::string_view payload, int) {
-    return psvc::api::HandleIngestMessage(applier, payload);
-  });
+  psvc::events::JetStreamConsumer consumer(
+      co, psvc::events::BatchHandler([&](const std::vector<psvc::events::Delivery>& batch) {
+        return psvc::api::HandleIngestMessages(applier, batch);
+      }));
   consumer.Start();
   auto conn = psvc::db::Connection::Open(db.url);
   while (conn.Exec("SELECT count(*) FROM processed_event").GetInt64(0, 0) < events &&

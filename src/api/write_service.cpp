@@ -225,28 +225,58 @@ void RegisterWriteService(GrpcServer& server, write::EventApplier& applier,
   server.AddService(std::make_unique<WriteService>(applier, sagas, tokens));
 }
 
-events::HandleResult HandleIngestMessage(write::EventApplier& applier, std::string_view payload) {
-  using Kind = events::HandleResult::Kind;
-  try {
-    auto result = applier.Apply(DecodeEnvelope(payload));
-    return {Kind::kAck, write::ToString(result.outcome)};
-  } catch (const write::InvalidEvent& e) {
-    return {Kind::kDeadLetter, std::string("invalid event: ") + e.what()};
-  } catch (const write::AnimeNotFound& e) {
-    return {Kind::kDeadLetter, e.what()};
-  } catch (const db::DbError& e) {
-    switch (e.kind()) {
-      case db::ErrorKind::kInvalidInput:
-      case db::ErrorKind::kConflict:
-        return {Kind::kDeadLetter, std::string("rejected by the database: ") +
-                                       std::string(db::ToString(e.kind()))};
-      case db::ErrorKind::kInternal:
-        spdlog::error("ingest: internal database error: {}", e.what());
-        return {Kind::kRetry, "internal database error"};
-      default:
-        return {Kind::kRetry, std::string(db::ToString(e.kind()))};
+std::vector<events::HandleResult> HandleIngestMessages(write::EventApplier& applier,
+                                                       const std::vector<events::Delivery>& batch) {
+  using events::HandleResult;
+  std::vector<HandleResult> out(batch.size());
+  std::vector<write::Event> events;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    try {
+      events.push_back(DecodeEnvelope(batch[i].payload));
+      where.push_back(i);
+    } catch (const write::InvalidEvent& e) {
+      out[i] = HandleResult::DeadLetter(std::string("invalid event: ") + e.what());
     }
   }
+  if (events.empty()) return out;
+  std::vector<write::BatchItem> items;
+  try {
+    // One transaction for the whole fetch: one commit instead of one per message.
+    items = applier.ApplyBatch(std::move(events));
+  } catch (const db::DbError& e) {
+    if (e.kind() == db::ErrorKind::kInternal) {
+      spdlog::error("ingest: internal database error: {}", e.what());
+    }
+    for (size_t i : where) out[i] = HandleResult::Retry(std::string(db::ToString(e.kind())));
+    return out;
+  }
+  for (size_t k = 0; k < where.size(); ++k) {
+    const auto& item = items[k];
+    HandleResult& r = out[where[k]];
+    using E = write::BatchItem::Error;
+    if (item.result) {
+      r = {HandleResult::kAck, write::ToString(item.result->outcome)};
+    } else if (item.error == E::kNotFound) {
+      r = HandleResult::DeadLetter(item.message);
+    } else if (item.db_error == db::ErrorKind::kInvalidInput ||
+               item.db_error == db::ErrorKind::kConflict) {
+      r = HandleResult::DeadLetter("rejected by the database: " +
+                                   std::string(db::ToString(*item.db_error)));
+    } else if (item.error == E::kInvalid) {
+      r = HandleResult::DeadLetter("invalid event: " + item.message);
+    } else {
+      if (item.db_error == db::ErrorKind::kInternal) {
+        spdlog::error("ingest: internal database error applying an event: {}", item.message);
+      }
+      r = HandleResult::Retry(item.message);
+    }
+  }
+  return out;
+}
+
+events::HandleResult HandleIngestMessage(write::EventApplier& applier, std::string_view payload) {
+  return HandleIngestMessages(applier, {{payload, 1}}).front();
 }
 
 }  // namespace psvc::api

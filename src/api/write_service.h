@@ -26,9 +26,14 @@ class BearerTokens;
 void RegisterWriteService(GrpcServer& server, write::EventApplier& applier,
                           saga::SagaStore* sagas = nullptr, const BearerTokens* tokens = nullptr);
 
-/// Applies one JetStream message: ack when applied (or already applied / stale), retry when
-/// the failure is transient (database down, timeout, conflict), dead-letter when the message
-/// can never apply (undecodable, invalid, refers to a missing anime).
+/// Applies the JetStream messages of one fetch in one transaction (EventApplier::ApplyBatch):
+/// ack when applied (or already applied / stale), retry when the failure is transient
+/// (database down, timeout, deadlock), dead-letter when the message can never apply
+/// (undecodable, invalid, refused by the database, refers to a missing anime).
+std::vector<events::HandleResult> HandleIngestMessages(write::EventApplier& applier,
+                                                       const std::vector<events::Delivery>& batch);
+
+/// HandleIngestMessages for one message.
 events::HandleResult HandleIngestMessage(write::EventApplier& applier, std::string_view payload);
 
 }  // namespace psvc::api

@@ -195,10 +195,11 @@ int RunServe(const ServeOptions& o) {
     co.subjects = {o.ingest_subjects};
     co.durable = o.ingest_durable;
     co.dead_letter_subject = o.dead_letter_subject;
+    co.fetch_batch = 128;  // one transaction per fetch (ApplyBatch)
     consumer = std::make_unique<events::JetStreamConsumer>(
-        co, [&applier](std::string_view payload, int) {
-          return api::HandleIngestMessage(applier, payload);
-        });
+        co, events::BatchHandler([&applier](const std::vector<events::Delivery>& batch) {
+          return api::HandleIngestMessages(applier, batch);
+        }));
     consumer->Start();
     metrics.AddCollector([c = consumer.get()](observability::SampleWriter& w) {
       auto s = c->stats();

@@ -147,5 +147,53 @@ TEST_F(SchemaTest, NormalizationIsAccentAndCaseInsensitive) {
   EXPECT_EQ(conn_->Exec("SELECT psvc_normalize('Ōkami ÉTÉ')").Get(0, 0), "okami ete");
 }
 
+TEST_F(SchemaTest, SearchTermsFollowMultiRowInsertsUpsertsRenamesAndDeletes) {
+  // Migration 0008 writes the terms of inserted rows per statement; the expected terms are
+  // spelled out by hand: one row per distinct normalised name, first spelling wins.
+  auto terms = [&](const char* id) {
+    auto r = conn_->Query(
+        "SELECT string_agg(kind || ':' || norm || '=' || term || '@' || popularity, ' | ' "
+        "ORDER BY kind, norm) FROM search_term WHERE entity_id = $1::uuid",
+        {id});
+    return r.IsNull(0, 0) ? std::string() : std::string(r.Get(0, 0));
+  };
+  constexpr const char* kC = "00000000-0000-4000-8000-00000000000c";
+  constexpr const char* kD = "00000000-0000-4000-8000-00000000000d";
+  conn_->Exec(R"sql(
+    INSERT INTO anime (id, title, title_english, synonyms, view_count) VALUES
+      ('00000000-0000-4000-8000-00000000000c', 'Éclair', 'eclair', '{"Ecl", " ", "ÉCL"}', 7),
+      ('00000000-0000-4000-8000-00000000000d', 'Dawn', NULL, '{}', 0);
+    INSERT INTO character (id, name, name_japanese, favorites) VALUES
+      ('00000000-0000-4000-8000-0000000000c2', 'Rin', 'リン', 3),
+      ('00000000-0000-4000-8000-0000000000c3', 'Åsa', 'asa', 0);
+    INSERT INTO company (id, name) VALUES ('00000000-0000-4000-8000-0000000000d2', 'Ufotable'),
+                                          ('00000000-0000-4000-8000-0000000000d3', 'Bones');
+  )sql");
+  EXPECT_EQ(terms(kC), "1:ecl=Ecl@7 | 1:eclair=Éclair@7");
+  EXPECT_EQ(terms(kD), "1:dawn=Dawn@0");
+  EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000c2"), "2:rin=Rin@3 | 2:リン=リン@3");
+  EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000c3"), "2:asa=Åsa@0");
+  EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000d3"), "3:bones=Bones@0");
+  // The rows of SetUp (single-row statements) have theirs too.
+  EXPECT_EQ(terms(kA), "1:a=A@0");
+
+  // An upsert that updates an existing row inserts no terms; a rename replaces them.
+  conn_->Exec(R"sql(
+    INSERT INTO anime (id, title) VALUES ('00000000-0000-4000-8000-00000000000c', 'Éclair')
+    ON CONFLICT (id) DO UPDATE SET title = 'Lumière';
+  )sql");
+  EXPECT_EQ(terms(kC), "1:ecl=Ecl@7 | 1:eclair=eclair@7 | 1:lumiere=Lumière@7");
+  conn_->Exec("UPDATE character SET name = 'Rin T' WHERE id = '00000000-0000-4000-8000-0000000000c2'");
+  EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000c2"), "2:rin t=Rin T@3 | 2:リン=リン@3");
+
+  conn_->Exec("DELETE FROM anime WHERE id IN ('00000000-0000-4000-8000-00000000000c', "
+              "'00000000-0000-4000-8000-00000000000d')");
+  conn_->Exec("DELETE FROM company WHERE id = '00000000-0000-4000-8000-0000000000d3'");
+  EXPECT_EQ(terms(kC), "");
+  EXPECT_EQ(terms(kD), "");
+  EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000d3"), "");
+  EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000d2"), "3:ufotable=Ufotable@0");
+}
+
 }  // namespace
 }  // namespace psvc::db

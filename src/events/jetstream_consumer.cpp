@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -36,9 +37,12 @@ constexpr auto kApiWait = 5000ms;
 
 struct JetStreamConsumer::Impl {
   Impl(JetStreamConsumerOptions o, MessageHandler h) : opt(std::move(o)), handler(std::move(h)) {}
+  Impl(JetStreamConsumerOptions o, BatchHandler h)
+      : opt(std::move(o)), batch_handler(std::move(h)) {}
 
   JetStreamConsumerOptions opt;
-  MessageHandler handler;
+  MessageHandler handler;       // one of these two is set
+  BatchHandler batch_handler;
   mutable std::mutex mu;
   std::condition_variable cv;    // wakes a backoff sleep on Stop()
   JetStreamConsumerStats stats;  // guarded by mu
@@ -57,7 +61,21 @@ struct JetStreamConsumer::Impl {
   void EnsureConsumer();
   /// What became of one message, for the pause decision.
   enum class Outcome { kApplied, kTransient, kOther };
-  Outcome Handle(detail::NatsPtr<natsMsg> msg);
+  /// A fetched message with its JetStream metadata.
+  struct Fetched {
+    detail::NatsPtr<natsMsg> msg;
+    uint64_t delivered = 1, stream_seq = 0;
+    int64_t published_ns = 0;
+    std::string_view payload() const {
+      return {natsMsg_GetData(msg.get()), static_cast<size_t>(natsMsg_GetDataLength(msg.get()))};
+    }
+  };
+  /// Empty when the message was dealt with before any handler (our own dead letter, or the
+  /// crash-loop guard).
+  std::optional<Fetched> Prepare(detail::NatsPtr<natsMsg> msg);
+  /// Acts on the handler's result: ack, NAK with delay, or dead-letter.
+  Outcome Settle(Fetched& f, const HandleResult& result, bool threw);
+  void HandleFetched(detail::MsgList& list, int& acked, int& transient);
   void DeadLetter(natsMsg* msg, const std::string& reason, uint64_t delivered, uint64_t stream_seq);
   void Nak(natsMsg* msg, std::chrono::milliseconds delay);
   void RefreshPendingIfDue();
@@ -70,9 +88,17 @@ struct JetStreamConsumer::Impl {
 };
 
 JetStreamConsumer::JetStreamConsumer(JetStreamConsumerOptions options, MessageHandler handler)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {
-  const auto& o = impl_->opt;
+    : JetStreamConsumer(std::make_unique<Impl>(std::move(options), std::move(handler))) {
   if (!impl_->handler) throw std::invalid_argument("jetstream consumer: no handler");
+}
+
+JetStreamConsumer::JetStreamConsumer(JetStreamConsumerOptions options, BatchHandler handler)
+    : JetStreamConsumer(std::make_unique<Impl>(std::move(options), std::move(handler))) {
+  if (!impl_->batch_handler) throw std::invalid_argument("jetstream consumer: no handler");
+}
+
+JetStreamConsumer::JetStreamConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  const auto& o = impl_->opt;
   if (o.stream.empty() || o.durable.empty() || o.subjects.empty() ||
       o.dead_letter_subject.empty()) {
     throw std::invalid_argument(
@@ -129,14 +155,8 @@ void JetStreamConsumer::Impl::Run() {
       }
       detail::Check(s, "fetch", jerr);
       backoff.Reset();
-      int i = 0, acked = 0, transient = 0;
-      for (; i < list.size() && !stopping; ++i) {
-        Outcome k = Handle(list.Take(i));
-        acked += k == Outcome::kApplied;
-        transient += k == Outcome::kTransient;
-      }
-      // Stopping: hand the rest back now rather than after ack_wait.
-      for (; i < list.size(); ++i) Nak(list.Take(i).get(), 0ms);
+      int acked = 0, transient = 0;
+      HandleFetched(list, acked, transient);
       RefreshPendingIfDue();
       // Nothing applied and something was transient: likely the database is down. Pause
       // rather than fetch the next messages only to NAK them too.
@@ -222,46 +242,92 @@ void JetStreamConsumer::Impl::EnsureConsumer() {
   spdlog::info("ingest consumer: created durable consumer {}/{}", opt.stream, opt.durable);
 }
 
-JetStreamConsumer::Impl::Outcome JetStreamConsumer::Impl::Handle(detail::NatsPtr<natsMsg> msg) {
+void JetStreamConsumer::Impl::HandleFetched(detail::MsgList& list, int& acked, int& transient) {
+  std::vector<Fetched> ready;
+  int i = 0;
+  for (; i < list.size() && !stopping; ++i) {
+    if (auto f = Prepare(list.Take(i))) ready.push_back(std::move(*f));
+  }
+  // Stopping: hand the rest back now rather than after ack_wait.
+  for (; i < list.size(); ++i) Nak(list.Take(i).get(), 0ms);
+  auto count = [&](Outcome k) {
+    acked += k == Outcome::kApplied;
+    transient += k == Outcome::kTransient;
+  };
+  if (batch_handler) {
+    if (ready.empty()) return;
+    std::vector<Delivery> batch;
+    for (const auto& f : ready) batch.push_back({f.payload(), static_cast<int>(f.delivered)});
+    std::vector<HandleResult> results;
+    std::string failure;
+    try {
+      results = batch_handler(batch);
+      if (results.size() != ready.size()) failure = "handler returned a wrong number of results";
+    } catch (const std::exception& e) {
+      failure = std::string("handler threw: ") + e.what();
+    }
+    Count([&](auto& s) { s.handled += ready.size(); });
+    for (size_t k = 0; k < ready.size(); ++k) {
+      count(failure.empty() ? Settle(ready[k], results[k], false)
+                            : Settle(ready[k], HandleResult::Retry(failure), true));
+    }
+    return;
+  }
+  for (size_t k = 0; k < ready.size(); ++k) {
+    if (stopping) {
+      Nak(ready[k].msg.get(), 0ms);
+      continue;
+    }
+    HandleResult result;
+    bool threw = false;
+    try {
+      result = handler(ready[k].payload(), static_cast<int>(ready[k].delivered));
+    } catch (const std::exception& e) {
+      threw = true;
+      result = HandleResult::Retry(std::string("handler threw: ") + e.what());
+    }
+    Count([](auto& s) { ++s.handled; });
+    count(Settle(ready[k], result, threw));
+  }
+}
+
+std::optional<JetStreamConsumer::Impl::Fetched> JetStreamConsumer::Impl::Prepare(
+    detail::NatsPtr<natsMsg> msg) {
   std::string subject = natsMsg_GetSubject(msg.get());
   if (dlq_in_stream && subject == opt.dead_letter_subject) {
     // Our own dead letters, stored in this stream for operators: not input.
     natsMsg_AckSync(msg.get(), nullptr, nullptr);
     Count([](auto& s) { ++s.skipped_dead_letters; });
-    return Outcome::kOther;
+    return std::nullopt;
   }
+  Fetched f{std::move(msg)};
   jsMsgMetaData* raw_meta = nullptr;
-  uint64_t delivered = 1, stream_seq = 0;
-  int64_t published_ns = 0;
-  if (natsMsg_GetMetaData(&raw_meta, msg.get()) == NATS_OK) {
+  if (natsMsg_GetMetaData(&raw_meta, f.msg.get()) == NATS_OK) {
     detail::NatsPtr<jsMsgMetaData> meta(raw_meta);
-    delivered = meta->NumDelivered;
-    stream_seq = meta->Sequence.Stream;
-    published_ns = meta->Timestamp;
+    f.delivered = meta->NumDelivered;
+    f.stream_seq = meta->Sequence.Stream;
+    f.published_ns = meta->Timestamp;
   }
-  if (delivered > 1) Count([](auto& s) { ++s.redeliveries; });
-  if (delivered > static_cast<uint64_t>(opt.max_deliver_unhandled)) {
-    DeadLetter(msg.get(), "delivered " + std::to_string(delivered) + " times without an outcome",
-               delivered, stream_seq);
-    return Outcome::kOther;
+  if (f.delivered > 1) Count([](auto& s) { ++s.redeliveries; });
+  if (f.delivered > static_cast<uint64_t>(opt.max_deliver_unhandled)) {
+    DeadLetter(f.msg.get(),
+               "delivered " + std::to_string(f.delivered) + " times without an outcome",
+               f.delivered, f.stream_seq);
+    return std::nullopt;
   }
+  return f;
+}
 
-  std::string_view payload(natsMsg_GetData(msg.get()),
-                           static_cast<size_t>(natsMsg_GetDataLength(msg.get())));
-  HandleResult result;
-  bool threw = false;
-  try {
-    result = handler(payload, static_cast<int>(delivered));
-  } catch (const std::exception& e) {
-    threw = true;
-    result = HandleResult::Retry(std::string("handler threw: ") + e.what());
-  }
-  Count([](auto& s) { ++s.handled; });
-
+JetStreamConsumer::Impl::Outcome JetStreamConsumer::Impl::Settle(Fetched& f,
+                                                                 const HandleResult& result,
+                                                                 bool threw) {
+  natsMsg* msg = f.msg.get();
+  const uint64_t delivered = f.delivered, stream_seq = f.stream_seq;
+  const int64_t published_ns = f.published_ns;
   switch (result.kind) {
     case HandleResult::kAck: {
       jsErrCode jerr = static_cast<jsErrCode>(0);
-      natsStatus s = natsMsg_AckSync(msg.get(), nullptr, &jerr);
+      natsStatus s = natsMsg_AckSync(msg, nullptr, &jerr);
       if (s != NATS_OK) {
         // Committed but not acked: it comes back and the handler answers "already applied".
         spdlog::warn("ingest consumer: ack of seq {} failed: {}", stream_seq,
@@ -276,25 +342,25 @@ JetStreamConsumer::Impl::Outcome JetStreamConsumer::Impl::Handle(detail::NatsPtr
       auto age = std::chrono::system_clock::now().time_since_epoch() -
                  std::chrono::nanoseconds(published_ns);
       if (threw && delivered >= static_cast<uint64_t>(opt.max_deliver)) {
-        DeadLetter(msg.get(),
+        DeadLetter(msg,
                    "gave up after " + std::to_string(delivered) + " deliveries: " + result.reason,
                    delivered, stream_seq);
         return Outcome::kOther;
       }
       if (!threw && published_ns > 0 && age > opt.retry_deadline) {
-        DeadLetter(msg.get(), "still failing after the retry deadline: " + result.reason, delivered,
+        DeadLetter(msg, "still failing after the retry deadline: " + result.reason, delivered,
                    stream_seq);
         return Outcome::kOther;
       }
       spdlog::info("ingest consumer: seq {} delivery {} will be retried: {}", stream_seq, delivered,
                    result.reason);
-      Nak(msg.get(),
+      Nak(msg,
           RedeliveryDelay(static_cast<int>(delivered), opt.retry_initial, opt.retry_max));
       Count([](auto& st) { ++st.retried; });
       return threw ? Outcome::kOther : Outcome::kTransient;
     }
     case HandleResult::kDeadLetter:
-      DeadLetter(msg.get(), result.reason, delivered, stream_seq);
+      DeadLetter(msg, result.reason, delivered, stream_seq);
       return Outcome::kOther;
   }
   return Outcome::kOther;

@@ -3,8 +3,9 @@
 ///
 /// Delivery contract: at least once. A message is ACKed only after the handler returned kAck
 /// (i.e. committed), so the handler must be idempotent by event id (the apply path records
-/// processed events). Messages are handled one at a time in stream order; a message that
-/// needs retrying is NAKed with a delay, so later messages are not held up behind it.
+/// processed events). Messages are handled in stream order, one at a time (MessageHandler)
+/// or one fetch at a time (BatchHandler); a message that needs retrying is NAKed with a
+/// delay, so later messages are not held up behind it.
 /// Dead-lettering: kDeadLetter at once; a throwing handler after max_deliver deliveries;
 /// kRetry (transient) only after retry_deadline; any message after max_deliver_unhandled.
 
@@ -35,6 +36,17 @@ struct HandleResult {
 
 /// Called on the consumer's thread for every message; an exception counts as kRetry.
 using MessageHandler = std::function<HandleResult(std::string_view payload, int delivery_count)>;
+
+/// One fetched message, as a batch handler sees it.
+struct Delivery {
+  std::string_view payload;
+  int delivery_count = 1;
+};
+
+/// Called with the messages of one fetch, in stream order; returns one result per message
+/// (same order). Lets the handler commit a whole fetch in one transaction. An exception
+/// counts as kRetry (thrown) for every message of the call.
+using BatchHandler = std::function<std::vector<HandleResult>(const std::vector<Delivery>& batch)>;
 
 /// Where the consumer reads from and how it paces retries.
 struct JetStreamConsumerOptions {
@@ -92,6 +104,7 @@ struct JetStreamConsumerStats {
 class JetStreamConsumer {
  public:
   JetStreamConsumer(JetStreamConsumerOptions options, MessageHandler handler);
+  JetStreamConsumer(JetStreamConsumerOptions options, BatchHandler handler);
   JetStreamConsumer(const JetStreamConsumer&) = delete;
   JetStreamConsumer& operator=(const JetStreamConsumer&) = delete;
   ~JetStreamConsumer();  ///< Stop()s
@@ -104,6 +117,7 @@ class JetStreamConsumer {
 
  private:
   struct Impl;
+  explicit JetStreamConsumer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

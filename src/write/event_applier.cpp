@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "db/array_literal.h"
 #include "db/error.h"
@@ -107,53 +109,301 @@ std::vector<BatchItem> EventApplier::ApplyBatch(std::vector<Event> events) {
   if (valid.empty()) return items;
   auto conn = pool_.Acquire(options_.acquire_timeout);
   db::Transaction tx(*conn);
-  {
-    std::vector<std::string> company_ids, company_names, character_ids, character_names, work_ids,
-        work_titles;
-    for (size_t i : valid) {
-      if (const auto* e = std::get_if<AnimeEnriched>(&events[i].payload)) {
-        for (const auto& c : e->companies) company_ids.push_back(c.company_id), company_names.push_back(c.name);
-        for (const auto& c : e->characters) character_ids.push_back(c.character_id), character_names.push_back(c.name);
-        for (const auto& w : e->original_works) work_ids.push_back(w.original_work_id), work_titles.push_back(w.title);
-      }
-    }
-    if (!company_ids.empty()) {
-      conn->Execute(sql::kPreinsertCompanies, {db::ArrayLiteral(company_ids), db::ArrayLiteral(company_names)});
-    }
-    if (!character_ids.empty()) {
-      conn->Execute(sql::kPreinsertCharacters, {db::ArrayLiteral(character_ids), db::ArrayLiteral(character_names)});
-    }
-    if (!work_ids.empty()) {
-      conn->Execute(sql::kPreinsertWorks, {db::ArrayLiteral(work_ids), db::ArrayLiteral(work_titles)});
-    }
-  }
-  for (size_t i : valid) {
-    // A savepoint per event: one event's failure rolls back that event only, and the whole
-    // batch pays for one commit (one WAL flush) instead of one per event.
-    for (int attempt = 0;; ++attempt) {
-      conn->Exec("SAVEPOINT event");
-      try {
-        items[i].result = ApplyInTransaction(*conn, events[i]);
-        conn->Exec("RELEASE SAVEPOINT event");
-        break;
-      } catch (const AnimeNotFound& e) {
-        conn->Exec("ROLLBACK TO SAVEPOINT event");
-        items[i] = {std::nullopt, BatchItem::Error::kNotFound, e.what()};
-        break;
-      } catch (const db::DbError& e) {
-        if (!conn->Healthy()) throw;  // the connection is gone: the caller retries the batch
-        conn->Exec("ROLLBACK TO SAVEPOINT event");
-        if (e.kind() == db::ErrorKind::kSerialization && attempt < options_.retries) continue;
-        items[i] = {std::nullopt,
-                    e.kind() == db::ErrorKind::kInvalidInput ? BatchItem::Error::kInvalid
-                                                             : BatchItem::Error::kTransient,
-                    std::string(db::ToString(e.kind()))};
+  for (size_t k = 0; k < valid.size();) {
+    // A run: consecutive AnimeEnriched events, each anime and event id once. Anything else
+    // (other event types, a second event for the same anime) goes one by one, in order.
+    std::vector<size_t> run;
+    std::unordered_set<std::string> anime, event_ids;
+    for (; k < valid.size(); ++k) {
+      const Event& e = events[valid[k]];
+      const auto* enriched = std::get_if<AnimeEnriched>(&e.payload);
+      if (enriched == nullptr || anime.count(enriched->anime_id) || event_ids.count(e.event_id)) {
         break;
       }
+      anime.insert(enriched->anime_id);
+      event_ids.insert(e.event_id);
+      run.push_back(valid[k]);
+    }
+    if (run.empty()) {
+      ApplyEachInSavepoints(*conn, events, {valid[k++]}, items);
+      continue;
+    }
+    conn->Exec("SAVEPOINT run");
+    try {
+      ApplyEnrichedRun(*conn, events, run, items);
+      conn->Exec("RELEASE SAVEPOINT run");
+    } catch (const db::DbError&) {
+      if (!conn->Healthy()) throw;  // the connection is gone: the caller retries the batch
+      // Something in the run failed (a row the database refuses, a deadlock): undo the run
+      // and apply its events one by one, so each gets its own outcome.
+      conn->Exec("ROLLBACK TO SAVEPOINT run");
+      conn->Exec("RELEASE SAVEPOINT run");
+      for (size_t i : run) items[i] = {};
+      PreinsertSharedEntities(*conn, events, run);
+      ApplyEachInSavepoints(*conn, events, run, items);
     }
   }
   tx.Commit();
   return items;
+}
+
+void EventApplier::PreinsertSharedEntities(db::Connection& conn, const std::vector<Event>& events,
+                                           const std::vector<size_t>& which) {
+  std::vector<std::string> company_ids, company_names, character_ids, character_names, work_ids,
+      work_titles;
+  for (size_t i : which) {
+    if (const auto* e = std::get_if<AnimeEnriched>(&events[i].payload)) {
+      for (const auto& c : e->companies) company_ids.push_back(c.company_id), company_names.push_back(c.name);
+      for (const auto& c : e->characters) character_ids.push_back(c.character_id), character_names.push_back(c.name);
+      for (const auto& w : e->original_works) work_ids.push_back(w.original_work_id), work_titles.push_back(w.title);
+    }
+  }
+  if (!company_ids.empty()) {
+    conn.Execute(sql::kPreinsertCompanies, {db::ArrayLiteral(company_ids), db::ArrayLiteral(company_names)});
+  }
+  if (!character_ids.empty()) {
+    conn.Execute(sql::kPreinsertCharacters, {db::ArrayLiteral(character_ids), db::ArrayLiteral(character_names)});
+  }
+  if (!work_ids.empty()) {
+    conn.Execute(sql::kPreinsertWorks, {db::ArrayLiteral(work_ids), db::ArrayLiteral(work_titles)});
+  }
+}
+
+void EventApplier::ApplyEachInSavepoints(db::Connection& conn, const std::vector<Event>& events,
+                                         const std::vector<size_t>& which,
+                                         std::vector<BatchItem>& items) {
+  for (size_t i : which) {
+    // A savepoint per event: one event's failure rolls back that event only, and the whole
+    // batch pays for one commit (one WAL flush) instead of one per event.
+    for (int attempt = 0;; ++attempt) {
+      conn.Exec("SAVEPOINT event");
+      try {
+        items[i].result = ApplyInTransaction(conn, events[i]);
+        conn.Exec("RELEASE SAVEPOINT event");
+        break;
+      } catch (const AnimeNotFound& e) {
+        conn.Exec("ROLLBACK TO SAVEPOINT event");
+        items[i] = {std::nullopt, BatchItem::Error::kNotFound, e.what()};
+        break;
+      } catch (const db::DbError& e) {
+        if (!conn.Healthy()) throw;  // the connection is gone: the caller retries the batch
+        conn.Exec("ROLLBACK TO SAVEPOINT event");
+        if (e.kind() == db::ErrorKind::kSerialization && attempt < options_.retries) continue;
+        items[i] = {std::nullopt,
+                    e.kind() == db::ErrorKind::kInvalidInput ? BatchItem::Error::kInvalid
+                                                             : BatchItem::Error::kTransient,
+                    std::string(db::ToString(e.kind())), e.kind()};
+        break;
+      }
+    }
+  }
+}
+
+void EventApplier::ApplyEnrichedRun(db::Connection& conn, const std::vector<Event>& events,
+                                    const std::vector<size_t>& run, std::vector<BatchItem>& items) {
+  auto enriched = [&](size_t i) -> const AnimeEnriched& {
+    return std::get<AnimeEnriched>(events[i].payload);
+  };
+  constexpr const char* kType = "AnimeEnriched";
+
+  // 1. Claim the event ids; the others were processed before and change nothing.
+  std::vector<std::string> event_ids, anime_ids;
+  for (size_t i : run) {
+    event_ids.push_back(events[i].event_id);
+    anime_ids.push_back(enriched(i).anime_id);
+  }
+  auto claimed_rows = conn.Execute(
+      sql::kRunClaimEvents, {db::ArrayLiteral(event_ids), db::ArrayLiteral(anime_ids), kType});
+  std::unordered_set<std::string> claimed;
+  for (int r = 0; r < claimed_rows.rows(); ++r) claimed.emplace(claimed_rows.Get(r, 0));
+  std::vector<size_t> todo;
+  std::vector<std::string> unclaimed;
+  for (size_t i : run) {
+    if (claimed.count(events[i].event_id)) {
+      todo.push_back(i);
+    } else {
+      unclaimed.push_back(events[i].event_id);
+    }
+  }
+  if (!unclaimed.empty()) {
+    auto prev = conn.Execute(sql::kRunPreviousOutcomes, {db::ArrayLiteral(unclaimed)});
+    std::unordered_map<std::string, std::string> outcome;
+    for (int r = 0; r < prev.rows(); ++r) outcome.emplace(prev.Get(r, 0), prev.Get(r, 1));
+    for (size_t i : run) {
+      if (claimed.count(events[i].event_id)) continue;
+      auto it = outcome.find(events[i].event_id);
+      items[i].result = ApplyResult{Outcome::kAlreadyApplied, 0,
+                                    "event " + events[i].event_id + " was processed before (" +
+                                        (it == outcome.end() ? "?" : it->second) + ")"};
+    }
+  }
+  if (todo.empty()) return;
+
+  // 2. Lock the anime that exist (id order); learn which are newer or retired.
+  std::vector<std::string> ids, ats;
+  for (size_t i : todo) {
+    ids.push_back(enriched(i).anime_id);
+    ats.push_back(std::to_string(events[i].occurred_at_ms));
+  }
+  auto locked = conn.Execute(sql::kRunLockAnime, {db::ArrayLiteral(ids), db::ArrayLiteral(ats)});
+  std::unordered_map<std::string, std::optional<std::string>> retired;  // id -> why, if retired
+  std::unordered_set<std::string> existing, newer;
+  for (int r = 0; r < locked.rows(); ++r) {
+    std::string id(locked.Get(r, 0));
+    existing.insert(id);
+    if (locked.GetBool(r, 1)) newer.insert(id);
+    if (!locked.IsNull(r, 2)) retired.emplace(id, std::string(locked.Get(r, 2)));
+  }
+  if (existing.size() < ids.size()) {
+    std::vector<std::string> missing;
+    for (const auto& id : ids) {
+      if (!existing.count(id)) missing.push_back(id);
+    }
+    auto gone = conn.Execute(sql::kRunRetiredIds, {db::ArrayLiteral(missing)});
+    for (int r = 0; r < gone.rows(); ++r) retired.emplace(gone.Get(r, 0), std::string(gone.Get(r, 1)));
+  }
+
+  // 3. Stale events are recorded with the reason and change nothing (rules as in
+  //    ApplyInTransaction).
+  std::vector<size_t> apply;
+  std::vector<std::string> stale_ids, stale_why;
+  for (size_t i : todo) {
+    const std::string& id = enriched(i).anime_id;
+    std::string why;
+    if (auto it = retired.find(id); it != retired.end()) {
+      why = "anime " + id + " " + *it->second + ": events for it are ignored";
+    } else if (newer.count(id)) {
+      why = "a newer event for this anime was applied before (occurred_at is older)";
+    }
+    if (why.empty()) {
+      apply.push_back(i);
+      continue;
+    }
+    stale_ids.push_back(events[i].event_id);
+    stale_why.push_back(why);
+    items[i].result = ApplyResult{Outcome::kIgnoredStale, 0, why};
+  }
+  if (!stale_ids.empty()) {
+    conn.Execute(sql::kRunMarkStale, {db::ArrayLiteral(stale_ids), db::ArrayLiteral(stale_why)});
+  }
+  if (apply.empty()) return;
+
+  // 4. The anime rows.
+  std::vector<std::string> a_ids, titles, synonyms, types, statuses, a_at;
+  std::vector<std::optional<std::string>> english, japanese, seasons, years, counts, synopses,
+      scores;
+  for (size_t i : apply) {
+    const auto& f = enriched(i).fields;
+    a_ids.push_back(enriched(i).anime_id);
+    titles.push_back(f.title);
+    english.push_back(f.title_english);
+    japanese.push_back(f.title_japanese);
+    synonyms.push_back(db::ArrayLiteral(f.synonyms));
+    types.push_back(f.type);
+    statuses.push_back(f.status);
+    seasons.push_back(f.season);
+    years.push_back(OptInt(f.year));
+    counts.push_back(OptInt(f.episode_count));
+    synopses.push_back(f.synopsis);
+    scores.push_back(OptDouble(f.score));
+    a_at.push_back(std::to_string(events[i].occurred_at_ms));
+  }
+  auto upserted = conn.Execute(
+      sql::kRunUpsertAnime,
+      {db::ArrayLiteral(a_ids), db::ArrayLiteral(titles), db::ArrayLiteral(english),
+       db::ArrayLiteral(japanese), db::ArrayLiteral(synonyms), db::ArrayLiteral(types),
+       db::ArrayLiteral(statuses), db::ArrayLiteral(seasons), db::ArrayLiteral(years),
+       db::ArrayLiteral(counts), db::ArrayLiteral(synopses), db::ArrayLiteral(scores),
+       db::ArrayLiteral(a_at)});
+  std::unordered_map<std::string, int64_t> version;
+  for (int r = 0; r < upserted.rows(); ++r) version.emplace(upserted.Get(r, 0), upserted.GetInt64(r, 1));
+
+  // 5. Shared entities (the last mention in the run wins) and the replaced sets.
+  std::vector<std::string> co_anime, co_ids, co_names, co_roles;
+  std::vector<std::string> ch_anime, ch_ids, ch_names, ch_favorites, ch_roles;
+  std::vector<std::optional<std::string>> ch_japanese, w_authors;
+  std::vector<std::string> w_anime, w_ids, w_titles, w_kinds;
+  std::vector<std::string> r_source, r_related, r_types;
+  for (size_t i : apply) {
+    const auto& e = enriched(i);
+    for (const auto& c : e.companies) {
+      co_anime.push_back(e.anime_id);
+      co_ids.push_back(c.company_id);
+      co_names.push_back(c.name);
+      co_roles.push_back(c.role);
+    }
+    for (const auto& c : e.characters) {
+      ch_anime.push_back(e.anime_id);
+      ch_ids.push_back(c.character_id);
+      ch_names.push_back(c.name);
+      ch_japanese.push_back(c.name_japanese);
+      ch_favorites.push_back(std::to_string(c.favorites));
+      ch_roles.push_back(c.role);
+    }
+    for (const auto& w : e.original_works) {
+      w_anime.push_back(e.anime_id);
+      w_ids.push_back(w.original_work_id);
+      w_titles.push_back(w.title);
+      w_kinds.push_back(w.kind);
+      w_authors.push_back(w.author);
+    }
+    for (const auto& r : e.relations) {
+      r_source.push_back(e.anime_id);
+      r_related.push_back(r.related_anime_id);
+      r_types.push_back(r.relation_type);
+    }
+  }
+  if (!co_ids.empty()) {
+    conn.Execute(sql::kRunUpsertCompanies, {db::ArrayLiteral(co_ids), db::ArrayLiteral(co_names)});
+  }
+  if (!ch_ids.empty()) {
+    conn.Execute(sql::kRunUpsertCharacters,
+                 {db::ArrayLiteral(ch_ids), db::ArrayLiteral(ch_names),
+                  db::ArrayLiteral(ch_japanese), db::ArrayLiteral(ch_favorites)});
+  }
+  if (!w_ids.empty()) {
+    conn.Execute(sql::kRunUpsertWorks, {db::ArrayLiteral(w_ids), db::ArrayLiteral(w_titles),
+                                        db::ArrayLiteral(w_kinds), db::ArrayLiteral(w_authors)});
+  }
+  const std::string applied_ids = db::ArrayLiteral(a_ids);
+  conn.Execute(sql::kRunDeleteSets, {applied_ids});
+  if (!co_ids.empty() || !ch_ids.empty() || !w_ids.empty()) {
+    conn.Execute(sql::kRunInsertLinks,
+                 {db::ArrayLiteral(co_anime), db::ArrayLiteral(co_ids), db::ArrayLiteral(co_roles),
+                  db::ArrayLiteral(ch_anime), db::ArrayLiteral(ch_ids), db::ArrayLiteral(ch_roles),
+                  db::ArrayLiteral(w_anime), db::ArrayLiteral(w_ids)});
+  }
+  if (!r_source.empty()) {
+    conn.Execute(sql::kRunInsertRelations, {db::ArrayLiteral(r_source), db::ArrayLiteral(r_related),
+                                            db::ArrayLiteral(r_types)});
+  }
+
+  // 6. Relations that waited for these anime, then the outbox: changed sources first, as the
+  //    one-by-one path writes them, then one row per event in order.
+  auto sources = conn.Execute(sql::kRunMaterializePending, {applied_ids});
+  std::unordered_map<std::string, size_t> event_of;
+  for (size_t i : apply) event_of.emplace(enriched(i).anime_id, i);
+  std::vector<std::string> o_ids, o_types, o_payloads;
+  for (int r = 0; r < sources.rows(); ++r) {
+    std::string source(sources.Get(r, 0));
+    const Event& cause = events[event_of.at(std::string(sources.Get(r, 1)))];
+    o_ids.push_back(source);
+    o_types.push_back("AnimeRelationsChanged");
+    o_payloads.push_back(OutboxPayload(source, "AnimeRelationsChanged", cause, 0));
+  }
+  for (size_t i : apply) {
+    const std::string& id = enriched(i).anime_id;
+    o_ids.push_back(id);
+    o_types.push_back(kType);
+    o_payloads.push_back(OutboxPayload(id, kType, events[i], version.at(id)));
+  }
+  conn.Execute(sql::kRunInsertOutbox,
+               {db::ArrayLiteral(o_ids), db::ArrayLiteral(o_types), db::ArrayLiteral(o_payloads)});
+
+  for (size_t i : apply) {
+    if (options_.before_commit) options_.before_commit(events[i]);
+    items[i].result = ApplyResult{Outcome::kApplied, version.at(enriched(i).anime_id), ""};
+  }
 }
 
 int EventApplier::MaterializeStrandedRelations() {
