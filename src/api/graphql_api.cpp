@@ -7,7 +7,9 @@
 #include <stdexcept>
 
 #include "api/graphql_loaders.h"
+#include "api/graphql_statements.h"
 #include "db/error.h"
+#include "db/pool.h"
 #include "graphql/engine.h"
 #include "graphql/parser.h"
 #include "ids/uuid.h"
@@ -687,5 +689,15 @@ OperationKind GraphqlApi::Classify(std::string_view query, std::string_view oper
 }
 
 std::string GraphqlApi::Sdl() const { return engine_->schema().PrintSdl(); }
+
+int64_t RefreshSearchPopularity(db::Pool& primary) {
+  auto conn = primary.Acquire(std::chrono::seconds(5));
+  return conn->Execute(sql::kRefreshCompanyPopularity).GetInt64(0, 0);
+}
+
+db::StatementList SearchUpkeepStatements() {
+  static constexpr const db::Statement* kAll[] = {&sql::kRefreshCompanyPopularity};
+  return kAll;
+}
 
 }  // namespace psvc::api

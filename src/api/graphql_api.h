@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "db/statement.h"
 #include "graphql/value.h"
 
 namespace psvc::db {
@@ -74,5 +75,12 @@ class GraphqlApi {
   GraphqlApiOptions options_;
   std::unique_ptr<graphql::Engine> engine_;
 };
+
+/// Search lane upkeep on the primary: recomputes every company's popularity (migration 0009:
+/// the views of its most-viewed visible anime); returns the rows changed. serve runs it at
+/// start-up and every minute; it throws db::DbError like any query.
+int64_t RefreshSearchPopularity(db::Pool& primary);
+/// The SQL of RefreshSearchPopularity, for the prepare-every-statement test.
+db::StatementList SearchUpkeepStatements();
 
 }  // namespace psvc::api

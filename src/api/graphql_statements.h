@@ -199,6 +199,11 @@ SELECT kind, entity_id, term, class FROM best
  ORDER BY class, sim DESC, popularity DESC, length(norm), norm, kind, entity_id
  LIMIT $3::int)sql"};
 
+// Search lane upkeep (primary only): company popularity, see migrations/0009. Returns the
+// number of search_term rows changed.
+inline constexpr db::Statement kRefreshCompanyPopularity{
+    "gql.refresh_company_popularity", "SELECT psvc_refresh_company_popularity()"};
+
 #undef PSVC_GQL_ANIME_COLUMNS
 #undef PSVC_GQL_CHARACTER_COLUMNS
 #undef PSVC_GQL_COMPANY_COLUMNS

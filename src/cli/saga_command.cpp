@@ -1,10 +1,13 @@
-// `postgres-service saga list|show|retry|abort`: operator access to durable sagas, straight
-// against the database (no running service needed; a running runner picks changes up).
+// `postgres-service saga start|list|show|retry|abort`: operator access to durable sagas,
+// straight against the database like the other operator commands (no gRPC endpoint or write
+// token needed). A started saga is driven by any running `serve` with NATS: its runner polls for
+// runnable sagas, so the first step runs within its poll interval (0.5 s).
 #include <CLI/CLI.hpp>
 
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <random>
 
 #include "cli/commands.h"
 #include "cli/database_option.h"
@@ -21,7 +24,27 @@ struct SagaArgs {
   int limit = 20;
   std::string saga_id;
   std::string reason;
+  std::string request_id;
+  std::string duplicate_id, survivor_id, anime_id;
 };
+
+/// A fresh request id when the operator gave none: running the command again then starts
+/// nothing new (the anime are part of the unfinished saga), and the printed id repeats it.
+std::string RandomRequestId() {
+  std::random_device rd;
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "cli-%08x%08x", rd(), rd());
+  return buf;
+}
+
+void PrintStarted(const saga::StartResult& r, const std::string& request_id) {
+  if (r.code != saga::Code::kOk) {
+    std::cerr << "error: " << saga::ToString(r.code) << ": " << r.message << "\n";
+    throw CLI::RuntimeError(1);
+  }
+  std::cout << (r.created ? "started " : "already started ") << r.saga_id
+            << " (request id " << request_id << ")\n";
+}
 
 std::string Time(int64_t ms) {
   if (ms == 0) return "-";
@@ -60,6 +83,35 @@ void AddSagaCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("saga", "Inspect and steer durable sagas (merge / remove anime)");
   cmd->require_subcommand(1);
   AddDatabaseUrlOption(*cmd, args->database_url);
+
+  auto* start = cmd->add_subcommand(
+      "start", "Start MergeAnime or RemoveAnime; a running service drives it (see `saga show`)");
+  start->require_subcommand(1);
+  auto* merge = start->add_subcommand(
+      "merge", "Merge a duplicate anime into its survivor (edges, episodes, views move)");
+  merge->add_option("--duplicate", args->duplicate_id, "Anime id that disappears")->required();
+  merge->add_option("--survivor", args->survivor_id, "Anime id that stays")->required();
+  auto* remove = start->add_subcommand("remove", "Hide at once, then purge an anime");
+  remove->add_option("--anime", args->anime_id, "Anime id to remove")->required();
+  remove->add_option("--reason", args->reason, "Kept in the tombstone")->required();
+  for (auto* sub : {merge, remove}) {
+    sub->add_option("--request-id", args->request_id,
+                    "Idempotency key: the same id again returns the same saga (default: random)");
+  }
+  merge->callback([args] {
+    std::unique_ptr<db::Pool> pool;
+    auto store = OpenStore(*args, pool);
+    if (args->request_id.empty()) args->request_id = RandomRequestId();
+    PrintStarted(store.StartMerge(args->request_id, args->duplicate_id, args->survivor_id),
+                 args->request_id);
+  });
+  remove->callback([args] {
+    std::unique_ptr<db::Pool> pool;
+    auto store = OpenStore(*args, pool);
+    if (args->request_id.empty()) args->request_id = RandomRequestId();
+    PrintStarted(store.StartRemove(args->request_id, args->anime_id, args->reason),
+                 args->request_id);
+  });
 
   auto* list = cmd->add_subcommand("list", "Newest sagas first");
   list->add_option("--status", args->status,
@@ -139,7 +191,7 @@ void AddSagaCommand(CLI::App& app) {
     }
   });
   // --database-url may follow the action too (`saga list --database-url ...`).
-  for (auto* sub : {list, show, retry, abort}) sub->fallthrough();
+  for (auto* sub : {start, merge, remove, list, show, retry, abort}) sub->fallthrough();
 }
 
 }  // namespace psvc::cli

@@ -12,6 +12,7 @@
 #include "api/graph_service.h"
 #include "api/grpc_server.h"
 #include "api/auth.h"
+#include "api/graphql_api.h"
 #include "api/graphql_http.h"
 #include "api/write_service.h"
 #include "saga/saga_metrics.h"
@@ -48,6 +49,9 @@ struct ServeOptions {
   std::string changes_stream = "ANIME_CHANGES";
   std::string changes_prefix = "anime.changes";
   int outbox_retention_hours = 24;
+  std::string saga_reply_prefix = "anime.saga.replies";
+  int saga_lease_ms = 30000;
+  int saga_reply_timeout_ms = 30000;
   uint32_t graphql_max_depth = 10;
   uint32_t graphql_max_aliases = 30;
   uint64_t graphql_max_cost = 10000;
@@ -130,6 +134,9 @@ int RunServe(const ServeOptions& o) {
   if (!o.nats_url.empty()) {
     saga::SagaRunnerOptions so;
     so.nats_url = o.nats_url;
+    so.reply_subject_prefix = o.saga_reply_prefix;
+    so.lease_ttl = std::chrono::milliseconds(o.saga_lease_ms);
+    so.reply_timeout = std::chrono::milliseconds(o.saga_reply_timeout_ms);
     saga_runner = std::make_unique<saga::SagaRunner>(pool, so);
     sagas = std::make_unique<saga::SagaStore>(pool, [r = saga_runner.get()] { r->Wake(); });
     saga::AddSagaMetrics(metrics, *saga_runner, *sagas);
@@ -140,11 +147,13 @@ int RunServe(const ServeOptions& o) {
   api::RegisterWriteService(grpc_server, applier, sagas.get(), &tokens);
   // Repairs relations left pending by a race with their target's creation (see
   // EventApplier::MaterializeStrandedRelations); cheap when there is nothing to do.
-  std::jthread pending_sweeper([&applier](std::stop_token stop) {
+  // The same thread refreshes the search lane's company popularity (api::RefreshSearchPopularity):
+  // 5 s after start-up, then every minute.
+  std::jthread pending_sweeper([&applier, &pool](std::stop_token stop) {
     std::mutex mu;
     std::condition_variable_any cv;
     std::unique_lock lock(mu);
-    while (!stop.stop_requested()) {
+    for (int tick = 0; !stop.stop_requested(); ++tick) {
       // Returns early when stop is requested (the predicate never is true).
       cv.wait_for(lock, stop, std::chrono::seconds(5), [] { return false; });
       if (stop.stop_requested()) break;
@@ -154,6 +163,12 @@ int RunServe(const ServeOptions& o) {
         }
       } catch (const std::exception& e) {
         spdlog::warn("pending relations sweep failed: {}", e.what());
+      }
+      if (tick % 12 != 0) continue;
+      try {
+        api::RefreshSearchPopularity(pool);
+      } catch (const std::exception& e) {
+        spdlog::warn("search popularity refresh failed: {}", e.what());
       }
     }
   });
@@ -320,6 +335,20 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--outbox-retention-hours", o->outbox_retention_hours, "Published outbox rows are pruned after this")
       ->envname("PSVC_OUTBOX_RETENTION_HOURS")
       ->check(CLI::Range(1, 24 * 365))
+      ->capture_default_str();
+  cmd->add_option("--saga-reply-prefix", o->saga_reply_prefix,
+                  "Saga confirmations arrive on <prefix>.<saga id> (same for every replica)")
+      ->envname("PSVC_SAGA_REPLY_PREFIX")
+      ->capture_default_str();
+  cmd->add_option("--saga-lease-ms", o->saga_lease_ms,
+                  "How long a replica holds a saga it drives; a dead replica's sagas resume after it")
+      ->envname("PSVC_SAGA_LEASE_MS")
+      ->check(CLI::Range(500, 3600000))
+      ->capture_default_str();
+  cmd->add_option("--saga-reply-timeout-ms", o->saga_reply_timeout_ms,
+                  "Wait for the Qdrant Sync Service's answer before asking again (3 tries)")
+      ->envname("PSVC_SAGA_REPLY_TIMEOUT_MS")
+      ->check(CLI::Range(100, 3600000))
       ->capture_default_str();
   cmd->add_option("--graphql-max-depth", o->graphql_max_depth, "Deepest field nesting a GraphQL document may have")
       ->envname("PSVC_GRAPHQL_MAX_DEPTH")

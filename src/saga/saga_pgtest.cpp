@@ -2,24 +2,20 @@
 // saga's requests to JetStream, a test participant subscribes as the Qdrant Sync Service
 // would and confirms, refuses or stays silent.
 #include <gtest/gtest.h>
-#include <nats/nats.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
 #include "db/connection.h"
 #include "db/pool.h"
-#include "events/detail/nats_util.h"
 #include "events/outbox_relay.h"
 #include "graph/graph_queries.h"
 #include "observability/metrics.h"
 #include "saga/saga_metrics.h"
 #include "saga/saga_runner.h"
 #include "saga/saga_store.h"
+#include "saga/saga_test_support.h"
 #include "testing/test_database.h"
 #include "write/event_applier.h"
 
@@ -27,93 +23,7 @@ namespace psvc::saga {
 namespace {
 
 using namespace std::chrono_literals;
-using events::detail::NatsPtr;
-
-std::string NatsUrl() {
-  const char* url = std::getenv("NATS_URL");
-  return url && *url ? url : "nats://127.0.0.1:54222";
-}
-
-template <class F>
-bool WaitUntil(F done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
-
-std::string Field(const std::string& json, const std::string& key) {
-  std::string needle = "\"" + key + "\":\"";
-  auto p = json.find(needle);
-  if (p == std::string::npos) return {};
-  p += needle.size();
-  return json.substr(p, json.find('"', p) - p);
-}
-
-/// Plays the Qdrant Sync Service: receives saga requests from the change stream's subjects
-/// and replies on the request's reply subject.
-class Participant {
- public:
-  enum class Mode { kConfirm, kRefuse, kSilent };
-
-  Participant(const std::string& subject_prefix) : nc_(events::detail::Connect(NatsUrl(), "test-participant", 2000ms)) {
-    std::string subject = subject_prefix + ".>";
-    natsSubscription* sub = nullptr;
-    events::detail::Check(
-        natsConnection_Subscribe(&sub, nc_.get(), subject.c_str(), &Participant::OnMsg, this),
-        "subscribe");
-    sub_.reset(sub);
-  }
-  ~Participant() {
-    natsSubscription_Unsubscribe(sub_.get());
-    natsConnection_Close(nc_.get());
-  }
-
-  void set_mode(Mode m) { mode_ = m; }
-  /// Requests seen per event type.
-  int Requests(const std::string& event_type) {
-    std::lock_guard lock(mu_);
-    return requests_[event_type];
-  }
-
- private:
-  static void OnMsg(natsConnection* nc, natsSubscription*, natsMsg* raw, void* closure) {
-    NatsPtr<natsMsg> msg(raw);
-    auto* self = static_cast<Participant*>(closure);
-    std::string data(natsMsg_GetData(raw), static_cast<size_t>(natsMsg_GetDataLength(raw)));
-    std::string type = Field(data, "event_type");
-    std::string reply_to = Field(data, "reply_subject");
-    {
-      std::lock_guard lock(self->mu_);
-      ++self->requests_[type];
-    }
-    if (reply_to.empty() || self->mode_ == Mode::kSilent) return;
-    natsMsg* out = nullptr;
-    natsMsg_Create(&out, reply_to.c_str(), nullptr, self->mode_ == Mode::kConfirm ? "" : "index refused",
-                   self->mode_ == Mode::kConfirm ? 0 : 13);
-    NatsPtr<natsMsg> reply(out);
-    natsMsgHeader_Set(out, "Psvc-Saga-Outcome", self->mode_ == Mode::kConfirm ? "CONFIRMED" : "REFUSED");
-    natsMsgHeader_Set(out, "Psvc-Saga-Step", Field(data, "step").c_str());
-    natsConnection_PublishMsg(nc, out);
-  }
-
-  NatsPtr<natsConnection> nc_;
-  NatsPtr<natsSubscription> sub_;
-  std::atomic<Mode> mode_{Mode::kConfirm};
-  std::mutex mu_;
-  std::map<std::string, int> requests_;
-};
-
-// Fixed ids: A, B are the usual duplicate and survivor.
-const std::string kA = "00000000-0000-0000-0000-00000000000a";
-const std::string kB = "00000000-0000-0000-0000-00000000000b";
-const std::string kC = "00000000-0000-0000-0000-00000000000c";
-const std::string kD = "00000000-0000-0000-0000-00000000000d";
-const std::string kE = "00000000-0000-0000-0000-00000000000e";
-const std::string kF = "00000000-0000-0000-0000-00000000000f";
-const std::string kUnknown = "00000000-0000-0000-0000-0000000000ff";
+using namespace fixture;
 
 class SagaTest : public ::testing::Test {
  protected:
@@ -143,13 +53,7 @@ class SagaTest : public ::testing::Test {
     runners_.clear();
     relay_->Stop();
     participant_.reset();
-    try {
-      auto nc = events::detail::Connect(NatsUrl(), "test-cleanup", 2000ms);
-      auto js = events::detail::JetStream(nc.get(), 2000ms);
-      jsErrCode jerr = static_cast<jsErrCode>(0);
-      js_DeleteStream(js.get(), stream_.c_str(), nullptr, &jerr);
-    } catch (...) {
-    }
+    DeleteStreams({stream_});
   }
 
   SagaRunnerOptions RunnerOptions(const std::string& owner) {
@@ -182,74 +86,10 @@ class SagaTest : public ::testing::Test {
   }
 
   /// A: the duplicate, B: the survivor, C, D, E, F: neighbours.
-  void Seed() {
-    conn_.Exec(R"sql(
-INSERT INTO anime (id, title, year, view_count, episode_count) VALUES
- ('00000000-0000-0000-0000-00000000000a', 'Dup Show', 2001, 7, 3),
- ('00000000-0000-0000-0000-00000000000b', 'Real Show', 2001, 100, 2),
- ('00000000-0000-0000-0000-00000000000c', 'Sequel Show', 2003, 5, NULL),
- ('00000000-0000-0000-0000-00000000000d', 'Other Show', 1999, 1, NULL),
- ('00000000-0000-0000-0000-00000000000e', 'Fifth Show', 2010, 0, NULL),
- ('00000000-0000-0000-0000-00000000000f', 'Sixth Show', 2011, 0, NULL);
-INSERT INTO character (id, name) VALUES
- ('10000000-0000-0000-0000-000000000001', 'Hero'),
- ('10000000-0000-0000-0000-000000000002', 'Rival'),
- ('10000000-0000-0000-0000-000000000003', 'Mentor');
-INSERT INTO anime_character (anime_id, character_id, role) VALUES
- ('00000000-0000-0000-0000-00000000000a', '10000000-0000-0000-0000-000000000001', 'SUPPORTING'),
- ('00000000-0000-0000-0000-00000000000a', '10000000-0000-0000-0000-000000000002', 'MAIN'),
- ('00000000-0000-0000-0000-00000000000b', '10000000-0000-0000-0000-000000000001', 'MAIN'),
- ('00000000-0000-0000-0000-00000000000c', '10000000-0000-0000-0000-000000000003', 'MAIN');
-INSERT INTO company (id, name) VALUES
- ('20000000-0000-0000-0000-000000000001', 'Studio One'),
- ('20000000-0000-0000-0000-000000000002', 'Studio Two');
-INSERT INTO anime_company (anime_id, company_id, role) VALUES
- ('00000000-0000-0000-0000-00000000000a', '20000000-0000-0000-0000-000000000001', 'studio'),
- ('00000000-0000-0000-0000-00000000000a', '20000000-0000-0000-0000-000000000002', 'producer'),
- ('00000000-0000-0000-0000-00000000000b', '20000000-0000-0000-0000-000000000001', 'studio');
-INSERT INTO original_work (id, title, kind) VALUES
- ('30000000-0000-0000-0000-000000000001', 'The Manga', 'MANGA');
-INSERT INTO anime_original_work_relation (anime_id, original_work_id) VALUES
- ('00000000-0000-0000-0000-00000000000a', '30000000-0000-0000-0000-000000000001');
-INSERT INTO anime_relation (anime_id, related_anime_id, relation_type) VALUES
- ('00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-00000000000c', 'SEQUEL'),
- ('00000000-0000-0000-0000-00000000000c', '00000000-0000-0000-0000-00000000000a', 'PREQUEL'),
- ('00000000-0000-0000-0000-00000000000b', '00000000-0000-0000-0000-00000000000c', 'SEQUEL'),
- ('00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-00000000000b', 'ALTERNATIVE'),
- ('00000000-0000-0000-0000-00000000000d', '00000000-0000-0000-0000-00000000000a', 'SPIN_OFF');
-INSERT INTO pending_anime_relation (anime_id, related_anime_id, relation_type) VALUES
- ('00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-0000000000aa', 'OTHER');
-INSERT INTO episode (id, anime_id, number, title) VALUES
- ('40000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000a', 1, 'dup one'),
- ('40000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-00000000000a', 2, 'dup two'),
- ('40000000-0000-0000-0000-000000000003', '00000000-0000-0000-0000-00000000000a', 3, 'dup three'),
- ('40000000-0000-0000-0000-000000000011', '00000000-0000-0000-0000-00000000000b', 1, 'real one');
-)sql");
-  }
+  void Seed() { SeedCatalogue(conn_); }
 
   /// Every row of every table a saga touches, as text, in a fixed order.
-  std::vector<std::string> Dump() {
-    static const char* kTables[][2] = {
-        {"anime", "id"},
-        {"anime_character", "anime_id, character_id"},
-        {"anime_company", "anime_id, company_id, role"},
-        {"anime_original_work_relation", "anime_id, original_work_id"},
-        {"anime_relation", "anime_id, related_anime_id, relation_type"},
-        {"pending_anime_relation", "anime_id, related_anime_id, relation_type"},
-        {"episode", "id"},
-        {"character", "id"},
-        {"company", "id"},
-        {"original_work", "id"},
-        {"anime_redirect", "from_id"},
-        {"anime_tombstone", "anime_id"}};
-    std::vector<std::string> out;
-    for (auto& t : kTables) {
-      auto res = conn_.Exec(std::string("SELECT '") + t[0] + "' || ': ' || to_jsonb(x)::text FROM " +
-                            t[0] + " x ORDER BY " + t[1]);
-      for (int i = 0; i < res.rows(); ++i) out.emplace_back(res.Get(i, 0));
-    }
-    return out;
-  }
+  std::vector<std::string> Dump() { return DumpSagaTables(conn_); }
 
   std::string Status(const std::string& saga_id) {
     auto v = Store().Get(saga_id);
@@ -284,50 +124,11 @@ INSERT INTO episode (id, anime_id, number, title) VALUES
   std::vector<std::unique_ptr<SagaRunner>> runners_;
 };
 
-void ExpectMerged(SagaTest* t, db::Connection& conn) {
-  (void)t;
-  auto q = [&](const std::string& sql) {
-    auto res = conn.Exec(sql);
-    std::vector<std::string> rows;
-    for (int i = 0; i < res.rows(); ++i) {
-      std::string row;
-      for (int c = 0; c < res.columns(); ++c) row += (c ? "|" : "") + std::string(res.Get(i, c));
-      rows.push_back(row);
-    }
-    return rows;
-  };
-  using V = std::vector<std::string>;
-  EXPECT_EQ(q("SELECT count(*) FROM anime WHERE id = '" + kA + "'"), V{"0"});
-  EXPECT_EQ(q("SELECT view_count, episode_count FROM anime WHERE id = '" + kB + "'"), V{"107|2"});
-  // The survivor's role wins for a shared character; the duplicate's other character moves.
-  EXPECT_EQ(q("SELECT right(character_id::text, 1), role FROM anime_character WHERE anime_id = '" +
-              kB + "' ORDER BY 1"),
-            (V{"1|MAIN", "2|MAIN"}));
-  EXPECT_EQ(q("SELECT right(company_id::text, 1), role FROM anime_company WHERE anime_id = '" + kB +
-              "' ORDER BY 1, 2"),
-            (V{"1|studio", "2|producer"}));
-  EXPECT_EQ(q("SELECT count(*) FROM anime_original_work_relation WHERE anime_id = '" + kB + "'"), V{"1"});
-  // Both directions rewritten, no self relation (A-B ALTERNATIVE dropped), B->C SEQUEL not doubled.
-  EXPECT_EQ(q("SELECT right(anime_id::text, 1), right(related_anime_id::text, 1), relation_type "
-              "FROM anime_relation ORDER BY 1, 2, 3"),
-            (V{"b|c|SEQUEL", "c|b|PREQUEL", "d|b|SPIN_OFF"}));
-  EXPECT_EQ(q("SELECT right(anime_id::text, 1), right(related_anime_id::text, 2) FROM pending_anime_relation"),
-            V{"b|aa"});
-  // Episode 1 exists on both: the survivor's stays, the duplicate's is purged; 2 and 3 move.
-  EXPECT_EQ(q("SELECT number, title FROM episode WHERE anime_id = '" + kB + "' ORDER BY number"),
-            (V{"1|real one", "2|dup two", "3|dup three"}));
-  EXPECT_EQ(q("SELECT count(*) FROM episode"), V{"3"});
-  EXPECT_EQ(q("SELECT to_id FROM anime_redirect WHERE from_id = '" + kA + "'"), V{kB});
-  EXPECT_EQ(q("SELECT psvc_resolve_anime_id('" + kA + "')"), V{kB});
-  EXPECT_EQ(q("SELECT count(*) FROM saga_snapshot"), V{"0"});
-  EXPECT_EQ(q("SELECT count(*) FROM saga_anime_lock"), V{"0"});
-}
-
 TEST_F(SagaTest, MergeHappyPath) {
   auto& runner = AddRunner(RunnerOptions("r1"));
   std::string id = StartMerge(kA, kB);
   ASSERT_TRUE(WaitStatus(id, "COMPLETED")) << Status(id);
-  ExpectMerged(this, conn_);
+  ExpectMerged(conn_);
   observability::MetricsRegistry metrics;
   AddSagaMetrics(metrics, runner, Store());
   std::string text = metrics.Render();
@@ -500,13 +301,16 @@ TEST_F(SagaTest, CrashBetweenMergeAndConfirmationIsResumedByAnotherRunner) {
   ASSERT_TRUE(WaitUntil([&] { return crashed.load(); }, 10s));
   r1.Stop();  // the process is gone: no reply listener, no workers
   EXPECT_EQ(Scalar("SELECT merged_into FROM anime WHERE id = '" + kA + "'"), kB);
+  // The relay publishes asynchronously: only once the participant has ignored the first
+  // request may it start confirming, or it would confirm that one (no second request).
+  ASSERT_TRUE(WaitUntil([&] { return participant_->Requests("AnimeMerged") == 1; }, 10s));
 
   participant_->set_mode(Participant::Mode::kConfirm);
   auto o2 = RunnerOptions("successor");
   o2.reply_timeout = 300ms;  // the first request's reply never came: ask again
   AddRunner(o2);
   ASSERT_TRUE(WaitStatus(id, "COMPLETED")) << Status(id);
-  ExpectMerged(this, conn_);
+  ExpectMerged(conn_);
   EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeMerged'"), 2);
 }
 
@@ -534,7 +338,7 @@ TEST_F(SagaTest, CrashDuringFinalizeHandsTheLeaseOverAfterExpiry) {
   auto waited = std::chrono::steady_clock::now().time_since_epoch() -
                 std::chrono::steady_clock::duration(died_at.load());
   EXPECT_GE(waited, 1000ms) << "taken over before the lease expired";
-  ExpectMerged(this, conn_);
+  ExpectMerged(conn_);
   EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeMerged'"), 1);
 }
 

@@ -7,6 +7,7 @@
 
 #include "db/error.h"
 #include "graph/graph_queries.h"
+#include "api/graphql_api.h"
 #include "api/graphql_loaders.h"
 #include "events/outbox_relay.h"
 #include "write/event_applier.h"
@@ -17,7 +18,8 @@ namespace psvc {
 namespace {
 
 std::vector<db::StatementList> AllLists() { return {graph::GraphQueries::Statements(), write::EventApplier::Statements(),
-          events::OutboxRelay::Statements(), saga::AllStatements(), api::RequestLoaders::Statements()}; }
+          events::OutboxRelay::Statements(), saga::AllStatements(), api::RequestLoaders::Statements(),
+          api::SearchUpkeepStatements()}; }
 
 TEST(AllStatements, PrepareAgainstTheMigratedSchema) {
   testing::TestDatabase tdb;
