@@ -195,5 +195,29 @@ TEST_F(SchemaTest, SearchTermsFollowMultiRowInsertsUpsertsRenamesAndDeletes) {
   EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000d2"), "3:ufotable=Ufotable@0");
 }
 
+TEST_F(SchemaTest, HubEdgesCarryTheirAnimesYear) {
+  // Omitted: filled from the anime (0 when unknown); supplied: kept; moved: re-read; the
+  // anime's year changes: follows.
+  conn_->Exec(R"sql(
+    UPDATE anime SET year = 1999 WHERE id = '00000000-0000-4000-8000-00000000000a';
+    INSERT INTO anime_character (anime_id, character_id, role)
+      VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000c1', 'MAIN');
+    INSERT INTO anime_company (anime_id, company_id, role, anime_year)
+      VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000d1', 'studio', 1999);
+    INSERT INTO anime_original_work_relation (anime_id, original_work_id)
+      VALUES ('00000000-0000-4000-8000-00000000000b', '00000000-0000-4000-8000-0000000000e1');
+  )sql");
+  auto years = [&] {
+    return std::string(conn_->Exec(
+        "SELECT (SELECT anime_year FROM anime_character) || ',' || (SELECT anime_year FROM "
+        "anime_company) || ',' || (SELECT anime_year FROM anime_original_work_relation)").Get(0, 0));
+  };
+  EXPECT_EQ(years(), "1999,1999,0");
+  conn_->Exec("UPDATE anime_original_work_relation SET anime_id = '00000000-0000-4000-8000-00000000000a'");
+  EXPECT_EQ(years(), "1999,1999,1999");
+  conn_->Exec("UPDATE anime SET year = 2004 WHERE id = '00000000-0000-4000-8000-00000000000a'");
+  EXPECT_EQ(years(), "2004,2004,2004");
+}
+
 }  // namespace
 }  // namespace psvc::db

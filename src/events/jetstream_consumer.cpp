@@ -20,7 +20,8 @@
 //    events. Only exceptions (unknown, possibly message-specific) are. A message delivered
 //    more than max_deliver_unhandled times is dead-lettered before the handler sees it: if it
 //    crashes the process, this is what ends the crash loop.
-//  - ACKs are synchronous (AckSync): once Stop() returns, an acked message is not redelivered
+//  - ACKs are confirmed (AckSync; in batch mode only the fetch's last ack waits, after the
+//    others on the same connection): once Stop() returns, an acked message is not redelivered
 //    to the next process, which the durable-restart test relies on.
 //  - A dead letter is published to JetStream (stored, acked) before the original is TERMed;
 //    if the publish fails the original is NAKed and tried again, so nothing is lost. Its
@@ -73,8 +74,9 @@ struct JetStreamConsumer::Impl {
   /// Empty when the message was dealt with before any handler (our own dead letter, or the
   /// crash-loop guard).
   std::optional<Fetched> Prepare(detail::NatsPtr<natsMsg> msg);
-  /// Acts on the handler's result: ack, NAK with delay, or dead-letter.
-  Outcome Settle(Fetched& f, const HandleResult& result, bool threw);
+  /// Acts on the handler's result: ack, NAK with delay, or dead-letter. `sync_ack` waits for
+  /// the server to confirm an ack.
+  Outcome Settle(Fetched& f, const HandleResult& result, bool threw, bool sync_ack = true);
   void HandleFetched(detail::MsgList& list, int& acked, int& transient);
   void DeadLetter(natsMsg* msg, const std::string& reason, uint64_t delivered, uint64_t stream_seq);
   void Nak(natsMsg* msg, std::chrono::milliseconds delay);
@@ -267,8 +269,15 @@ void JetStreamConsumer::Impl::HandleFetched(detail::MsgList& list, int& acked, i
       failure = std::string("handler threw: ") + e.what();
     }
     Count([&](auto& s) { s.handled += ready.size(); });
+    // One round trip for the acks of a fetch: all but the last are sent without waiting; the
+    // last waits for the server's confirmation, which comes after the earlier ones (the
+    // consumer handles its acks in order).
+    size_t last_ack = ready.size();
+    for (size_t k = 0; k < ready.size() && failure.empty(); ++k) {
+      if (results[k].kind == HandleResult::kAck) last_ack = k;
+    }
     for (size_t k = 0; k < ready.size(); ++k) {
-      count(failure.empty() ? Settle(ready[k], results[k], false)
+      count(failure.empty() ? Settle(ready[k], results[k], false, k == last_ack)
                             : Settle(ready[k], HandleResult::Retry(failure), true));
     }
     return;
@@ -320,14 +329,14 @@ std::optional<JetStreamConsumer::Impl::Fetched> JetStreamConsumer::Impl::Prepare
 
 JetStreamConsumer::Impl::Outcome JetStreamConsumer::Impl::Settle(Fetched& f,
                                                                  const HandleResult& result,
-                                                                 bool threw) {
+                                                                 bool threw, bool sync_ack) {
   natsMsg* msg = f.msg.get();
   const uint64_t delivered = f.delivered, stream_seq = f.stream_seq;
   const int64_t published_ns = f.published_ns;
   switch (result.kind) {
     case HandleResult::kAck: {
       jsErrCode jerr = static_cast<jsErrCode>(0);
-      natsStatus s = natsMsg_AckSync(msg, nullptr, &jerr);
+      natsStatus s = sync_ack ? natsMsg_AckSync(msg, nullptr, &jerr) : natsMsg_Ack(msg, nullptr);
       if (s != NATS_OK) {
         // Committed but not acked: it comes back and the handler answers "already applied".
         spdlog::warn("ingest consumer: ack of seq {} failed: {}", stream_seq,

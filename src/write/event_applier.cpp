@@ -371,7 +371,7 @@ void EventApplier::ApplyEnrichedRun(db::Connection& conn, const std::vector<Even
     conn.Execute(sql::kRunInsertLinks,
                  {db::ArrayLiteral(co_anime), db::ArrayLiteral(co_ids), db::ArrayLiteral(co_roles),
                   db::ArrayLiteral(ch_anime), db::ArrayLiteral(ch_ids), db::ArrayLiteral(ch_roles),
-                  db::ArrayLiteral(w_anime), db::ArrayLiteral(w_ids)});
+                  db::ArrayLiteral(w_anime), db::ArrayLiteral(w_ids), applied_ids});
   }
   if (!r_source.empty()) {
     conn.Execute(sql::kRunInsertRelations, {db::ArrayLiteral(r_source), db::ArrayLiteral(r_related),

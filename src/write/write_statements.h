@@ -385,18 +385,25 @@ DELETE FROM anime_relation WHERE anime_id = ANY($1::uuid[])
 )sql"};
 
 // The new company, character and work links: ($1 anime, $2 company, $3 role),
-// ($4 anime, $5 character, $6 role), ($7 anime, $8 work).
+// ($4 anime, $5 character, $6 role), ($7 anime, $8 work). anime_year comes from the run's
+// anime rows, upserted just before (so the per-row trigger lookup of 0010 is skipped).
 inline constexpr db::Statement kRunInsertLinks{"write.run_insert_links", R"sql(
-WITH companies AS (
-  INSERT INTO anime_company (anime_id, company_id, role)
-  SELECT a, c, r FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS t(a, c, r)
+WITH years AS (
+  SELECT id, coalesce(year, 0) AS year FROM anime WHERE id = ANY($9::uuid[])
+),
+companies AS (
+  INSERT INTO anime_company (anime_id, company_id, role, anime_year)
+  SELECT t.a, t.c, t.r, y.year
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS t(a, c, r) JOIN years y ON y.id = t.a
 ),
 characters AS (
-  INSERT INTO anime_character (anime_id, character_id, role)
-  SELECT a, c, r FROM unnest($4::uuid[], $5::uuid[], $6::text[]) AS t(a, c, r)
+  INSERT INTO anime_character (anime_id, character_id, role, anime_year)
+  SELECT t.a, t.c, t.r, y.year
+    FROM unnest($4::uuid[], $5::uuid[], $6::text[]) AS t(a, c, r) JOIN years y ON y.id = t.a
 )
-INSERT INTO anime_original_work_relation (anime_id, original_work_id)
-SELECT a, w FROM unnest($7::uuid[], $8::uuid[]) AS t(a, w)
+INSERT INTO anime_original_work_relation (anime_id, original_work_id, anime_year)
+SELECT t.a, t.w, y.year
+  FROM unnest($7::uuid[], $8::uuid[]) AS t(a, w) JOIN years y ON y.id = t.a
 )sql"};
 
 // As kInsertRelations, with the source anime per row.
