@@ -1,10 +1,9 @@
 #include "events/testing/nats_server_process.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "testing/child_process.h"
+
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,38 +18,10 @@ extern char** environ;
 
 namespace psvc::events::testing {
 
-namespace {
+using psvc::testing::AcceptsTcp;
+using psvc::testing::FreeTcpPort;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    throw std::runtime_error("FreePort: bind");
-  }
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool Accepts(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
-}
-
-}  // namespace
-
-NatsServerProcess::NatsServerProcess() : port_(FreePort()) {
+NatsServerProcess::NatsServerProcess() : port_(FreeTcpPort()) {
   char tmpl[] = "/tmp/psvc-nats-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("NatsServerProcess: mkdtemp");
   store_dir_ = tmpl;
@@ -78,7 +49,7 @@ void NatsServerProcess::Start() {
   }
   pid_ = pid;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!Accepts(port_)) {
+  while (!AcceptsTcp(port_)) {
     if (std::chrono::steady_clock::now() > deadline) {
       Kill();
       throw std::runtime_error("NatsServerProcess: nats-server did not start; see " + store_dir_);
