@@ -5,11 +5,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
 #include "graphql/json.h"
 #include "http/server.h"
+#include "observability/metrics.h"
 
 #ifndef PSVC_SOURCE_DIR
 #define PSVC_SOURCE_DIR "."
@@ -213,26 +215,72 @@ GraphiqlAssets LoadGraphiql(const std::string& dir, const std::string& path) {
   return a;
 }
 
-http::Response Run(const GraphqlApi& api, const Params& p, MediaType m) {
+const char* OperationName(OperationKind kind) {
+  switch (kind) {
+    case OperationKind::kQuery: return "query";
+    case OperationKind::kMutation: return "mutation";
+    case OperationKind::kSubscription: return "subscription";
+    case OperationKind::kUnknown: break;
+  }
+  return "unknown";  // does not parse, or names no operation of the document
+}
+
+// One count per GraphQL request by operation type and outcome; latency of those that ran.
+// `outcome`: ok, field_error (data and errors), request_error (parse, validation, variables:
+// no data), unauthenticated, rejected (a mutation over GET). Malformed HTTP requests (400)
+// are not GraphQL requests: psvc_http_requests_total counts them.
+void Count(const GraphqlHttpOptions& o, OperationKind kind, const char* outcome,
+           double seconds = -1) {
+  if (!o.metrics) return;
+  o.metrics
+      ->GetCounter("psvc_graphql_requests_total", "GraphQL requests by operation type and outcome",
+                   {{"operation", OperationName(kind)}, {"outcome", outcome}})
+      .Inc();
+  if (seconds >= 0) {
+    o.metrics
+        ->GetHistogram("psvc_graphql_request_duration_seconds",
+                       "GraphQL execution latency by operation type",
+                       {{"operation", OperationName(kind)}})
+        .Observe(seconds);
+  }
+}
+
+http::Response Run(const GraphqlApi& api, const GraphqlHttpOptions& o, OperationKind kind,
+                   const Params& p, MediaType m) {
   GraphqlRequest request;
   request.query = p.query;
   request.operation_name = p.operation_name;
   if (p.variables) request.variables = &p.variables->AsMap();
+  auto start = std::chrono::steady_clock::now();
   GraphqlResponse r = api.Execute(request);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // The executor writes "errors" first when there are any (executor.cpp).
+  bool errors = std::string_view(r.json).starts_with("{\"errors\":");
+  Count(o, kind, !r.has_data ? "request_error" : errors ? "field_error" : "ok", seconds);
   // Under application/json a request error is still 200 (legacy clients read the body);
   // under application/graphql-response+json it is 400 (spec §"Status Codes").
   int status = m == MediaType::kGraphqlResponse && !r.has_data ? 400 : 200;
-  return {status, ContentType(m), std::move(r.json), {}};
+  http::Response resp{status, ContentType(m), std::move(r.json), {}};
+  resp.operation = OperationName(kind);
+  return resp;
+}
+
+// A request turned away before execution, counted and labelled for the access log.
+http::Response Rejected(const GraphqlHttpOptions& o, OperationKind kind, const char* outcome,
+                        http::Response r) {
+  Count(o, kind, outcome);
+  r.operation = OperationName(kind);
+  return r;
 }
 
 /// Who may run this operation: mutations need a write token, everything a read token when
 /// reads are protected. nullopt = allowed.
-std::optional<http::Response> Deny(const GraphqlApi& api, const GraphqlHttpOptions& auth,
-                                   const http::Request& req, std::string_view query,
-                                   std::string_view operation_name, MediaType m) {
-  bool mutation = api.Classify(query, operation_name) == OperationKind::kMutation;
+std::optional<http::Response> Deny(const GraphqlHttpOptions& auth, const http::Request& req,
+                                   OperationKind kind, MediaType m) {
+  bool mutation = kind == OperationKind::kMutation;
   const BearerTokens* tokens = mutation ? auth.write_tokens : auth.read_tokens;
-  if (!tokens || !tokens->enabled() || tokens->Accepts(req.Header("authorization"))) {
+  if (!tokens || !tokens->enabled() || req.client_verified ||
+      tokens->Accepts(req.Header("authorization"))) {
     return std::nullopt;
   }
   http::Response r = ErrorResponse(
@@ -267,8 +315,11 @@ http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   if (!body->IsMap()) return ErrorResponse(400, m, "The request body must be a JSON object.");
   Params p = FromJsonObject(*body);
   if (!p.error.empty()) return ErrorResponse(400, m, p.error);
-  if (auto denied = Deny(api, auth, req, p.query, p.operation_name, m)) return *denied;
-  return Run(api, p, m);
+  OperationKind kind = api.Classify(p.query, p.operation_name);
+  if (auto denied = Deny(auth, req, kind, m)) {
+    return Rejected(auth, kind, "unauthenticated", std::move(*denied));
+  }
+  return Run(api, auth, kind, p, m);
 }
 
 http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
@@ -308,13 +359,16 @@ http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
     if (std::string_view(name) == "variables" && v->IsMap()) p.variables = std::move(*v);
   }
   // GraphQL over HTTP: GET is for queries; a mutation must not run through it (405, POST only).
-  if (api.Classify(p.query, p.operation_name) == OperationKind::kMutation) {
+  OperationKind kind = api.Classify(p.query, p.operation_name);
+  if (kind == OperationKind::kMutation) {
     http::Response r = ErrorResponse(405, m, "Mutations must be sent with POST.");
     r.headers.emplace_back("Allow", "POST");
-    return r;
+    return Rejected(auth, kind, "rejected", std::move(r));
   }
-  if (auto denied = Deny(api, auth, req, p.query, p.operation_name, m)) return *denied;
-  return Run(api, p, m);
+  if (auto denied = Deny(auth, req, kind, m)) {
+    return Rejected(auth, kind, "unauthenticated", std::move(*denied));
+  }
+  return Run(api, auth, kind, p, m);
 }
 
 }  // namespace

@@ -11,6 +11,10 @@ namespace psvc::http {
 class Server;
 }
 
+namespace psvc::observability {
+class MetricsRegistry;
+}
+
 namespace psvc::api {
 
 class BearerTokens;
@@ -25,8 +29,11 @@ struct GraphqlHttpOptions {
   /// Mutations require `Authorization: Bearer <token>` when these are enabled (401 otherwise,
   /// nothing written). Must outlive the routes.
   const BearerTokens* write_tokens = nullptr;
-  /// Queries too, when enabled (reads are open otherwise).
+  /// Queries too, when enabled (reads are open otherwise). A client certificate verified by
+  /// the HTTPS server (mTLS, --tls-client-ca) stands in for a token in both cases.
   const BearerTokens* read_tokens = nullptr;
+  /// When set: requests and latency per operation type (query, mutation) and outcome.
+  observability::MetricsRegistry* metrics = nullptr;
 };
 
 /// Registers POST/GET `path` (queries over GET only: a mutation there answers 405) and, when

@@ -23,6 +23,12 @@ struct GrpcServerOptions {
   int max_threads = 32;
   /// When set, every call is counted, timed and access-logged.
   observability::MetricsRegistry* metrics = nullptr;
+  /// TLS when both are set (PEM files: certificate chain, private key).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  /// PEM CA bundle for client certificates (mTLS): asked for, verified when sent, optional.
+  /// A verified client certificate stands in for a bearer token (see CheckBearer).
+  std::string tls_client_ca_file;
 };
 
 /// Owns the services and the running server.
@@ -32,7 +38,8 @@ class GrpcServer {
   ~GrpcServer();
   /// Takes ownership of a service; call before Start (see Register*Service in api/).
   void AddService(std::unique_ptr<grpc::Service> service);
-  /// Binds and starts; throws std::runtime_error naming the address on failure.
+  /// Binds and starts; throws std::runtime_error naming the address (or the TLS file) on
+  /// failure.
   void Start();
   /// The bound port (after Start).
   int port() const { return port_; }

@@ -43,6 +43,12 @@ grpc::Status StatusFromCurrentException(const char* method) {
 
 grpc::Status CheckBearer(const BearerTokens* tokens, const grpc::ServerContext& ctx) {
   if (!tokens || !tokens->enabled()) return grpc::Status::OK;
+  // mTLS: the server asks for client certificates only with --tls-client-ca and then verifies
+  // them in the handshake (GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY), so a peer
+  // identity here is a certificate our client CA signed.
+  if (auto auth = ctx.auth_context(); auth && auth->IsPeerAuthenticated()) {
+    return grpc::Status::OK;
+  }
   const auto& md = ctx.client_metadata();
   auto it = md.find("authorization");
   if (it != md.end() && tokens->Accepts(std::string_view(it->second.data(), it->second.size()))) {

@@ -18,8 +18,9 @@ class BearerTokens;
 /// on. Internal details are logged, never sent.
 grpc::Status StatusFromCurrentException(const char* method);
 
-/// OK when `tokens` are off or the call carries `authorization: Bearer <token>` metadata
-/// with one of them; UNAUTHENTICATED otherwise.
+/// OK when `tokens` are off, the call carries `authorization: Bearer <token>` metadata with
+/// one of them, or the caller presented a client certificate verified against
+/// --tls-client-ca (mTLS); UNAUTHENTICATED otherwise.
 grpc::Status CheckBearer(const BearerTokens* tokens, const grpc::ServerContext& ctx);
 
 /// The caller's deadline as a steady-clock point, no later than now + `cap`.

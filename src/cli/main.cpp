@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/settings.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -20,6 +21,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // A bad value: say whether the flag or the environment gave it (a config file's errors
+    // name the file and line themselves).
+    if (auto source = psvc::cli::SettingSource(app, e, argc, argv); !source.empty()) {
+      std::cerr << e.what() << " (" << source << ")\n";
+      return e.get_exit_code();
+    }
     return app.exit(e);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

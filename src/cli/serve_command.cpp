@@ -14,6 +14,7 @@
 #include "api/auth.h"
 #include "api/graphql_api.h"
 #include "api/graphql_http.h"
+#include "api/http_observability.h"
 #include "api/write_service.h"
 #include "saga/saga_metrics.h"
 #include "saga/saga_runner.h"
@@ -25,6 +26,8 @@
 #include "write/event_applier.h"
 #include "cli/commands.h"
 #include "cli/database_option.h"
+#include "cli/readiness.h"
+#include "cli/settings.h"
 #include "db/error.h"
 #include "db/migrator.h"
 #include "db/pool.h"
@@ -36,6 +39,7 @@ namespace psvc::cli {
 namespace {
 
 struct ServeOptions {
+  std::string config_file;
   std::string database_url;
   std::string read_database_url;
   std::string grpc_address = "127.0.0.1:50051";
@@ -64,6 +68,10 @@ struct ServeOptions {
   std::string http_address = "127.0.0.1";
   uint16_t http_port = 8080;
   int http_threads = 4;
+  int http_max_in_flight = 256;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
   std::size_t pool_size = 8;
   int statement_timeout_ms = 2000;
 };
@@ -102,23 +110,30 @@ int RunServe(const ServeOptions& o) {
 
   db::Pool pool({.url = o.database_url,
                  .size = o.pool_size,
-                 .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms)});
+                 .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
+                 .metrics = &metrics});
   const std::string& read_url = o.read_database_url.empty() ? o.database_url : o.read_database_url;
   // Graph reads use their own read-only pool, on a replica when one is configured.
   db::Pool read_pool({.url = read_url,
                       .size = o.read_pool_size,
                       .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
                       .read_only = true,
-                      .session_setup = graph::GraphQueries::SessionSetup()});
+                      .session_setup = graph::GraphQueries::SessionSetup(),
+                      .metrics = &metrics});
   // GraphQL: its own read-only pool (custom plans: search patterns differ per call).
   db::Pool graphql_pool({.url = read_url,
                          .size = o.read_pool_size,
                          .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
-                         .read_only = true});
+                         .read_only = true,
+                         .metrics = &metrics});
   AddPoolCollector(metrics, pool, "primary");
   AddPoolCollector(metrics, read_pool, "read");
-  api::GrpcServer grpc_server(
-      {.address = o.grpc_address, .max_threads = o.grpc_threads, .metrics = &metrics});
+  api::GrpcServer grpc_server({.address = o.grpc_address,
+                               .max_threads = o.grpc_threads,
+                               .metrics = &metrics,
+                               .tls_cert_file = o.tls_cert,
+                               .tls_key_file = o.tls_key,
+                               .tls_client_ca_file = o.tls_client_ca});
   api::GraphServiceOptions graph_options;
   graph_options.statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms);
   // Tokens are checked here, at start-up, so a weak one fails before anything listens.
@@ -233,30 +248,25 @@ int RunServe(const ServeOptions& o) {
 
   const int latest = db::EmbeddedMigrations().empty() ? 0 : db::EmbeddedMigrations().back().version;
 
-  http::Server server({.address = o.http_address, .port = o.http_port, .threads = o.http_threads});
+  Readiness readiness(pool, latest, o.nats_url);  // before the server: its route uses it
+  http::Server server({.address = o.http_address,
+                       .port = o.http_port,
+                       .threads = o.http_threads,
+                       .max_in_flight = o.http_max_in_flight,
+                       .observer = api::MakeHttpObserver(metrics),
+                       .tls_cert_file = o.tls_cert,
+                       .tls_key_file = o.tls_key,
+                       .tls_client_ca_file = o.tls_client_ca});
   server.Route("GET", "/metrics", [&metrics](const http::Request&) {
     return http::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render(), {}};
   });
   server.Route("GET", "/healthz", [](const http::Request&) {
     return http::Response{200, "text/plain; charset=utf-8", "ok\n", {}};
   });
-  server.Route("GET", "/readyz", [&pool, latest](const http::Request&) {
-    try {
-      auto conn = pool.Acquire(std::chrono::milliseconds(500));
-      auto r = conn->Exec(
-          "SELECT coalesce(max(version), 0) FROM schema_migrations");
-      if (r.GetInt64(0, 0) < latest) {
-        return http::Response{503, "text/plain; charset=utf-8",
-                              "not ready: database schema is behind; run `postgres-service migrate`\n",
-                              {}};
-      }
-      return http::Response{200, "text/plain; charset=utf-8", "ready\n", {}};
-    } catch (const db::DbError& e) {
-      return http::Response{503, "text/plain; charset=utf-8",
-                            std::string("not ready: database ") + std::string(db::ToString(e.kind())) +
-                                "\n",
-                            {}};
-    }
+  server.Route("GET", "/readyz", [&readiness](const http::Request&) {
+    std::string why = readiness.Check();
+    if (why.empty()) return http::Response{200, "text/plain; charset=utf-8", "ready\n", {}};
+    return http::Response{503, "text/plain; charset=utf-8", "not ready: " + why + "\n", {}};
   });
   AddPoolCollector(metrics, graphql_pool, "graphql");
   api::RegisterGraphqlRoutes(
@@ -270,11 +280,13 @@ int RunServe(const ServeOptions& o) {
                              .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms)},
       api::GraphqlHttpOptions{.graphiql_dir = o.graphiql_dir,
                               .write_tokens = &tokens,
-                              .read_tokens = o.read_auth ? &tokens : &no_tokens});
+                              .read_tokens = o.read_auth ? &tokens : &no_tokens,
+                              .metrics = &metrics});
   server.Start();
-  std::cout << "postgres-service: HTTP on http://" << o.http_address << ":" << server.port()
+  std::cout << "postgres-service: HTTP on " << (server.tls() ? "https://" : "http://")
+            << o.http_address << ":" << server.port()
             << " (/graphql, /healthz, /readyz, /metrics); gRPC on " << o.grpc_address.substr(0, o.grpc_address.rfind(':'))
-            << ":" << grpc_server.port()
+            << ":" << grpc_server.port() << (o.tls_cert.empty() ? "" : " (TLS)")
             << (o.nats_url.empty() ? "; events off (no --nats-url)" : "; events via " + o.nats_url)
             << "; Ctrl-C or SIGTERM to stop" << std::endl;
 
@@ -295,7 +307,12 @@ int RunServe(const ServeOptions& o) {
 void AddServeCommand(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   auto* cmd = app.add_subcommand("serve", "Serve the APIs");
-  AddDatabaseUrlOption(*cmd, o->database_url);
+  cmd->footer(
+      "Every setting is a flag, an environment variable (shown after the flag) or a line of the "
+      "--config file; a flag wins over the environment, which wins over the file.");
+  AddConfigFileOption(*cmd, o->config_file);
+  // Required, but possibly from the config file: checked after it is read (see callback).
+  AddDatabaseUrlOption(*cmd, o->database_url)->required(false);
   cmd->add_option("--read-database-url", o->read_database_url,
                   "libpq URI for graph reads (a streaming replica); default: --database-url")
       ->envname("PSVC_READ_DATABASE_URL");
@@ -394,6 +411,23 @@ void AddServeCommand(CLI::App& app) {
       ->envname("PSVC_HTTP_THREADS")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  cmd->add_option("--http-max-in-flight", o->http_max_in_flight,
+                  "HTTP requests handled at once; beyond it 503 + Retry-After at once")
+      ->envname("PSVC_HTTP_MAX_IN_FLIGHT")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--tls-cert", o->tls_cert,
+                  "PEM certificate chain: serve gRPC and HTTP over TLS (with --tls-key)")
+      ->envname("PSVC_TLS_CERT")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", o->tls_key, "PEM private key of --tls-cert")
+      ->envname("PSVC_TLS_KEY")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-client-ca", o->tls_client_ca,
+                  "PEM CA bundle: verify client certificates (mTLS, optional for clients); a "
+                  "verified certificate may write without a bearer token")
+      ->envname("PSVC_TLS_CLIENT_CA")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--pool-size", o->pool_size, "Database connections in the pool")
       ->envname("PSVC_POOL_SIZE")
       ->check(CLI::Range(1, 1000))
@@ -403,7 +437,14 @@ void AddServeCommand(CLI::App& app) {
       ->envname("PSVC_STATEMENT_TIMEOUT_MS")
       ->check(CLI::Range(1, 600000))
       ->capture_default_str();
-  cmd->callback([o] { RunServe(*o); });
+  cmd->callback([o, cmd] {
+    ApplyConfigFile(*cmd, o->config_file);
+    if (o->database_url.empty()) {
+      throw CLI::RequiredError(
+          "--database-url (or DATABASE_URL, or database-url in the --config file)");
+    }
+    RunServe(*o);
+  });
 }
 
 }  // namespace psvc::cli

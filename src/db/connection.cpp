@@ -7,6 +7,7 @@
 #include <string>
 
 #include "db/error.h"
+#include "observability/metrics.h"
 
 namespace psvc::db {
 
@@ -130,12 +131,22 @@ Result Connection::Query(std::string_view sql, const std::vector<Param>& params)
                "query failed");
 }
 
-void Connection::Prepare(const Statement& stmt) {
-  if (prepared_.contains(stmt.name)) return;
+void Connection::Prepare(const Statement& stmt) { PrepareObserved(stmt); }
+
+observability::Histogram* Connection::PrepareObserved(const Statement& stmt) {
+  if (auto it = prepared_.find(stmt.name); it != prepared_.end()) return it->second;
   std::string name(stmt.name), sql(stmt.sql);
   Check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr),
         "prepare " + name + " failed");
-  prepared_.insert(stmt.name);
+  observability::Histogram* histogram = nullptr;
+  if (metrics_) {
+    // Statements are few and fixed (named constants), so the label set stays small.
+    histogram = &metrics_->GetHistogram("psvc_db_statement_duration_seconds",
+                                        "Named SQL statement latency (count = executions)",
+                                        {{"statement", name}});
+  }
+  prepared_.emplace(stmt.name, histogram);
+  return histogram;
 }
 
 Result Connection::Execute(const Statement& stmt, std::initializer_list<Param> params) {
@@ -143,12 +154,34 @@ Result Connection::Execute(const Statement& stmt, std::initializer_list<Param> p
 }
 
 Result Connection::Execute(const Statement& stmt, const std::vector<Param>& params) {
-  Prepare(stmt);
+  observability::Histogram* histogram = PrepareObserved(stmt);
   std::string name(stmt.name);
   BoundParams bound(params);
-  return Check(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()),
-                              bound.values.data(), bound.lengths.data(), nullptr, 0),
-               name);
+  if (!histogram) {
+    return Check(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()),
+                                bound.values.data(), bound.lengths.data(), nullptr, 0),
+                 name);
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto observe = [&] {
+    histogram->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  };
+  try {
+    Result r = Check(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()),
+                                    bound.values.data(), bound.lengths.data(), nullptr, 0),
+                     name);
+    observe();
+    return r;
+  } catch (const DbError& e) {
+    observe();
+    // Failures are rare: the registry lock here costs nothing on the hot path.
+    metrics_
+        ->GetCounter("psvc_db_statement_errors_total", "Named SQL statements that failed",
+                     {{"statement", name}, {"kind", std::string(ToString(e.kind()))}})
+        .Inc();
+    throw;
+  }
 }
 
 void Connection::SetStatementTimeout(std::chrono::milliseconds timeout) {

@@ -11,13 +11,18 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "db/statement.h"
 
 struct pg_conn;
 struct pg_result;
+
+namespace psvc::observability {
+class Histogram;
+class MetricsRegistry;
+}  // namespace psvc::observability
 
 namespace psvc::db {
 
@@ -74,6 +79,11 @@ class Connection {
   /// Prepares without running (used by the statement check test).
   void Prepare(const Statement& stmt);
 
+  /// From now on every named statement (Execute) is counted and timed in `registry`
+  /// (psvc_db_statement_duration_seconds by statement name, failures in
+  /// psvc_db_statement_errors_total). The registry must outlive the connection.
+  void ObserveStatements(observability::MetricsRegistry* registry) { metrics_ = registry; }
+
   /// Sets statement_timeout for the session; a no-op when unchanged.
   void SetStatementTimeout(std::chrono::milliseconds timeout);
 
@@ -93,9 +103,14 @@ class Connection {
   };
   explicit Connection(pg_conn* conn);
   Result Check(pg_result* res, std::string_view what);
+  /// Prepares when needed; returns the statement's histogram (nullptr when not observed).
+  observability::Histogram* PrepareObserved(const Statement& stmt);
 
   std::unique_ptr<pg_conn, Deleter> conn_;
-  std::unordered_set<std::string_view> prepared_;
+  // Prepared statement names → their latency histogram (nullptr when not observed), looked
+  // up here so the hot path takes no registry lock after a statement's first use.
+  std::unordered_map<std::string_view, observability::Histogram*> prepared_;
+  observability::MetricsRegistry* metrics_ = nullptr;
   std::chrono::milliseconds statement_timeout_{-1};
   uint64_t statements_sent_ = 0;
 };

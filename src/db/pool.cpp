@@ -24,6 +24,7 @@ Connection Pool::OpenConnection() {
   conn.SetStatementTimeout(options_.statement_timeout);
   if (options_.read_only) conn.Exec("SET default_transaction_read_only = on");
   for (const auto& sql : options_.session_setup) conn.Exec(sql);
+  conn.ObserveStatements(options_.metrics);
   return conn;
 }
 

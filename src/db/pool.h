@@ -26,6 +26,8 @@ struct PoolOptions {
   bool read_only = false;
   /// Statements run once on every new connection, e.g. "SET plan_cache_mode = ...".
   std::vector<std::string> session_setup;
+  /// When set, named statements are counted and timed (Connection::ObserveStatements).
+  observability::MetricsRegistry* metrics = nullptr;
 };
 
 /// Counters for metrics and tests.

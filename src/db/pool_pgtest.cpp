@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "db/error.h"
+#include "observability/metrics.h"
 #include "testing/test_database.h"
 
 namespace psvc::db {
@@ -27,6 +28,29 @@ TEST(Pool, ReusesConnectionsAndPreparesOncePerConnection) {
   auto c = pool.Acquire();
   auto prepared = c->Exec("SELECT count(*) FROM pg_prepared_statements WHERE name = 'test.add'");
   EXPECT_EQ(prepared.GetInt64(0, 0), 1);
+}
+
+TEST(Pool, NamedStatementsAreCountedTimedAndTheirFailuresCountedByKind) {
+  testing::TestDatabase tdb;
+  observability::MetricsRegistry metrics;
+  constexpr Statement kDivide{"test.divide", "SELECT 1 / $1::int"};
+  Pool pool({.url = tdb.url(), .size = 2, .metrics = &metrics});
+  {
+    auto c = pool.Acquire();
+    for (int i = 0; i < 3; ++i) c->Execute(kAdd, {"1", "2"});
+    EXPECT_THROW(c->Execute(kDivide, {"0"}), DbError);
+    c->Exec("SELECT 1");  // unnamed SQL is not a statement metric
+  }
+  auto text = metrics.Render();
+  EXPECT_NE(text.find("psvc_db_statement_duration_seconds_count{statement=\"test.add\"} 3\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("psvc_db_statement_duration_seconds_count{statement=\"test.divide\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("psvc_db_statement_errors_total{statement=\"test.divide\",kind=\"invalid_input\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("statement=\"test.add\",kind"), std::string::npos);
 }
 
 TEST(Pool, ExhaustedPoolAnswersWithinTheDeadlineInsteadOfHanging) {

@@ -1,17 +1,24 @@
 #include "http/server.h"
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <optional>
+#include <random>
 #include <thread>
+#include <type_traits>
 
 namespace psvc::http {
 
@@ -49,45 +56,97 @@ Response Dispatch(const Routes& routes, const Request& req) {
   }
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+// The pieces of a Server that sessions share (read-only after Start, except the counters).
+struct Shared {
+  const Routes& routes;
+  const ServerOptions& options;
+  std::atomic<int>& in_flight;
+  std::atomic<uint64_t>& next_request_id;
+  uint64_t request_id_prefix;
+};
+
+// One connection. `Stream` is beast::tcp_stream (HTTP) or ssl_stream<tcp_stream> (HTTPS).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
  public:
-  Session(tcp::socket socket, const Routes& routes, const ServerOptions& options,
-          std::atomic<int>& in_flight)
-      : stream_(std::move(socket)), routes_(routes), options_(options), in_flight_(in_flight) {}
+  template <class... StreamArgs>
+  Session(const Shared& shared, StreamArgs&&... args)
+      : stream_(std::forward<StreamArgs>(args)...), shared_(shared) {}
 
   void Run() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->Lowest().expires_after(self->shared_.options.read_timeout);
+        self->stream_.async_handshake(asio::ssl::stream_base::server,
+                                      [self](beast::error_code ec) { self->OnHandshake(ec); });
+      } else {
+        self->Read();
+      }
+    });
   }
 
  private:
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  void OnHandshake(beast::error_code ec) {
+    if (ec) return;  // not TLS, or a certificate the client CA does not vouch for: drop
+    if constexpr (kTls) {
+      // With verify_peer (and no fail_if_no_peer_cert) a bad certificate fails the handshake,
+      // so a certificate present here has been verified against the client CA.
+      SSL* ssl = stream_.native_handle();
+      client_verified_ = !shared_.options.tls_client_ca_file.empty() &&
+                         SSL_get0_peer_certificate(ssl) != nullptr &&
+                         SSL_get_verify_result(ssl) == X509_V_OK;
+    }
+    Read();
+  }
+
   void Read() {
     parser_.emplace();
-    parser_->body_limit(options_.body_limit);
-    parser_->header_limit(static_cast<std::uint32_t>(options_.header_limit));
-    stream_.expires_after(first_ ? options_.read_timeout : options_.idle_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->OnRead(ec);
-                      });
+    parser_->body_limit(shared_.options.body_limit);
+    parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
+    Lowest().expires_after(first_ ? shared_.options.read_timeout : shared_.options.idle_timeout);
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+  }
+
+  std::string NextRequestId() {
+    char id[32];
+    std::snprintf(id, sizeof id, "%010llx%06llx",
+                  static_cast<unsigned long long>(shared_.request_id_prefix),
+                  static_cast<unsigned long long>(shared_.next_request_id.fetch_add(1) & 0xffffff));
+    return id;
   }
 
   void OnRead(beast::error_code ec) {
     first_ = false;
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+        ec == asio::ssl::error::stream_truncated) {
       return Close();
     }
+    auto start = std::chrono::steady_clock::now();
+    Request req;
+    req.request_id = NextRequestId();
+    req.client_verified = client_verified_;
+    beast::error_code rec;
+    auto ep = Lowest().socket().remote_endpoint(rec);
+    if (!rec) req.remote_address = ep.address().to_string();
     if (ec) {
-      int status = ec == bhttp::error::body_limit ? 413
+      int status = ec == bhttp::error::body_limit     ? 413
                    : ec == bhttp::error::header_limit ? 431
                                                       : 400;
-      std::string msg = status == 413 ? "request body too large\n"
+      std::string msg = status == 413   ? "request body too large\n"
                         : status == 431 ? "request headers too large\n"
                                         : "malformed HTTP request: " + ec.message() + "\n";
-      return Write(MakeResponse({status, "text/plain; charset=utf-8", msg, {}}, 11, false));
+      Response resp{status, "text/plain; charset=utf-8", msg, {}};
+      Observe(req, resp, "unmatched", start);
+      return Write(MakeResponse(std::move(resp), req.request_id, 11, false));
     }
     auto& msg = parser_->get();
-    Request req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
     auto q = req.target.find('?');
@@ -99,28 +158,41 @@ class Session : public std::enable_shared_from_this<Session> {
       req.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     req.body = std::move(msg.body());
-    beast::error_code rec;
-    auto ep = stream_.socket().remote_endpoint(rec);
-    if (!rec) req.remote_address = ep.address().to_string();
     bool keep_alive = msg.keep_alive();
     Response resp;
     counted_ = true;  // released when the answer has been written (see Write)
-    if (in_flight_.fetch_add(1) >= options_.max_in_flight) {
-      resp = {503, "text/plain; charset=utf-8", "overloaded: retry shortly\n", {{"Retry-After", "1"}}};
+    std::string_view route =
+        shared_.routes.contains(req.path) ? std::string_view(req.path) : "unmatched";
+    if (shared_.in_flight.fetch_add(1) >= shared_.options.max_in_flight) {
+      resp = {
+          503, "text/plain; charset=utf-8", "overloaded: retry shortly\n", {{"Retry-After", "1"}}};
     } else {
-      resp = Dispatch(routes_, req);
+      resp = Dispatch(shared_.routes, req);
     }
-    auto out = MakeResponse(std::move(resp), msg.version(), keep_alive);
+    Observe(req, resp, route, start);
+    auto out = MakeResponse(std::move(resp), req.request_id, msg.version(), keep_alive);
     if (req.method == "HEAD") {
       out.body().clear();
     }
     Write(std::move(out));
   }
 
-  bhttp::response<bhttp::string_body> MakeResponse(Response r, unsigned version, bool keep_alive) {
+  void Observe(const Request& req, const Response& resp, std::string_view route,
+               std::chrono::steady_clock::time_point start) {
+    if (!shared_.options.observer) return;
+    try {
+      shared_.options.observer(req, resp, route, std::chrono::steady_clock::now() - start);
+    } catch (const std::exception&) {
+      // Logging or metrics failing must not cost the client its answer.
+    }
+  }
+
+  bhttp::response<bhttp::string_body> MakeResponse(Response r, const std::string& request_id,
+                                                   unsigned version, bool keep_alive) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
     res.set(bhttp::field::server, "postgres-service");
     res.set(bhttp::field::content_type, r.content_type);
+    res.set("X-Request-Id", request_id);
     for (auto& [k, v] : r.headers) res.set(k, v);
     res.keep_alive(keep_alive);
     res.body() = std::move(r.body);
@@ -131,49 +203,98 @@ class Session : public std::enable_shared_from_this<Session> {
   void Write(bhttp::response<bhttp::string_body> res) {
     auto sp = std::make_shared<bhttp::response<bhttp::string_body>>(std::move(res));
     bool close = !sp->keep_alive();
-    stream_.expires_after(options_.read_timeout);
-    bhttp::async_write(stream_, *sp,
-                       [self = shared_from_this(), sp, close](beast::error_code ec, std::size_t) {
-                         if (self->counted_) {
-                           self->counted_ = false;
-                           self->in_flight_.fetch_sub(1);
-                         }
-                         if (ec || close) return self->Close();
-                         self->Read();
-                       });
+    Lowest().expires_after(shared_.options.read_timeout);
+    bhttp::async_write(
+        stream_, *sp,
+        [self = this->shared_from_this(), sp, close](beast::error_code ec, std::size_t) {
+          if (self->counted_) {
+            self->counted_ = false;
+            self->shared_.in_flight.fetch_sub(1);
+          }
+          if (ec || close) return self->Close();
+          self->Read();
+        });
   }
 
   void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if constexpr (kTls) {
+      // close_notify, bounded: a client that never answers it must not hold the session.
+      Lowest().expires_after(std::chrono::seconds(1));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+        beast::error_code ec;
+        self->Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      });
+    } else {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
+  const Shared& shared_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  const Routes& routes_;
-  const ServerOptions& options_;
-  std::atomic<int>& in_flight_;
   bool counted_ = false;
   bool first_ = true;
+  bool client_verified_ = false;
 };
+
+// Loads the server certificate (and the client CA for mTLS); errors name the setting.
+std::unique_ptr<asio::ssl::context> MakeTlsContext(const ServerOptions& o) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  auto load = [](const char* setting, const std::string& file, auto&& fn) {
+    beast::error_code ec;
+    fn(ec);
+    if (ec) {
+      throw std::runtime_error(std::string(setting) + ": cannot load " + file + ": " +
+                               ec.message());
+    }
+  };
+  load("--tls-cert", o.tls_cert_file,
+       [&](beast::error_code& ec) { ctx->use_certificate_chain_file(o.tls_cert_file, ec); });
+  load("--tls-key", o.tls_key_file, [&](beast::error_code& ec) {
+    ctx->use_private_key_file(o.tls_key_file, asio::ssl::context::pem, ec);
+  });
+  if (!o.tls_client_ca_file.empty()) {
+    load("--tls-client-ca", o.tls_client_ca_file,
+         [&](beast::error_code& ec) { ctx->load_verify_file(o.tls_client_ca_file, ec); });
+    // Ask for a certificate, verify it when sent, but serve clients without one (reads).
+    ctx->set_verify_mode(asio::ssl::verify_peer);
+  }
+  return ctx;
+}
 
 }  // namespace
 
 struct Server::Impl {
   ServerOptions options;
   Routes routes;
+  // Before ioc: sessions still queued in it when it is destroyed refer to these.
+  std::unique_ptr<asio::ssl::context> tls;  // set: HTTPS
+  std::optional<Shared> shared;
   asio::io_context ioc;
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   uint16_t port = 0;
   bool running = false;
   std::atomic<int> in_flight{0};
+  std::atomic<uint64_t> next_request_id{0};
 
   void Accept() {
     acceptor->async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(s), routes, options, in_flight)->Run();
+      if (!ec) {
+        if (tls) {
+          std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*shared, std::move(s),
+                                                                          *tls)
+              ->Run();
+        } else {
+          std::make_shared<Session<beast::tcp_stream>>(*shared, std::move(s))->Run();
+        }
+      }
       Accept();
     });
   }
@@ -190,6 +311,19 @@ void Server::Route(std::string method, std::string path, Handler handler) {
 }
 
 void Server::Start() {
+  const auto& o = impl_->options;
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    throw std::runtime_error("--tls-cert and --tls-key go together: set both or neither");
+  }
+  if (!o.tls_client_ca_file.empty() && o.tls_cert_file.empty()) {
+    throw std::runtime_error("--tls-client-ca needs --tls-cert and --tls-key");
+  }
+  if (!o.tls_cert_file.empty()) impl_->tls = MakeTlsContext(o);
+  std::random_device rd;
+  // Random per process, so request ids from replicas do not collide.
+  uint64_t prefix = (static_cast<uint64_t>(rd()) << 32 | rd()) & 0xffffffffffull;
+  impl_->shared.emplace(
+      Shared{impl_->routes, impl_->options, impl_->in_flight, impl_->next_request_id, prefix});
   beast::error_code ec;
   auto addr = asio::ip::make_address(impl_->options.address, ec);
   if (ec) throw std::runtime_error("invalid HTTP listen address: " + impl_->options.address);
@@ -229,5 +363,7 @@ void Server::Stop(std::chrono::milliseconds grace) {
 }
 
 uint16_t Server::port() const { return impl_->port; }
+
+bool Server::tls() const { return impl_->tls != nullptr; }
 
 }  // namespace psvc::http

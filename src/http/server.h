@@ -21,6 +21,8 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string remote_address;
+  std::string request_id;        ///< assigned by the server, echoed as X-Request-Id
+  bool client_verified = false;  ///< TLS client certificate verified against the client CA
 
   std::string_view Header(std::string_view lower_name) const;
 };
@@ -31,7 +33,14 @@ struct Response {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  /// What ran, for access logs and metrics (GraphQL: "query" or "mutation"); may stay empty.
+  std::string operation;
 };
+
+/// Called once per answered request, before the answer is written. `route` is the matched
+/// path, or "unmatched" (so unknown paths cannot blow up metric label sets).
+using RequestObserver = std::function<void(const Request&, const Response&, std::string_view route,
+                                           std::chrono::nanoseconds duration)>;
 
 using Handler = std::function<Response(const Request&)>;
 
@@ -43,11 +52,19 @@ struct ServerOptions {
   int threads = 2;
   std::size_t body_limit = 1 << 20;
   std::size_t header_limit = 16 << 10;
-  std::chrono::milliseconds read_timeout{10000};   ///< whole request, headers and body
-  std::chrono::milliseconds idle_timeout{60000};   ///< keep-alive between requests
+  std::chrono::milliseconds read_timeout{10000};  ///< whole request, headers and body
+  std::chrono::milliseconds idle_timeout{60000};  ///< keep-alive between requests
   /// Requests handled at once; beyond it the answer is 503 with Retry-After at once, so an
   /// overload costs little instead of queueing without bound.
   int max_in_flight = 256;
+  /// Access logs and metrics; runs on the worker thread, so it must be quick.
+  RequestObserver observer;
+  /// HTTPS when both are set (PEM files: certificate chain, private key).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  /// PEM CA bundle: clients may present a certificate, verified against it (mTLS); a client
+  /// that presents none is still served, with Request::client_verified false.
+  std::string tls_client_ca_file;
 };
 
 /// Routes by exact path; a path with handlers for other methods answers 405.
@@ -60,12 +77,15 @@ class Server {
 
   /// Registers a handler; call before Start().
   void Route(std::string method, std::string path, Handler handler);
-  /// Binds and starts the worker threads; throws std::runtime_error naming the address.
+  /// Binds and starts the worker threads; throws std::runtime_error naming the address (or
+  /// the TLS file that cannot be loaded).
   void Start();
   /// Stops accepting, lets requests in flight finish (up to `grace`), then closes
   /// connections and joins the threads. Idempotent.
   void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
   uint16_t port() const;
+  /// True when serving HTTPS (after Start).
+  bool tls() const;
 
  private:
   struct Impl;

@@ -123,9 +123,15 @@ void LogRequest(const RequestLogEntry& e) {
       AppendJsonEscaped(line, e.peer);
       line += '"';
     }
+    if (!e.operation.empty()) {
+      line += R"(,"operation":")";
+      AppendJsonEscaped(line, e.operation);
+      line += '"';
+    }
     access->info(line);
   } else {
-    access->info("{} {} {} {}ms req={}{}{}", e.surface, e.method, e.status, duration, e.request_id,
+    access->info("{} {} {} {}ms req={}{}{}{}{}", e.surface, e.method, e.status, duration,
+                 e.request_id, e.operation.empty() ? "" : " op=", e.operation,
                  e.trace_id.empty() ? "" : " trace=", e.trace_id);
   }
 }

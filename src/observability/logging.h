@@ -18,11 +18,13 @@ void ConfigureLogging(std::string_view format, std::string_view level);
 struct RequestLogEntry {
   std::string_view surface;  ///< grpc | http
   std::string_view method;   ///< /anime.graph.v1.PostgresGraphService/KHop, POST /graphql
+                             ///< (HTTP: the path only; query strings may carry variables)
   std::string_view status;   ///< OK, INVALID_ARGUMENT, 200, ...
   double duration_ms = 0;
   std::string_view request_id;
   std::string_view trace_id;  ///< from W3C traceparent when sent
   std::string_view peer;
+  std::string_view operation;  ///< GraphQL operation type (query, mutation) when known
 };
 
 void LogRequest(const RequestLogEntry& entry);
