@@ -421,6 +421,13 @@ int EventApplier::MaterializeStrandedRelations() {
 }
 
 ApplyResult EventApplier::ApplyInTransaction(db::Connection& conn, const Event& event) {
+  if (std::holds_alternative<AnimeEnriched>(event.payload)) {
+    // One code path for enrichments, alone or many at a time: a run of one.
+    std::vector<Event> one{event};
+    std::vector<BatchItem> items(1);
+    ApplyEnrichedRun(conn, one, {0}, items);
+    return *items[0].result;
+  }
   const std::string& anime_id = AnimeIdOf(event);
   const char* type = EventTypeName(event);
   const std::string occurred = std::to_string(event.occurred_at_ms);
@@ -461,87 +468,7 @@ ApplyResult EventApplier::ApplyInTransaction(db::Connection& conn, const Event& 
     return stale("anime " + anime_id + " " + why + ": events for it are ignored");
   };
 
-  if (const auto* e = std::get_if<AnimeEnriched>(&event.payload)) {
-    auto current = conn.Execute(sql::kLockAnime, {e->anime_id, occurred});
-    if (auto why = retired(current)) return ignore_retired(*why);
-    if (current.rows() == 1 && current.GetBool(0, 1)) {
-      return stale("a newer event for this anime was applied before (occurred_at is older)");
-    }
-    const auto& f = e->fields;
-    auto version = conn.Execute(
-        sql::kUpsertAnime,
-        {e->anime_id, f.title, Opt(f.title_english), Opt(f.title_japanese),
-         db::ArrayLiteral(f.synonyms), f.type, f.status, Opt(f.season), Opt(OptInt(f.year)),
-         Opt(OptInt(f.episode_count)), Opt(f.synopsis), Opt(OptDouble(f.score)), occurred});
-    result.version = version.GetInt64(0, 0);
-
-    std::vector<std::string> ids, names, roles;
-    for (const auto& c : e->companies) {
-      ids.push_back(c.company_id);
-      names.push_back(c.name);
-      roles.push_back(c.role);
-    }
-    if (!ids.empty()) conn.Execute(sql::kUpsertCompanies, {db::ArrayLiteral(ids), db::ArrayLiteral(names)});
-    conn.Execute(sql::kDeleteAnimeCompanies, {e->anime_id});
-    if (!ids.empty()) {
-      conn.Execute(sql::kInsertAnimeCompanies,
-                   {e->anime_id, db::ArrayLiteral(ids), db::ArrayLiteral(roles)});
-    }
-
-    ids.clear(), names.clear(), roles.clear();
-    std::vector<std::optional<std::string>> japanese;
-    std::vector<std::string> favorites;
-    for (const auto& c : e->characters) {
-      ids.push_back(c.character_id);
-      names.push_back(c.name);
-      japanese.push_back(c.name_japanese);
-      favorites.push_back(std::to_string(c.favorites));
-      roles.push_back(c.role);
-    }
-    if (!ids.empty()) {
-      conn.Execute(sql::kUpsertCharacters, {db::ArrayLiteral(ids), db::ArrayLiteral(names),
-                                            db::ArrayLiteral(japanese), db::ArrayLiteral(favorites)});
-    }
-    conn.Execute(sql::kDeleteAnimeCharacters, {e->anime_id});
-    if (!ids.empty()) {
-      conn.Execute(sql::kInsertAnimeCharacters,
-                   {e->anime_id, db::ArrayLiteral(ids), db::ArrayLiteral(roles)});
-    }
-
-    ids.clear(), names.clear();
-    std::vector<std::string> kinds;
-    std::vector<std::optional<std::string>> authors;
-    for (const auto& w : e->original_works) {
-      ids.push_back(w.original_work_id);
-      names.push_back(w.title);
-      kinds.push_back(w.kind);
-      authors.push_back(w.author);
-    }
-    if (!ids.empty()) {
-      conn.Execute(sql::kUpsertWorks, {db::ArrayLiteral(ids), db::ArrayLiteral(names),
-                                       db::ArrayLiteral(kinds), db::ArrayLiteral(authors)});
-    }
-    conn.Execute(sql::kDeleteAnimeWorks, {e->anime_id});
-    if (!ids.empty()) conn.Execute(sql::kInsertAnimeWorks, {e->anime_id, db::ArrayLiteral(ids)});
-
-    ids.clear();
-    std::vector<std::string> types;
-    for (const auto& r : e->relations) {
-      ids.push_back(r.related_anime_id);
-      types.push_back(r.relation_type);
-    }
-    conn.Execute(sql::kDeleteRelations, {e->anime_id});
-    if (!ids.empty()) {
-      conn.Execute(sql::kInsertRelations, {e->anime_id, db::ArrayLiteral(ids), db::ArrayLiteral(types)});
-    }
-    auto sources = conn.Execute(sql::kMaterializePending, {e->anime_id});
-    for (int i = 0; i < sources.rows(); ++i) {
-      std::string source(sources.Get(i, 0));
-      Outbox(conn, source, "AnimeRelationsChanged",
-             OutboxPayload(source, "AnimeRelationsChanged", event, 0));
-    }
-    Outbox(conn, e->anime_id, type, OutboxPayload(e->anime_id, type, event, result.version));
-  } else if (const auto* ep = std::get_if<EpisodeAired>(&event.payload)) {
+  if (const auto* ep = std::get_if<EpisodeAired>(&event.payload)) {
     auto current = conn.Execute(sql::kLockAnime, {ep->anime_id, occurred});
     if (auto why = retired(current)) return ignore_retired(*why);
     if (current.rows() == 0) throw not_found("episode_aired.anime_id");

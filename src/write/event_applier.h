@@ -66,9 +66,9 @@ class EventApplier {
   /// The event's statements inside the caller's transaction (no BEGIN/COMMIT here).
   ApplyResult ApplyInTransaction(db::Connection& conn, const Event& event);
 
-  /// AnimeEnriched events for distinct anime (`run` indexes `events`), set-based: the same
-  /// end state as ApplyInTransaction one by one, in ~15 statements whatever the run's size.
-  /// Throws db::DbError with the run's writes to be rolled back by the caller's savepoint.
+  /// AnimeEnriched events for distinct anime (`run` indexes `events`), set-based, in ~15
+  /// statements whatever the run's size (a single enrichment is a run of one). Throws
+  /// db::DbError with the run's writes to be rolled back by the caller's savepoint.
   void ApplyEnrichedRun(db::Connection& conn, const std::vector<Event>& events,
                         const std::vector<size_t>& run, std::vector<BatchItem>& items);
 

@@ -41,30 +41,10 @@ SELECT 'removed' FROM anime_tombstone WHERE anime_id = $1::uuid
 LIMIT 1
 )sql"};
 
-inline constexpr db::Statement kUpsertAnime{"write.upsert_anime", R"sql(
-INSERT INTO anime (id, title, title_english, title_japanese, synonyms, type, status, season,
-                   year, episode_count, synopsis, score, last_event_at)
-VALUES ($1::uuid, $2, $3, $4, $5::text[], $6, $7, $8, $9::int, $10::int, $11, $12::float8,
-        to_timestamp($13::float8 / 1000))
-ON CONFLICT (id) DO UPDATE SET
-  title = EXCLUDED.title, title_english = EXCLUDED.title_english,
-  title_japanese = EXCLUDED.title_japanese, synonyms = EXCLUDED.synonyms,
-  type = EXCLUDED.type, status = EXCLUDED.status, season = EXCLUDED.season,
-  year = EXCLUDED.year, episode_count = EXCLUDED.episode_count,
-  synopsis = EXCLUDED.synopsis, score = EXCLUDED.score,
-  last_event_at = EXCLUDED.last_event_at,
-  version = anime.version + 1, updated_at = now()
-RETURNING version
-)sql"};
-
-// Shared entities (companies, characters, works) are upserted without locking rows that do
-// not change: ON CONFLICT DO UPDATE would lock the conflicting row even when its WHERE is
-// false, so every event naming a big studio would queue behind the last one until commit.
-// Here UPDATE touches (and locks) only rows whose values differ; new rows are inserted.
-// Batches insert the missing shared entities of all their events first, each kind in one
-// statement in id order: concurrent batches then meet these rows in the same order, where
-// per-event inserts in event order deadlock against each other. Existing rows are untouched
-// (and not locked); the per-event upserts below still apply name changes.
+// When a run fails as a whole its events are applied one by one (each a run of one, below);
+// those first insert the missing shared entities of all of them, each kind in one statement in
+// id order: concurrent batches then meet these rows in the same order, where inserts in event
+// order deadlock against each other. Existing rows are untouched (and not locked).
 inline constexpr db::Statement kPreinsertCompanies{"write.preinsert_companies", R"sql(
 INSERT INTO company (id, name)
 SELECT DISTINCT ON (id) id, name FROM unnest($1::uuid[], $2::text[]) AS t(id, name) ORDER BY id
@@ -81,117 +61,6 @@ inline constexpr db::Statement kPreinsertWorks{"write.preinsert_works", R"sql(
 INSERT INTO original_work (id, title)
 SELECT DISTINCT ON (id) id, title FROM unnest($1::uuid[], $2::text[]) AS t(id, title) ORDER BY id
 ON CONFLICT (id) DO NOTHING
-)sql"};
-
-inline constexpr db::Statement kUpsertCompanies{"write.upsert_companies", R"sql(
-WITH input AS (
-  SELECT DISTINCT ON (id) id, name FROM unnest($1::uuid[], $2::text[]) AS t(id, name)
-),
-changed AS (
-  UPDATE company c SET name = i.name, updated_at = now()
-    FROM input i
-   WHERE c.id = i.id AND c.name IS DISTINCT FROM i.name
-)
-INSERT INTO company (id, name)
-SELECT id, name FROM input
-ON CONFLICT (id) DO NOTHING
-)sql"};
-
-inline constexpr db::Statement kDeleteAnimeCompanies{"write.delete_anime_companies", R"sql(
-DELETE FROM anime_company WHERE anime_id = $1::uuid
-)sql"};
-
-inline constexpr db::Statement kInsertAnimeCompanies{"write.insert_anime_companies", R"sql(
-INSERT INTO anime_company (anime_id, company_id, role)
-SELECT $1::uuid, id, role FROM unnest($2::uuid[], $3::text[]) AS t(id, role)
-)sql"};
-
-inline constexpr db::Statement kUpsertCharacters{"write.upsert_characters", R"sql(
-WITH input AS (
-  SELECT id, name, jp, fav FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS t(id, name, jp, fav)
-),
-changed AS (
-  UPDATE character c SET name = i.name, name_japanese = i.jp, favorites = i.fav, updated_at = now()
-    FROM input i
-   WHERE c.id = i.id
-     AND (c.name, c.name_japanese, c.favorites) IS DISTINCT FROM (i.name, i.jp, i.fav)
-)
-INSERT INTO character (id, name, name_japanese, favorites)
-SELECT id, name, jp, fav FROM input
-ON CONFLICT (id) DO NOTHING
-)sql"};
-
-inline constexpr db::Statement kDeleteAnimeCharacters{"write.delete_anime_characters", R"sql(
-DELETE FROM anime_character WHERE anime_id = $1::uuid
-)sql"};
-
-inline constexpr db::Statement kInsertAnimeCharacters{"write.insert_anime_characters", R"sql(
-INSERT INTO anime_character (anime_id, character_id, role)
-SELECT $1::uuid, id, role FROM unnest($2::uuid[], $3::text[]) AS t(id, role)
-)sql"};
-
-inline constexpr db::Statement kUpsertWorks{"write.upsert_works", R"sql(
-WITH input AS (
-  SELECT id, title, kind, author FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS t(id, title, kind, author)
-),
-changed AS (
-  UPDATE original_work w SET title = i.title, kind = i.kind, author = i.author, updated_at = now()
-    FROM input i
-   WHERE w.id = i.id
-     AND (w.title, w.kind, w.author) IS DISTINCT FROM (i.title, i.kind, i.author)
-)
-INSERT INTO original_work (id, title, kind, author)
-SELECT id, title, kind, author FROM input
-ON CONFLICT (id) DO NOTHING
-)sql"};
-
-inline constexpr db::Statement kDeleteAnimeWorks{"write.delete_anime_works", R"sql(
-DELETE FROM anime_original_work_relation WHERE anime_id = $1::uuid
-)sql"};
-
-inline constexpr db::Statement kInsertAnimeWorks{"write.insert_anime_works", R"sql(
-INSERT INTO anime_original_work_relation (anime_id, original_work_id)
-SELECT $1::uuid, id FROM unnest($2::uuid[]) AS t(id)
-)sql"};
-
-inline constexpr db::Statement kDeleteRelations{"write.delete_relations", R"sql(
-WITH p AS (DELETE FROM pending_anime_relation WHERE anime_id = $1::uuid)
-DELETE FROM anime_relation WHERE anime_id = $1::uuid
-)sql"};
-
-// Relations to known anime go to anime_relation; the others wait in pending_anime_relation.
-// A target that was merged away (anime_redirect) is replaced by its survivor; an edge that
-// thereby points back at its source, or doubles another, is dropped.
-inline constexpr db::Statement kInsertRelations{"write.insert_relations", R"sql(
-WITH r AS (
-  SELECT DISTINCT t.related, t.type, EXISTS (SELECT 1 FROM anime a WHERE a.id = t.related) AS known
-    FROM (SELECT coalesce((SELECT d.to_id FROM anime_redirect d WHERE d.from_id = u.related),
-                          u.related) AS related, u.type
-            FROM unnest($2::uuid[], $3::text[]) AS u(related, type)) t
-   WHERE t.related <> $1::uuid
-),
-known AS (
-  INSERT INTO anime_relation (anime_id, related_anime_id, relation_type)
-  SELECT $1::uuid, related, type FROM r WHERE known
-  RETURNING 1
-)
-INSERT INTO pending_anime_relation (anime_id, related_anime_id, relation_type)
-SELECT $1::uuid, related, type FROM r WHERE NOT known
-)sql"};
-
-// Relations that were waiting for this anime become real; returns their source anime.
-inline constexpr db::Statement kMaterializePending{"write.materialize_pending", R"sql(
-WITH moved AS (
-  DELETE FROM pending_anime_relation WHERE related_anime_id = $1::uuid
-  RETURNING anime_id, related_anime_id, relation_type
-),
-ins AS (
-  INSERT INTO anime_relation (anime_id, related_anime_id, relation_type)
-  SELECT anime_id, related_anime_id, relation_type FROM moved
-  ON CONFLICT DO NOTHING
-  RETURNING 1
-)
-SELECT DISTINCT anime_id::text FROM moved ORDER BY 1
 )sql"};
 
 // Pending relations whose target exists: normally materialized by the transaction that
@@ -259,12 +128,10 @@ INSERT INTO qdrant_outbox (aggregate_id, event_type, payload)
 VALUES ($1::uuid, $2, convert_to($3, 'UTF8'))
 )sql"};
 
-// ---- Set-based statements: a run of AnimeEnriched events (distinct anime) in one go. -------
-// Arrays are parallel, one element per event (or per credit, with the anime id beside it).
-// They do per run what the per-event statements above do per event, so a batch of 100 costs
-// ~15 statements instead of ~1,800 (EventApplier::ApplyEnrichedRun). Ids are handled in id
-// order where rows get locked, as the per-event path's pre-inserts do, so concurrent batches
-// meet in the same order.
+// ---- AnimeEnriched: a run of events (distinct anime) in one go; a single event is a run of
+// one (EventApplier::ApplyEnrichedRun). Arrays are parallel, one element per event (or per
+// credit, with the anime id beside it), so a batch of 100 costs ~15 statements, not ~1,800.
+// Ids are handled in id order where rows get locked, so concurrent batches meet in one order.
 
 inline constexpr db::Statement kRunClaimEvents{"write.run_claim_events", R"sql(
 INSERT INTO processed_event (event_id, event_type, outcome, anime_id)
@@ -321,8 +188,12 @@ ON CONFLICT (id) DO UPDATE SET
 RETURNING id::text, version
 )sql"};
 
-// Shared entities as in kUpsertCompanies & co.; when several events of the run name the same
-// entity, the last one wins, as it would applying them one by one.
+// Shared entities (companies, characters, works) are upserted without locking rows that do
+// not change: ON CONFLICT DO UPDATE would lock the conflicting row even when its WHERE is
+// false, so every event naming a big studio would queue behind the last one until commit.
+// Here UPDATE touches (and locks) only rows whose values differ; new rows are inserted. When
+// several events of the run name the same entity, the last one wins, as it would applying them
+// one by one.
 inline constexpr db::Statement kRunUpsertCompanies{"write.run_upsert_companies", R"sql(
 WITH input AS (
   SELECT DISTINCT ON (id) id, name
@@ -406,7 +277,9 @@ SELECT t.a, t.w, y.year
   FROM unnest($7::uuid[], $8::uuid[]) AS t(a, w) JOIN years y ON y.id = t.a
 )sql"};
 
-// As kInsertRelations, with the source anime per row.
+// Relations to known anime go to anime_relation; the others wait in pending_anime_relation.
+// A target that was merged away (anime_redirect) is replaced by its survivor; an edge that
+// thereby points back at its source, or doubles another, is dropped.
 inline constexpr db::Statement kRunInsertRelations{"write.run_insert_relations", R"sql(
 WITH r AS (
   SELECT DISTINCT t.source, t.related, t.type,
@@ -427,8 +300,8 @@ INSERT INTO pending_anime_relation (anime_id, related_anime_id, relation_type)
 SELECT source, related, type FROM r WHERE NOT known
 )sql"};
 
-// As kMaterializePending, for every anime of the run: each source once, with one of the run's
-// anime it now reaches (the event that caused the change).
+// Relations that were waiting for the run's anime become real; returns each source anime once,
+// with one of the run's anime it now reaches (the event that caused the change).
 inline constexpr db::Statement kRunMaterializePending{"write.run_materialize_pending", R"sql(
 WITH moved AS (
   DELETE FROM pending_anime_relation WHERE related_anime_id = ANY($1::uuid[])
@@ -455,10 +328,7 @@ SELECT a, t, convert_to(p, 'UTF8')
 inline constexpr const db::Statement* kAll[] = {
     &kClaimEvent,          &kPreviousOutcome,      &kMarkStale,          &kMaterializeStranded,
     &kPreinsertCompanies,  &kPreinsertCharacters,  &kPreinsertWorks,
-    &kLockAnime,           &kRetiredId,            &kUpsertAnime,          &kUpsertCompanies,    &kDeleteAnimeCompanies,
-    &kInsertAnimeCompanies, &kUpsertCharacters,    &kDeleteAnimeCharacters,
-    &kInsertAnimeCharacters, &kUpsertWorks,        &kDeleteAnimeWorks,   &kInsertAnimeWorks,
-    &kDeleteRelations,     &kInsertRelations,      &kMaterializePending, &kUpsertEpisode,
+    &kLockAnime,           &kRetiredId,            &kUpsertEpisode,
     &kBumpForEpisode,      &kUpdateAnime,          &kRecordView,         &kInsertOutbox,
     &kRunClaimEvents,      &kRunPreviousOutcomes,  &kRunLockAnime,       &kRunRetiredIds,
     &kRunMarkStale,        &kRunUpsertAnime,       &kRunUpsertCompanies, &kRunUpsertCharacters,
