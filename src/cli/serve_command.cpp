@@ -407,7 +407,8 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--http-port", o->http_port, "HTTP port (0 = any free port)")
       ->envname("PSVC_HTTP_PORT")
       ->capture_default_str();
-  cmd->add_option("--http-threads", o->http_threads, "HTTP worker threads")
+  cmd->add_option("--http-threads", o->http_threads,
+                  "HTTP handler threads (GraphQL requests that run at once; I/O has its own)")
       ->envname("PSVC_HTTP_THREADS")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();

@@ -3,8 +3,11 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -63,6 +66,7 @@ struct Shared {
   std::atomic<int>& in_flight;
   std::atomic<uint64_t>& next_request_id;
   uint64_t request_id_prefix;
+  asio::thread_pool& handlers;
 };
 
 // One connection. `Stream` is beast::tcp_stream (HTTP) or ssl_stream<tcp_stream> (HTTPS).
@@ -144,7 +148,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                                         : "malformed HTTP request: " + ec.message() + "\n";
       Response resp{status, "text/plain; charset=utf-8", msg, {}};
       Observe(req, resp, "unmatched", start);
-      return Write(MakeResponse(std::move(resp), req.request_id, 11, false));
+      return Write(MakeResponse(std::move(resp), req.request_id, {11, false, false, false}));
     }
     auto& msg = parser_->get();
     req.method = std::string(msg.method_string());
@@ -158,24 +162,35 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       req.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     req.body = std::move(msg.body());
-    bool keep_alive = msg.keep_alive();
-    Response resp;
+    Reply reply{msg.version(), msg.keep_alive(), req.method == "HEAD",
+                shared_.routes.contains(req.path)};
     counted_ = true;  // released when the answer has been written (see Write)
-    std::string_view route =
-        shared_.routes.contains(req.path) ? std::string_view(req.path) : "unmatched";
     if (shared_.in_flight.fetch_add(1) >= shared_.options.max_in_flight) {
-      resp = {
+      Response resp{
           503, "text/plain; charset=utf-8", "overloaded: retry shortly\n", {{"Retry-After", "1"}}};
-    } else {
-      resp = Dispatch(shared_.routes, req);
+      Observe(req, resp, reply.matched ? req.path : "unmatched", start);
+      return Write(MakeResponse(std::move(resp), req.request_id, reply));
     }
-    Observe(req, resp, route, start);
-    auto out = MakeResponse(std::move(resp), req.request_id, msg.version(), keep_alive);
-    if (req.method == "HEAD") {
-      out.body().clear();
-    }
-    Write(std::move(out));
+    // Handlers may block on the database: they run on the handler pool, so the I/O threads
+    // stay free to read requests and turn the excess away at once (above).
+    asio::post(shared_.handlers,
+               [self = this->shared_from_this(), req = std::move(req), reply, start]() mutable {
+                 Response resp = Dispatch(self->shared_.routes, req);
+                 self->Observe(req, resp, reply.matched ? req.path : "unmatched", start);
+                 auto out = self->MakeResponse(std::move(resp), req.request_id, reply);
+                 asio::post(self->stream_.get_executor(), [self, out = std::move(out)]() mutable {
+                   self->Write(std::move(out));
+                 });
+               });
   }
+
+  // What the answer needs from the request once the parser is reused.
+  struct Reply {
+    unsigned version;
+    bool keep_alive;
+    bool head;
+    bool matched;  // a route exists for the path (else metrics say "unmatched")
+  };
 
   void Observe(const Request& req, const Response& resp, std::string_view route,
                std::chrono::steady_clock::time_point start) {
@@ -188,15 +203,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   bhttp::response<bhttp::string_body> MakeResponse(Response r, const std::string& request_id,
-                                                   unsigned version, bool keep_alive) {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+                                                   const Reply& reply) {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), reply.version};
     res.set(bhttp::field::server, "postgres-service");
     res.set(bhttp::field::content_type, r.content_type);
     res.set("X-Request-Id", request_id);
     for (auto& [k, v] : r.headers) res.set(k, v);
-    res.keep_alive(keep_alive);
+    res.keep_alive(reply.keep_alive);
     res.body() = std::move(r.body);
     res.prepare_payload();
+    if (reply.head) res.body().clear();  // after prepare_payload: Content-Length stays
     return res;
   }
 
@@ -275,7 +291,11 @@ struct Server::Impl {
   // Before ioc: sessions still queued in it when it is destroyed refer to these.
   std::unique_ptr<asio::ssl::context> tls;  // set: HTTPS
   std::optional<Shared> shared;
+  std::optional<asio::thread_pool> handlers;
   asio::io_context ioc;
+  // A request on the handler pool has no I/O pending: without this, ioc.run() would return
+  // once the acceptor closes (Stop) and the answer would never be written.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   uint16_t port = 0;
@@ -322,8 +342,9 @@ void Server::Start() {
   std::random_device rd;
   // Random per process, so request ids from replicas do not collide.
   uint64_t prefix = (static_cast<uint64_t>(rd()) << 32 | rd()) & 0xffffffffffull;
-  impl_->shared.emplace(
-      Shared{impl_->routes, impl_->options, impl_->in_flight, impl_->next_request_id, prefix});
+  auto& handlers = impl_->handlers.emplace(std::max(1, o.threads));
+  impl_->shared.emplace(Shared{impl_->routes, impl_->options, impl_->in_flight,
+                               impl_->next_request_id, prefix, handlers});
   beast::error_code ec;
   auto addr = asio::ip::make_address(impl_->options.address, ec);
   if (ec) throw std::runtime_error("invalid HTTP listen address: " + impl_->options.address);
@@ -340,7 +361,8 @@ void Server::Start() {
   impl_->port = acc.local_endpoint().port();
   impl_->Accept();
   impl_->running = true;
-  for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
+  impl_->work.emplace(impl_->ioc.get_executor());
+  for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
     impl_->threads.emplace_back([this] { impl_->ioc.run(); });
   }
 }
@@ -357,9 +379,11 @@ void Server::Stop(std::chrono::milliseconds grace) {
   while (impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  impl_->work.reset();
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  impl_->handlers->join();  // handlers still running past the grace finish; their answers drop
 }
 
 uint16_t Server::port() const { return impl_->port; }

@@ -48,14 +48,16 @@ using Handler = std::function<Response(const Request&)>;
 /// oversized clients.
 struct ServerOptions {
   std::string address = "127.0.0.1";
-  uint16_t port = 0;  ///< 0 = pick a free port (tests)
-  int threads = 2;
+  uint16_t port = 0;   ///< 0 = pick a free port (tests)
+  int threads = 2;     ///< run handlers (which may block on the database)
+  int io_threads = 1;  ///< read, write, TLS handshakes and 503s; never run handlers
   std::size_t body_limit = 1 << 20;
   std::size_t header_limit = 16 << 10;
   std::chrono::milliseconds read_timeout{10000};  ///< whole request, headers and body
   std::chrono::milliseconds idle_timeout{60000};  ///< keep-alive between requests
-  /// Requests handled at once; beyond it the answer is 503 with Retry-After at once, so an
-  /// overload costs little instead of queueing without bound.
+  /// Requests accepted at once (running on `threads` or queued for them); beyond it the
+  /// answer is 503 with Retry-After at once, from an I/O thread, so an overload costs little
+  /// instead of queueing without bound.
   int max_in_flight = 256;
   /// Access logs and metrics; runs on the worker thread, so it must be quick.
   RequestObserver observer;

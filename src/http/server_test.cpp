@@ -113,6 +113,42 @@ TEST_F(ServerTest, SlowClientIsDisconnectedAfterTheReadTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
 }
 
+// Handlers run off the I/O threads: with the only handler thread busy in a slow handler, the
+// excess request is still read and refused at once rather than after the slow one.
+TEST(ServerLifecycle, ABlockedHandlerDoesNotDelayTheOverloadAnswer) {
+  ServerOptions o;
+  o.threads = 1;
+  o.max_in_flight = 1;
+  Server server(o);
+  std::atomic<bool> started{false};
+  server.Route("GET", "/slow", [&](const Request&) {
+    started = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    return Response{200, "text/plain", "done", {}};
+  });
+  server.Start();
+  auto get = [&] {
+    asio::io_context ioc;
+    tcp::socket s(ioc);
+    s.connect({asio::ip::make_address("127.0.0.1"), server.port()});
+    bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/slow", 11};
+    req.set(bhttp::field::host, "x");
+    bhttp::write(s, req);
+    boost::beast::flat_buffer buf;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(s, buf, res);
+    return static_cast<int>(res.result_int());
+  };
+  int slow = 0;
+  std::thread first([&] { slow = get(); });
+  while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(get(), 503);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(300));
+  first.join();
+  EXPECT_EQ(slow, 200);
+}
+
 TEST(ServerLifecycle, StopLetsRequestsInFlightFinishAndOverloadIs503WithRetryAfter) {
   ServerOptions o;
   o.threads = 4;
