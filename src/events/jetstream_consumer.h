@@ -110,8 +110,8 @@ class JetStreamConsumer {
   ~JetStreamConsumer();  ///< Stop()s
 
   void Start();
-  /// Finishes the message in hand, NAKs the rest of the fetched batch (redelivered at once to
-  /// another replica), then joins the thread.
+  /// Finishes the message in hand (a BatchHandler: the fetch in hand, with its acks), NAKs the
+  /// rest of the fetched batch (redelivered at once to another replica), then joins the thread.
   void Stop();
   JetStreamConsumerStats stats() const;
 
