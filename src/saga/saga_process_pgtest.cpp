@@ -3,11 +3,14 @@
 // resumes it, and the test participant (playing the Qdrant Sync Service) confirms or refuses.
 // Also the operator CLI `saga start merge|remove`. The binary comes from PSVC_BINARY (set by
 // CTest to the postgres-service target).
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +123,32 @@ int RunCli(const std::vector<std::string>& args, std::string& out,
   return code;
 }
 
+/// POSTs a GraphQL document to 127.0.0.1:<port>/graphql; returns the response body ("" on
+/// failure). One request per connection (Connection: close), read to EOF.
+std::string PostGraphql(int port, const std::string& query) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    std::string body = "{\"query\":\"" + query + "\"}";
+    std::string req =
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        "Connection: close\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  auto p = out.find("\r\n\r\n");
+  return p == std::string::npos ? "" : out.substr(p + 4);
+}
+
 class SagaProcessTest : public ::testing::Test {
  protected:
   SagaProcessTest() : conn_(tdb_.Connect()) {
@@ -168,6 +197,8 @@ class SagaProcessTest : public ::testing::Test {
         20s);
     EXPECT_TRUE(up && p.Alive()) << "serve did not start:\n" << text;
     if (std::regex_search(text, m, kGrpc)) grpc_address_ = m[1];
+    static const std::regex kHttp("HTTP on http://127\\.0\\.0\\.1:([0-9]+)");
+    if (std::regex_search(text, m, kHttp)) http_port_ = std::stoi(m[1]);
     return p;
   }
 
@@ -218,6 +249,7 @@ class SagaProcessTest : public ::testing::Test {
   std::unique_ptr<Participant> participant_;
   std::vector<std::unique_ptr<Process>> processes_;
   std::string grpc_address_;
+  int http_port_ = 0;
   int cli_runs_ = 0;
 };
 
@@ -239,6 +271,14 @@ TEST_F(SagaProcessTest, KilledWhileAwaitingConfirmationIsResumedAndCompletes) {
   Serve();
   ASSERT_TRUE(WaitStatus(id, "COMPLETED")) << Status(id) << "\n" << Logs();
   ExpectMerged(conn_);
+  // The redirect through the restarted service's GraphQL API; search finds only the survivor.
+  std::string body =
+      PostGraphql(http_port_, "{ anime(id: \\\"" + kA +
+                                  "\\\") { id } search(query: \\\"show\\\", limit: 10) "
+                                  "{ node { ... on Anime { id } } } }");
+  EXPECT_NE(body.find("\"anime\":{\"id\":\"" + kB + "\"}"), std::string::npos) << body;
+  EXPECT_NE(body.find("\"search\":[{"), std::string::npos) << body;
+  EXPECT_EQ(body.find("\"id\":\"" + kA + "\""), std::string::npos) << body;
   EXPECT_EQ(
       Count("SELECT count(*) FROM saga_step WHERE saga_id = '" + id + "' AND status = 'DONE'"), 3);
 }
