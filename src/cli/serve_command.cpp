@@ -69,6 +69,7 @@ struct ServeOptions {
   uint16_t http_port = 8080;
   int http_threads = 4;
   int http_max_in_flight = 256;
+  int http_queue_timeout_ms = 1000;
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
@@ -253,6 +254,7 @@ int RunServe(const ServeOptions& o) {
                        .port = o.http_port,
                        .threads = o.http_threads,
                        .max_in_flight = o.http_max_in_flight,
+                       .queue_timeout = std::chrono::milliseconds(o.http_queue_timeout_ms),
                        .observer = api::MakeHttpObserver(metrics),
                        .tls_cert_file = o.tls_cert,
                        .tls_key_file = o.tls_key,
@@ -416,6 +418,11 @@ void AddServeCommand(CLI::App& app) {
                   "HTTP requests handled at once; beyond it 503 + Retry-After at once")
       ->envname("PSVC_HTTP_MAX_IN_FLIGHT")
       ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--http-queue-timeout-ms", o->http_queue_timeout_ms,
+                  "An HTTP request that waited this long for a handler thread gets 503 instead")
+      ->envname("PSVC_HTTP_QUEUE_TIMEOUT_MS")
+      ->check(CLI::Range(1, 600000))
       ->capture_default_str();
   cmd->add_option("--tls-cert", o->tls_cert,
                   "PEM certificate chain: serve gRPC and HTTP over TLS (with --tls-key)")

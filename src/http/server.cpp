@@ -2,8 +2,8 @@
 
 #include <openssl/ssl.h>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
@@ -173,15 +173,21 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     // Handlers may block on the database: they run on the handler pool, so the I/O threads
     // stay free to read requests and turn the excess away at once (above).
-    asio::post(shared_.handlers,
-               [self = this->shared_from_this(), req = std::move(req), reply, start]() mutable {
-                 Response resp = Dispatch(self->shared_.routes, req);
-                 self->Observe(req, resp, reply.matched ? req.path : "unmatched", start);
-                 auto out = self->MakeResponse(std::move(resp), req.request_id, reply);
-                 asio::post(self->stream_.get_executor(), [self, out = std::move(out)]() mutable {
-                   self->Write(std::move(out));
-                 });
-               });
+    asio::post(shared_.handlers, [self = this->shared_from_this(), req = std::move(req), reply,
+                                  start]() mutable {
+      // Waited too long behind slow handlers: the client is better off retrying
+      // (elsewhere) than getting an answer this late.
+      Response resp = std::chrono::steady_clock::now() - start > self->shared_.options.queue_timeout
+                          ? Response{503,
+                                     "text/plain; charset=utf-8",
+                                     "overloaded: retry shortly\n",
+                                     {{"Retry-After", "1"}}}
+                          : Dispatch(self->shared_.routes, req);
+      self->Observe(req, resp, reply.matched ? req.path : "unmatched", start);
+      auto out = self->MakeResponse(std::move(resp), req.request_id, reply);
+      asio::post(self->stream_.get_executor(),
+                 [self, out = std::move(out)]() mutable { self->Write(std::move(out)); });
+    });
   }
 
   // What the answer needs from the request once the parser is reused.

@@ -59,6 +59,9 @@ struct ServerOptions {
   /// answer is 503 with Retry-After at once, from an I/O thread, so an overload costs little
   /// instead of queueing without bound.
   int max_in_flight = 256;
+  /// A request that waited this long for a handler thread is answered 503 + Retry-After
+  /// without running: queueing adds at most this much latency.
+  std::chrono::milliseconds queue_timeout{1000};
   /// Access logs and metrics; runs on the worker thread, so it must be quick.
   RequestObserver observer;
   /// HTTPS when both are set (PEM files: certificate chain, private key).

@@ -149,6 +149,41 @@ TEST(ServerLifecycle, ABlockedHandlerDoesNotDelayTheOverloadAnswer) {
   EXPECT_EQ(slow, 200);
 }
 
+// A request queued behind a slow handler longer than queue_timeout is refused, not run late.
+TEST(ServerLifecycle, ARequestQueuedTooLongIs503WithoutRunning) {
+  ServerOptions o;
+  o.threads = 1;
+  o.max_in_flight = 4;
+  o.queue_timeout = std::chrono::milliseconds(200);
+  Server server(o);
+  std::atomic<int> runs{0};
+  server.Route("GET", "/slow", [&](const Request&) {
+    ++runs;
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    return Response{200, "text/plain", "done", {}};
+  });
+  server.Start();
+  auto get = [&] {
+    asio::io_context ioc;
+    tcp::socket s(ioc);
+    s.connect({asio::ip::make_address("127.0.0.1"), server.port()});
+    bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/slow", 11};
+    req.set(bhttp::field::host, "x");
+    bhttp::write(s, req);
+    boost::beast::flat_buffer buf;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(s, buf, res);
+    return static_cast<int>(res.result_int());
+  };
+  int first = 0;
+  std::thread t([&] { first = get(); });
+  while (runs == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(get(), 503);  // queued ~600 ms > 200 ms
+  t.join();
+  EXPECT_EQ(first, 200);
+  EXPECT_EQ(runs, 1);
+}
+
 TEST(ServerLifecycle, StopLetsRequestsInFlightFinishAndOverloadIs503WithRetryAfter) {
   ServerOptions o;
   o.threads = 4;
