@@ -2,7 +2,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <fstream>
 #include <iomanip>
+#include <sstream>
 #include <map>
 #include <set>
 
@@ -44,13 +46,44 @@ void Limits(const pb::AppliedLimits& l, std::ostream& out) {
   out << "\n";
 }
 
+// Plaintext, or TLS when a CA is given; nullptr (and a message) when a file cannot be read.
+std::shared_ptr<grpc::ChannelCredentials> Credentials(const GraphClientRequest& req,
+                                                      std::ostream& err) {
+  if (req.tls_ca_file.empty()) {
+    if (!req.tls_cert_file.empty()) err << "--tls-cert needs --tls-ca\n";
+    return req.tls_cert_file.empty() ? grpc::InsecureChannelCredentials() : nullptr;
+  }
+  auto read = [&](const char* setting, const std::string& path, std::string& out_pem) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    out_pem = ss.str();
+    if (in && out_pem.find("-----BEGIN") != std::string::npos) return true;
+    err << setting << ": cannot read a PEM file at " << path << "\n";
+    return false;
+  };
+  grpc::SslCredentialsOptions o;
+  if (!read("--tls-ca", req.tls_ca_file, o.pem_root_certs)) return nullptr;
+  if (req.tls_cert_file.empty() != req.tls_key_file.empty()) {
+    err << "--tls-cert and --tls-key go together\n";
+    return nullptr;
+  }
+  if (!req.tls_cert_file.empty() && (!read("--tls-cert", req.tls_cert_file, o.pem_cert_chain) ||
+                                     !read("--tls-key", req.tls_key_file, o.pem_private_key))) {
+    return nullptr;
+  }
+  return grpc::SslCredentials(o);
+}
+
 }  // namespace
 
 int RunGraphClient(const GraphClientRequest& req, std::ostream& out, std::ostream& err) {
-  auto stub = pb::PostgresGraphService::NewStub(
-      grpc::CreateChannel(req.address, grpc::InsecureChannelCredentials()));
+  auto credentials = Credentials(req, err);
+  if (!credentials) return 2;
+  auto stub = pb::PostgresGraphService::NewStub(grpc::CreateChannel(req.address, credentials));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(req.timeout_ms));
+  if (!req.token.empty()) ctx.AddMetadata("authorization", "Bearer " + req.token);
   std::vector<int> types;
   for (auto& name : req.edge_types) {
     auto t = graph::EdgeTypeFromName(name);

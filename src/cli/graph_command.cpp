@@ -20,6 +20,16 @@ void AddGraphCommand(CLI::App& app) {
                   "Optional: look up titles for display (read-only)")
       ->envname("DATABASE_URL");
   cmd->add_option("--timeout-ms", req->timeout_ms, "Call deadline")->capture_default_str();
+  // No default is captured: the token never appears in --help.
+  cmd->add_option("--token", req->token, "Bearer token (when the service runs with --read-auth)")
+      ->envname("PSVC_TOKEN");
+  cmd->add_option("--tls-ca", req->tls_ca_file,
+                  "PEM CA bundle: call over TLS, trusting it (the service's --tls-cert issuer)")
+      ->envname("PSVC_TLS_CA");
+  cmd->add_option("--tls-cert", req->tls_cert_file, "PEM client certificate (mTLS)")
+      ->envname("PSVC_TLS_CLIENT_CERT");
+  cmd->add_option("--tls-key", req->tls_key_file, "PEM key of --tls-cert")
+      ->envname("PSVC_TLS_CLIENT_KEY");
   struct Spec {
     const char* name;
     const char* help;

@@ -219,12 +219,35 @@ class Https(unittest.TestCase):
         self.assertEqual(self.curl("/graphql", "-H", "authorization: Bearer " + TOKEN, data=q)[1],
                          "200")
 
+    def test_graph_cli_calls_over_tls(self):
+        cli = [BINARY, "graph", "--address", self.svc.grpc_address, "--timeout-ms", "3000"]
+        ok = subprocess.run(cli + ["--tls-ca", os.path.join(self.pki, "ca.pem"), "k-hop", ANIME],
+                            capture_output=True, text=True)
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertIn("limits:", ok.stdout)
+        plain = subprocess.run(cli + ["k-hop", ANIME], capture_output=True, text=True)
+        self.assertNotEqual(plain.returncode, 0)
+
     def test_certificate_from_another_ca_is_refused_in_the_handshake(self):
         rogue = ["--cert", os.path.join(self.pki, "rogue.pem"),
                  "--key", os.path.join(self.pki, "rogue.key")]
         code, status, err = self.curl("/healthz", *rogue)
         self.assertNotEqual(code, 0)
         self.assertNotEqual(status, "200")
+
+
+class GraphCliToken(unittest.TestCase):
+    def test_read_auth_needs_the_token_and_the_cli_sends_it(self):
+        svc = Service(BINARY, DB.url, ["--auth-tokens", TOKEN, "--read-auth"])
+        self.addCleanup(svc.stop)
+        cli = [BINARY, "graph", "--address", svc.grpc_address, "k-hop", ANIME]
+        env = {k: v for k, v in os.environ.items() if k != "PSVC_TOKEN"}
+        denied = subprocess.run(cli, capture_output=True, text=True, env=env)
+        self.assertNotEqual(denied.returncode, 0)
+        self.assertIn("missing or invalid credentials", denied.stdout + denied.stderr)
+        ok = subprocess.run(cli, capture_output=True, text=True, env=dict(env, PSVC_TOKEN=TOKEN))
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertNotIn(TOKEN, svc.log())
 
 
 class ConfigFile(unittest.TestCase):
