@@ -59,8 +59,10 @@ struct ServerOptions {
   /// answer is 503 with Retry-After at once, from an I/O thread, so an overload costs little
   /// instead of queueing without bound.
   int max_in_flight = 256;
-  /// A request that waited this long for a handler thread is answered 503 + Retry-After
-  /// without running: queueing adds at most this much latency.
+  /// A request that waited longer than this for a handler thread is answered 503 +
+  /// Retry-After, without running, when a thread picks it up: it is not run late, after its
+  /// client may have given up. (It still waits for that thread; max_in_flight bounds the
+  /// queue.)
   std::chrono::milliseconds queue_timeout{1000};
   /// Access logs and metrics; runs on the worker thread, so it must be quick.
   RequestObserver observer;

@@ -85,13 +85,14 @@ def grpc_overload(stub, results, stop_at):
 
     def finished(fut, started):
         latency = time.monotonic() - started
+        detail = ""
         try:
             fut.result()
             code = "OK"
         except grpc.RpcError as e:
-            code = e.code().name
+            code, detail = e.code().name, e.details()
         with lock:
-            results.append((code, latency))
+            results.append((code, latency, detail))
         done.release()
 
     while time.monotonic() < stop_at and sent < MAX_CALLS:
@@ -168,10 +169,15 @@ def run(svc, db):
     elapsed = time.monotonic() - t0
 
     codes = {}
-    for code, _ in grpc_results:
+    why = {}  # who refused: gRPC's thread quota at once, or the pool after its wait
+    for code, _, detail in grpc_results:
         codes[code] = codes.get(code, 0) + 1
-    exhausted = [lat for code, lat in grpc_results if code == "RESOURCE_EXHAUSTED"]
+        if code == "RESOURCE_EXHAUSTED":
+            why[detail[:60]] = why.get(detail[:60], 0) + 1
+    exhausted = [lat for code, lat, _ in grpc_results if code == "RESOURCE_EXHAUSTED"]
     print("gRPC: %d calls in %.1f s under overload: %s" % (len(grpc_results), elapsed, codes))
+    for detail, n in sorted(why.items(), key=lambda kv: -kv[1]):
+        print("  RESOURCE_EXHAUSTED x%d: %s" % (n, detail))
     print("gRPC RESOURCE_EXHAUSTED latency: p50 %.0f ms, p99 %.0f ms, max %.0f ms"
           % (percentile(exhausted, 50) * 1000, percentile(exhausted, 99) * 1000,
              max(exhausted or [0]) * 1000))
