@@ -176,6 +176,10 @@ TEST_F(SchemaTest, SearchTermsFollowMultiRowInsertsUpsertsRenamesAndDeletes) {
   EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000d3"), "3:bones=Bones@0");
   // The rows of SetUp (single-row statements) have theirs too.
   EXPECT_EQ(terms(kA), "1:a=A@0");
+  // An anime inserted already hidden (a saga's restore, a hand-written row) gets none.
+  conn_->Exec("INSERT INTO anime (id, title, hidden_at) VALUES "
+              "('00000000-0000-4000-8000-0000000000ee', 'Hidden', now())");
+  EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000ee"), "");
 
   // An upsert that updates an existing row inserts no terms; a rename replaces them.
   conn_->Exec(R"sql(

@@ -4,31 +4,24 @@
 // Also the operator CLI `saga start merge|remove`. The binary comes from PSVC_BINARY (set by
 // CTest to the postgres-service target).
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #include "anime/write/v1/write_service.grpc.pb.h"
 #include "db/connection.h"
 #include "saga/saga_test_support.h"
+#include "testing/child_process.h"
 #include "testing/test_database.h"
-
-extern char** environ;
 
 namespace psvc::saga {
 namespace {
@@ -46,80 +39,23 @@ std::string Binary() {
   return bin;
 }
 
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+using Process = psvc::testing::ChildProcess;
+
+/// A `postgres-service` child process (PSVC_BINARY) with stdout and stderr in `log`.
+std::unique_ptr<Process> Spawn(const std::vector<std::string>& args,
+                               const std::filesystem::path& log) {
+  std::vector<std::string> argv{Binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return std::make_unique<Process>(argv, log);
 }
-
-/// A `postgres-service` child process with stdout and stderr in a log file.
-class Process {
- public:
-  Process(const std::vector<std::string>& args, std::filesystem::path log) : log_(std::move(log)) {
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(binary_.c_str()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    int rc = posix_spawn(&pid_, binary_.c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-      pid_ = -1;
-      ADD_FAILURE() << "cannot start " << binary_ << ": " << std::strerror(rc);
-    }
-  }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-  ~Process() {
-    if (pid_ > 0) Kill();
-  }
-
-  /// SIGKILL and reap; returns the signal that ended the process (0 if it had exited).
-  int Kill() {
-    if (pid_ <= 0) return 0;
-    kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  }
-  /// Waits for the process to exit; its exit code, or -1 when it had to be killed.
-  int Wait(std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    Kill();
-    return -1;
-  }
-  bool Alive() {
-    if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = -1;  // exited: reaped
-    return pid_ > 0;
-  }
-  std::string Log() const { return ReadFile(log_); }
-
- private:
-  std::string binary_ = Binary();
-  std::filesystem::path log_;
-  pid_t pid_ = -1;
-};
 
 /// Runs the binary to completion; returns its exit code (-1: killed after 15 s), its output
 /// (stdout + stderr) in `out`.
 int RunCli(const std::vector<std::string>& args, std::string& out,
            const std::filesystem::path& log) {
-  Process p(args, log);
-  int code = p.Wait(15s);
-  out = p.Log();
+  auto p = Spawn(args, log);
+  int code = p->Wait(15s);
+  out = p->Log();
   return code;
 }
 
@@ -184,7 +120,7 @@ class SagaProcessTest : public ::testing::Test {
         "--saga-lease-ms", "3000", "--saga-reply-timeout-ms", "1500",
         "--log-format", "text", "--pool-size", "4", "--read-pool-size", "2"};
     // clang-format on
-    processes_.push_back(std::make_unique<Process>(args, log));
+    processes_.push_back(Spawn(args, log));
     Process& p = *processes_.back();
     std::smatch m;
     static const std::regex kGrpc("gRPC on ([0-9.]+:[0-9]+)");
