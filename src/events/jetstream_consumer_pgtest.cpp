@@ -17,6 +17,7 @@
 #include "events/detail/nats_util.h"
 #include "events/testing/nats_server_process.h"
 #include "testing/test_database.h"
+#include "testing/wait_until.h"
 
 namespace psvc::events {
 namespace {
@@ -24,15 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 using detail::NatsPtr;
 
-template <class F>
-bool WaitUntil(F done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using psvc::testing::WaitUntil;
 
 /// Stored dead letter.
 struct DeadLetterMsg {

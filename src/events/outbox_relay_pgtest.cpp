@@ -15,6 +15,7 @@
 #include "events/detail/nats_util.h"
 #include "events/testing/nats_server_process.h"
 #include "testing/test_database.h"
+#include "testing/wait_until.h"
 
 namespace psvc::events {
 namespace {
@@ -22,15 +23,7 @@ namespace {
 using namespace std::chrono_literals;
 using detail::NatsPtr;
 
-template <class F>
-bool WaitUntil(F done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using psvc::testing::WaitUntil;
 
 /// One message as stored in the stream.
 struct Stored {

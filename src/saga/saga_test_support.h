@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "testing/wait_until.h"
+
 namespace psvc::db {
 class Connection;
 }
@@ -22,16 +24,7 @@ namespace psvc::saga::fixture {
 /// The stack's NATS (NATS_URL), default the local stack's port.
 std::string NatsUrl();
 
-/// Polls `done` every 10 ms until it holds or `timeout` passes.
-template <class F>
-bool WaitUntil(F done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
+using psvc::testing::WaitUntil;
 
 /// The string field `key` of a flat JSON object written by the service ("" when absent).
 std::string JsonField(const std::string& json, const std::string& key);

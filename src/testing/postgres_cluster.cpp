@@ -53,8 +53,8 @@ PostgresCluster::~PostgresCluster() {
 }
 
 void PostgresCluster::Start() {
-  Run("pg_ctl", {"-D", (dir_ / "data").string(), "-l", (dir_ / "postgres.log").string(), "-w",
-                 "-t", "30", "-o",
+  Run("pg_ctl", {"-D", (dir_ / "data").string(), "-l", (dir_ / "postgres.log").string(), "-w", "-t",
+                 "30", "-o",
                  "-p " + std::to_string(port_) + " -k " + dir_.string() +
                      " -c listen_addresses=127.0.0.1 -c fsync=off",
                  "start"});

@@ -18,6 +18,7 @@
 #include "events/testing/nats_server_process.h"
 #include "testing/child_process.h"
 #include "testing/postgres_cluster.h"
+#include "testing/wait_until.h"
 
 namespace psvc {
 namespace {
@@ -25,15 +26,7 @@ namespace {
 namespace ev = anime::events::v1;
 using namespace std::chrono_literals;
 
-template <class F>
-bool WaitUntil(F done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
+using psvc::testing::WaitUntil;
 
 std::string Id(uint32_t kind, int n) {
   char buf[64];
@@ -75,11 +68,11 @@ std::string Enriched(int n) {
 class IngestFaultsTest : public ::testing::Test {
  protected:
   IngestFaultsTest() : url_(pg_.CreateDatabase("anime")) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("psvc_faults_" + std::to_string(pg_.port()));
+    dir_ = std::filesystem::temp_directory_path() / ("psvc_faults_" + std::to_string(pg_.port()));
     std::filesystem::create_directories(dir_);
     std::string bin = Binary();
-    EXPECT_EQ(testing::RunProgram({bin, "migrate", "--database-url", url_}, dir_ / "migrate.log"), 0)
+    EXPECT_EQ(testing::RunProgram({bin, "migrate", "--database-url", url_}, dir_ / "migrate.log"),
+              0)
         << "migrate failed";
     nc_ = events::detail::Connect(nats_.url(), "fault-test", 5000ms);
     js_ = events::detail::JetStream(nc_.get(), 10000ms);
@@ -105,12 +98,12 @@ class IngestFaultsTest : public ::testing::Test {
     services_.push_back(std::make_unique<testing::ChildProcess>(
         std::vector<std::string>{Binary(), "serve", "--database-url", url_, "--nats-url",
                                  nats_.url(), "--grpc-address", "127.0.0.1:0", "--http-port", "0",
-                                 "--log-format", "text", "--pool-size", "4",
-                                 "--read-pool-size", "1"},
+                                 "--log-format", "text", "--pool-size", "4", "--read-pool-size",
+                                 "1"},
         log));
     auto& p = *services_.back();
     bool up = WaitUntil([&] { return p.Log().find("gRPC on") != std::string::npos || !p.Alive(); },
-                        20s);
+                        20s, 50ms);
     EXPECT_TRUE(up && p.Alive()) << "serve did not start:\n" << p.Log();
     return p;
   }
@@ -144,11 +137,12 @@ class IngestFaultsTest : public ::testing::Test {
           return Count("SELECT count(*) FROM processed_event") == n &&
                  Count("SELECT count(*) FROM qdrant_outbox WHERE published_at IS NULL") == 0;
         },
-        90s);
+        90s, 50ms);
     ASSERT_TRUE(done) << "processed " << Count("SELECT count(*) FROM processed_event") << " of "
                       << n << ", unpublished "
                       << Count("SELECT count(*) FROM qdrant_outbox WHERE published_at IS NULL")
-                      << "\n" << Logs();
+                      << "\n"
+                      << Logs();
     EXPECT_EQ(Count("SELECT count(*) FROM processed_event WHERE outcome = 'APPLIED'"), n);
     EXPECT_EQ(Count("SELECT count(*) FROM anime"), n);
     // A second application of an AnimeEnriched event would have bumped the version.
@@ -179,7 +173,9 @@ class IngestFaultsTest : public ::testing::Test {
 
   std::string Logs() {
     std::string out;
-    for (auto& s : services_) out += "---- serve log (tail)\n" + s->Log().substr(s->Log().size() > 6000 ? s->Log().size() - 6000 : 0);
+    for (auto& s : services_)
+      out += "---- serve log (tail)\n" +
+             s->Log().substr(s->Log().size() > 6000 ? s->Log().size() - 6000 : 0);
     return out;
   }
 
@@ -195,7 +191,8 @@ class IngestFaultsTest : public ::testing::Test {
 TEST_F(IngestFaultsTest, EventsArrivingWhilePostgresIsDownAreAppliedOnceItReturns) {
   Serve();
   Publish(0, 100);
-  ASSERT_TRUE(WaitUntil([&] { return Count("SELECT count(*) FROM processed_event") == 100; }, 30s))
+  ASSERT_TRUE(
+      WaitUntil([&] { return Count("SELECT count(*) FROM processed_event") == 100; }, 30s, 50ms))
       << Logs();
   pg_.Stop();
   std::thread producer([&] { Publish(100, 400); });  // arrive during the outage
@@ -212,7 +209,8 @@ TEST_F(IngestFaultsTest, AServiceKilledMidBatchLosesNothingAndAppliesNothingTwic
   auto& first = Serve();
   Publish(0, 1500);
   // Kill it while it is working through the backlog (a fetch is 128 messages, one transaction).
-  ASSERT_TRUE(WaitUntil([&] { return Count("SELECT count(*) FROM processed_event") >= 200; }, 30s))
+  ASSERT_TRUE(
+      WaitUntil([&] { return Count("SELECT count(*) FROM processed_event") >= 200; }, 30s, 50ms))
       << Logs();
   EXPECT_EQ(first.Kill(), SIGKILL);
   int64_t at_kill = Count("SELECT count(*) FROM processed_event");
