@@ -162,6 +162,20 @@ int main(int argc, char** argv) {
     std::function<bool(int, uint64_t)> libpq, grpc;
   };
   std::vector<Case> cases = {
+      // The transports' floor: a query that does nothing against a call the service refuses
+      // before any SQL (a malformed id). Their difference is what gRPC itself costs here.
+      {"floor(no work)",
+       [&](int c, uint64_t) {
+         direct[c]->Exec("SELECT 1");
+         return true;
+       },
+       [&](int c, uint64_t) {
+         grpc::ClientContext ctx;
+         pb::NeighborsRequest r;
+         r.set_node_id("not-a-uuid");
+         pb::NeighborsResponse resp;
+         return stubs[c]->Neighbors(&ctx, r, &resp).error_code() == grpc::INVALID_ARGUMENT;
+       }},
       {"neighbors",
        [&](int c, uint64_t i) {
          direct_q(c).Neighbors(in.nodes[i % in.nodes.size()], all, 50, 10);
