@@ -24,11 +24,24 @@ namespace psvc::api::sql {
 
 // $1 uuid[] ids. Order is irrelevant: callers map rows back by id.
 // First column: the id asked for. A merged duplicate resolves to its survivor (sagas keep a
-// redirect); a hidden or removed anime resolves to nothing (psvc_resolve_anime_id, 0006).
+// redirect); a hidden or removed anime resolves to nothing. The rule is that of
+// psvc_resolve_anime_id (0006), written out here: a SQL function with sub-selects is not
+// inlined, and calling it per id re-planned it on every execution (0.54 ms for 20 ids
+// against 0.12 ms written out, on SF1).
 inline constexpr db::Statement kAnimeByIds{
     "gql.anime_by_ids",
-    "SELECT r.req, " PSVC_GQL_ANIME_COLUMNS("a") " FROM unnest($1::uuid[]) AS r(req) "
-    "JOIN anime a ON a.id = psvc_resolve_anime_id(r.req)"};
+    "SELECT r.req, " PSVC_GQL_ANIME_COLUMNS("a") R"sql(
+  FROM unnest($1::uuid[]) AS r(req)
+ CROSS JOIN LATERAL (
+   SELECT coalesce(
+     (SELECT CASE WHEN d.merged_into IS NOT NULL THEN
+                    (SELECT s.id FROM anime s
+                      WHERE s.id = d.merged_into AND s.merged_into IS NULL AND s.hidden_at IS NULL)
+                  WHEN d.hidden_at IS NULL THEN d.id END
+        FROM anime d WHERE d.id = r.req),
+     (SELECT s.id FROM anime_redirect x JOIN anime s ON s.id = x.to_id
+       WHERE x.from_id = r.req AND s.merged_into IS NULL AND s.hidden_at IS NULL)) AS id) t
+  JOIN anime a ON a.id = t.id)sql"};
 inline constexpr db::Statement kCharactersByIds{
     "gql.characters_by_ids",
     "SELECT " PSVC_GQL_CHARACTER_COLUMNS("c") " FROM character c WHERE c.id = ANY($1::uuid[])"};

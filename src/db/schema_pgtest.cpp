@@ -223,5 +223,17 @@ TEST_F(SchemaTest, HubEdgesCarryTheirAnimesYear) {
   EXPECT_EQ(years(), "2004,2004,2004");
 }
 
+TEST_F(SchemaTest, InverseRelationsReadFromTheOtherEnd) {
+  EXPECT_EQ(std::string(conn_->Exec(
+                "SELECT string_agg(t || '>' || coalesce(psvc_inverse_relation(t), 'null'), ' ' "
+                "ORDER BY o) FROM unnest(ARRAY['SEQUEL', 'PREQUEL', 'SIDE_STORY', 'SUMMARY', "
+                "'FULL_STORY', 'SPIN_OFF', 'ALTERNATIVE', 'CHARACTER', 'ADAPTATION', 'OTHER']) "
+                "WITH ORDINALITY AS u(t, o)").Get(0, 0)),
+            "SEQUEL>PREQUEL PREQUEL>SEQUEL SIDE_STORY>FULL_STORY SUMMARY>FULL_STORY "
+            "FULL_STORY>SIDE_STORY SPIN_OFF>OTHER ALTERNATIVE>ALTERNATIVE CHARACTER>CHARACTER "
+            "ADAPTATION>ADAPTATION OTHER>OTHER");
+  EXPECT_TRUE(conn_->Exec("SELECT psvc_inverse_relation(NULL)").IsNull(0, 0));
+}
+
 }  // namespace
 }  // namespace psvc::db
