@@ -3,8 +3,8 @@
 // same run, so the service's own overhead is a measured difference.
 //
 //   graph_bench --database-url URL [--seconds 5] [--clients 1,8] [--seed 7]
-#include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -27,9 +27,9 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 struct Inputs {
-  std::vector<std::string> nodes;                           // random anime
-  std::vector<std::pair<std::string, std::string>> near;    // pairs 1..5 hops apart (all edges)
-  std::vector<std::pair<std::string, std::string>> apart;   // unreachable over relations only
+  std::vector<std::string> nodes;                          // random anime
+  std::vector<std::pair<std::string, std::string>> near;   // pairs 1..5 hops apart (all edges)
+  std::vector<std::pair<std::string, std::string>> apart;  // unreachable over relations only
 };
 
 Inputs PickInputs(const std::string& url, uint64_t seed) {
@@ -115,7 +115,9 @@ int main(int argc, char** argv) {
   double seconds = 5;
   std::vector<int> client_counts{1, 8};
   uint64_t seed = 7;
-  app.add_option("--database-url", url, "catalogue to query (SF1)")->envname("DATABASE_URL")->required();
+  app.add_option("--database-url", url, "catalogue to query (SF1)")
+      ->envname("DATABASE_URL")
+      ->required();
   app.add_option("--seconds", seconds, "per measurement")->capture_default_str();
   app.add_option("--clients", client_counts, "concurrent clients")->delimiter(',');
   app.add_option("--seed", seed, "input selection seed")->capture_default_str();
@@ -137,9 +139,9 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<pb::PostgresGraphService::Stub>> stubs;
   for (int c = 0; c < max_clients; ++c) {
     channel_args.SetInt("grpc.channel_id", c);  // one connection per client
-    stubs.push_back(pb::PostgresGraphService::NewStub(grpc::CreateCustomChannel(
-        "127.0.0.1:" + std::to_string(server.port()), grpc::InsecureChannelCredentials(),
-        channel_args)));
+    stubs.push_back(pb::PostgresGraphService::NewStub(
+        grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server.port()),
+                                  grpc::InsecureChannelCredentials(), channel_args)));
   }
   std::vector<std::unique_ptr<psvc::db::Connection>> direct;
   for (int c = 0; c < max_clients; ++c) {

@@ -6,10 +6,10 @@
 // Each run uses a fresh database and its own stream names.
 //
 //   write_bench --admin-url URL --nats-url URL [--seconds 5] [--clients 4] [--batch 100]
-#include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
 #include <nats/nats.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <cstdio>
@@ -162,7 +162,9 @@ double RunGrpc(const std::string& admin, int clients, int batch, double seconds)
   }
   for (auto& t : threads) t.join();
   double rate = done / std::chrono::duration<double>(Clock::now() - start).count();
-  if (failed) std::printf("  (grpc: %llu events not applied)\n", static_cast<unsigned long long>(failed.load()));
+  if (failed)
+    std::printf("  (grpc: %llu events not applied)\n",
+                static_cast<unsigned long long>(failed.load()));
   server.Shutdown(1s);
   return rate;
 }
@@ -247,7 +249,8 @@ void RunOutboxLag(const std::string& admin, const std::string& nats_url, int rat
     writers.emplace_back([&, w] {
       auto interval = std::chrono::duration<double>(kWriters / static_cast<double>(rate));
       for (uint64_t i = 0;; ++i) {
-        auto due = start + std::chrono::duration_cast<Clock::duration>(interval * (i + w / double(kWriters)));
+        auto due = start + std::chrono::duration_cast<Clock::duration>(interval *
+                                                                       (i + w / double(kWriters)));
         if (due - start > std::chrono::duration<double>(seconds)) break;
         std::this_thread::sleep_until(due);
         applier.Apply({Id(0xe2, 0), 1700000000000, "bench",
@@ -259,7 +262,8 @@ void RunOutboxLag(const std::string& admin, const std::string& nats_url, int rat
   for (auto& t : writers) t.join();
   auto wrote = Clock::now() - start;
   auto conn = psvc::db::Connection::Open(db.url);
-  while (conn.Exec("SELECT count(*) FROM qdrant_outbox WHERE published_at IS NULL").GetInt64(0, 0) > 0 &&
+  while (conn.Exec("SELECT count(*) FROM qdrant_outbox WHERE published_at IS NULL").GetInt64(0, 0) >
+             0 &&
          Clock::now() - start < 120s) {
     std::this_thread::sleep_for(20ms);
   }
@@ -271,18 +275,20 @@ void RunOutboxLag(const std::string& admin, const std::string& nats_url, int rat
     for (size_t i = 0; i < s.latency_buckets.size(); ++i) {
       running += s.latency_buckets[i];
       if (running >= want) {
-        return i < s.kLatencyBucketsMs.size() ? "<= " + std::to_string(int(s.kLatencyBucketsMs[i])) + " ms"
-                                              : std::string("> 30000 ms");
+        return i < s.kLatencyBucketsMs.size()
+                   ? "<= " + std::to_string(int(s.kLatencyBucketsMs[i])) + " ms"
+                   : std::string("> 30000 ms");
       }
     }
     return std::string("?");
   };
-  std::printf("outbox lag at %d events/s for %.0f s: %llu rows written (%.0f/s achieved), "
-              "published %llu; p50 %s, p99 %s, max %.1f ms, mean %.2f ms\n",
-              rate, seconds, static_cast<unsigned long long>(sent.load()),
-              sent / std::chrono::duration<double>(wrote).count(),
-              static_cast<unsigned long long>(s.published), pct(0.5).c_str(), pct(0.99).c_str(),
-              s.latency_max_ms, total ? s.latency_sum_ms / total : 0.0);
+  std::printf(
+      "outbox lag at %d events/s for %.0f s: %llu rows written (%.0f/s achieved), "
+      "published %llu; p50 %s, p99 %s, max %.1f ms, mean %.2f ms\n",
+      rate, seconds, static_cast<unsigned long long>(sent.load()),
+      sent / std::chrono::duration<double>(wrote).count(),
+      static_cast<unsigned long long>(s.published), pct(0.5).c_str(), pct(0.99).c_str(),
+      s.latency_max_ms, total ? s.latency_sum_ms / total : 0.0);
   relay.Stop();
   natsConnection* nc = nullptr;
   jsCtx* js = nullptr;
@@ -300,21 +306,27 @@ int main(int argc, char** argv) {
   std::string admin, nats_url;
   double seconds = 5;
   int clients = 4, batch = 100, js_events = 5000, lag_rate = 1000;
-  app.add_option("--admin-url", admin, "URL of a database on the server where bench databases are created")
+  app.add_option("--admin-url", admin,
+                 "URL of a database on the server where bench databases are created")
       ->envname("PSVC_ADMIN_DATABASE_URL")
       ->required();
-  app.add_option("--nats-url", nats_url, "nats-server with JetStream")->envname("NATS_URL")->required();
+  app.add_option("--nats-url", nats_url, "nats-server with JetStream")
+      ->envname("NATS_URL")
+      ->required();
   app.add_option("--seconds", seconds)->capture_default_str();
   app.add_option("--clients", clients)->capture_default_str();
   app.add_option("--batch", batch, "events per ApplyEvents call")->capture_default_str();
   app.add_option("--js-events", js_events, "events published to JetStream")->capture_default_str();
-  app.add_option("--lag-rate", lag_rate, "events/s for the outbox lag measurement")->capture_default_str();
+  app.add_option("--lag-rate", lag_rate, "events/s for the outbox lag measurement")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   std::printf("AnimeEnriched (8 characters, 2 companies, 2 relations, 1 work) events/s:\n");
-  std::printf("  direct EventApplier, %d threads: %.0f events/s\n", clients, RunDirect(admin, clients, seconds));
+  std::printf("  direct EventApplier, %d threads: %.0f events/s\n", clients,
+              RunDirect(admin, clients, seconds));
   std::printf("  gRPC ApplyEvents, %d clients x batch %d: %.0f events/s\n", clients, batch,
               RunGrpc(admin, clients, batch, seconds));
-  std::printf("  JetStream consumer, %d events: %.0f events/s\n", js_events, RunJetStream(admin, nats_url, js_events));
+  std::printf("  JetStream consumer, %d events: %.0f events/s\n", js_events,
+              RunJetStream(admin, nats_url, js_events));
   RunOutboxLag(admin, nats_url, lag_rate, seconds);
   return 0;
 }

@@ -25,9 +25,12 @@ constexpr int kMaxBatch = 1000;
 
 pb::Outcome ToProto(write::Outcome o) {
   switch (o) {
-    case write::Outcome::kApplied: return pb::OUTCOME_APPLIED;
-    case write::Outcome::kAlreadyApplied: return pb::OUTCOME_ALREADY_APPLIED;
-    case write::Outcome::kIgnoredStale: return pb::OUTCOME_IGNORED_STALE;
+    case write::Outcome::kApplied:
+      return pb::OUTCOME_APPLIED;
+    case write::Outcome::kAlreadyApplied:
+      return pb::OUTCOME_ALREADY_APPLIED;
+    case write::Outcome::kIgnoredStale:
+      return pb::OUTCOME_IGNORED_STALE;
   }
   return pb::OUTCOME_UNSPECIFIED;
 }
@@ -49,11 +52,16 @@ Status ApplyOne(write::EventApplier& applier, const anime::events::v1::EventEnve
 
 StatusCode ToGrpc(saga::Code code) {
   switch (code) {
-    case saga::Code::kOk: return StatusCode::OK;
-    case saga::Code::kInvalidArgument: return StatusCode::INVALID_ARGUMENT;
-    case saga::Code::kNotFound: return StatusCode::NOT_FOUND;
-    case saga::Code::kFailedPrecondition: return StatusCode::FAILED_PRECONDITION;
-    case saga::Code::kAlreadyExists: return StatusCode::ALREADY_EXISTS;
+    case saga::Code::kOk:
+      return StatusCode::OK;
+    case saga::Code::kInvalidArgument:
+      return StatusCode::INVALID_ARGUMENT;
+    case saga::Code::kNotFound:
+      return StatusCode::NOT_FOUND;
+    case saga::Code::kFailedPrecondition:
+      return StatusCode::FAILED_PRECONDITION;
+    case saga::Code::kAlreadyExists:
+      return StatusCode::ALREADY_EXISTS;
   }
   return StatusCode::UNKNOWN;
 }
@@ -83,9 +91,8 @@ class WriteService final : public pb::PostgresWriteService::Service {
     if (auto denied = CheckBearer(tokens_, *ctx); !denied.ok()) return denied;
     if (!sagas_) return {StatusCode::UNIMPLEMENTED, "sagas are not enabled on this server"};
     try {
-      return StartResponse(sagas_->StartMerge(req->request_id(), req->duplicate_id(),
-                                              req->survivor_id()),
-                           resp);
+      return StartResponse(
+          sagas_->StartMerge(req->request_id(), req->duplicate_id(), req->survivor_id()), resp);
     } catch (...) {
       return StatusFromCurrentException("PostgresWriteService.StartMergeAnime");
     }
@@ -215,13 +222,12 @@ class WriteService final : public pb::PostgresWriteService::Service {
   write::EventApplier& applier_;
   saga::SagaStore* sagas_;
   const BearerTokens* tokens_;
-
 };
 
 }  // namespace
 
-void RegisterWriteService(GrpcServer& server, write::EventApplier& applier,
-                          saga::SagaStore* sagas, const BearerTokens* tokens) {
+void RegisterWriteService(GrpcServer& server, write::EventApplier& applier, saga::SagaStore* sagas,
+                          const BearerTokens* tokens) {
   server.AddService(std::make_unique<WriteService>(applier, sagas, tokens));
 }
 

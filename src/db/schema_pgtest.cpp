@@ -38,7 +38,8 @@ struct BadRow {
 const BadRow kBadRows[] = {
     {"empty title", "INSERT INTO anime (id, title) VALUES (gen_random_uuid(), '  ')",
      ErrorKind::kInvalidInput},
-    {"unknown type", "INSERT INTO anime (id, title, type) VALUES (gen_random_uuid(), 'x', 'SERIES')",
+    {"unknown type",
+     "INSERT INTO anime (id, title, type) VALUES (gen_random_uuid(), 'x', 'SERIES')",
      ErrorKind::kInvalidInput},
     {"unknown status",
      "INSERT INTO anime (id, title, status) VALUES (gen_random_uuid(), 'x', 'DONE')",
@@ -51,7 +52,8 @@ const BadRow kBadRows[] = {
     {"negative episodes",
      "INSERT INTO anime (id, title, episode_count) VALUES (gen_random_uuid(), 'x', -1)",
      ErrorKind::kInvalidInput},
-    {"negative views", "INSERT INTO anime (id, title, view_count) VALUES (gen_random_uuid(), 'x', -5)",
+    {"negative views",
+     "INSERT INTO anime (id, title, view_count) VALUES (gen_random_uuid(), 'x', -5)",
      ErrorKind::kInvalidInput},
     {"version zero", "INSERT INTO anime (id, title, version) VALUES (gen_random_uuid(), 'x', 0)",
      ErrorKind::kInvalidInput},
@@ -75,11 +77,13 @@ const BadRow kBadRows[] = {
      "INSERT INTO anime_relation VALUES ('00000000-0000-4000-8000-00000000000a', "
      "gen_random_uuid(), 'SEQUEL')",
      ErrorKind::kInvalidInput},
-    {"character role", "INSERT INTO anime_character VALUES ('00000000-0000-4000-8000-00000000000a', "
-                       "'00000000-0000-4000-8000-0000000000c1', 'HERO')",
+    {"character role",
+     "INSERT INTO anime_character VALUES ('00000000-0000-4000-8000-00000000000a', "
+     "'00000000-0000-4000-8000-0000000000c1', 'HERO')",
      ErrorKind::kInvalidInput},
-    {"company role", "INSERT INTO anime_company VALUES ('00000000-0000-4000-8000-00000000000a', "
-                     "'00000000-0000-4000-8000-0000000000d1', 'director')",
+    {"company role",
+     "INSERT INTO anime_company VALUES ('00000000-0000-4000-8000-00000000000a', "
+     "'00000000-0000-4000-8000-0000000000d1', 'director')",
      ErrorKind::kInvalidInput},
     {"company link to a missing company",
      "INSERT INTO anime_company VALUES ('00000000-0000-4000-8000-00000000000a', gen_random_uuid(), "
@@ -177,8 +181,9 @@ TEST_F(SchemaTest, SearchTermsFollowMultiRowInsertsUpsertsRenamesAndDeletes) {
   // The rows of SetUp (single-row statements) have theirs too.
   EXPECT_EQ(terms(kA), "1:a=A@0");
   // An anime inserted already hidden (a saga's restore, a hand-written row) gets none.
-  conn_->Exec("INSERT INTO anime (id, title, hidden_at) VALUES "
-              "('00000000-0000-4000-8000-0000000000ee', 'Hidden', now())");
+  conn_->Exec(
+      "INSERT INTO anime (id, title, hidden_at) VALUES "
+      "('00000000-0000-4000-8000-0000000000ee', 'Hidden', now())");
   EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000ee"), "");
 
   // An upsert that updates an existing row inserts no terms; a rename replaces them.
@@ -187,11 +192,13 @@ TEST_F(SchemaTest, SearchTermsFollowMultiRowInsertsUpsertsRenamesAndDeletes) {
     ON CONFLICT (id) DO UPDATE SET title = 'Lumière';
   )sql");
   EXPECT_EQ(terms(kC), "1:ecl=Ecl@7 | 1:eclair=eclair@7 | 1:lumiere=Lumière@7");
-  conn_->Exec("UPDATE character SET name = 'Rin T' WHERE id = '00000000-0000-4000-8000-0000000000c2'");
+  conn_->Exec(
+      "UPDATE character SET name = 'Rin T' WHERE id = '00000000-0000-4000-8000-0000000000c2'");
   EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000c2"), "2:rin t=Rin T@3 | 2:リン=リン@3");
 
-  conn_->Exec("DELETE FROM anime WHERE id IN ('00000000-0000-4000-8000-00000000000c', "
-              "'00000000-0000-4000-8000-00000000000d')");
+  conn_->Exec(
+      "DELETE FROM anime WHERE id IN ('00000000-0000-4000-8000-00000000000c', "
+      "'00000000-0000-4000-8000-00000000000d')");
   conn_->Exec("DELETE FROM company WHERE id = '00000000-0000-4000-8000-0000000000d3'");
   EXPECT_EQ(terms(kC), "");
   EXPECT_EQ(terms(kD), "");
@@ -212,26 +219,34 @@ TEST_F(SchemaTest, HubEdgesCarryTheirAnimesYear) {
       VALUES ('00000000-0000-4000-8000-00000000000b', '00000000-0000-4000-8000-0000000000e1');
   )sql");
   auto years = [&] {
-    return std::string(conn_->Exec(
-        "SELECT (SELECT anime_year FROM anime_character) || ',' || (SELECT anime_year FROM "
-        "anime_company) || ',' || (SELECT anime_year FROM anime_original_work_relation)").Get(0, 0));
+    return std::string(
+        conn_
+            ->Exec(
+                "SELECT (SELECT anime_year FROM anime_character) || ',' || (SELECT anime_year FROM "
+                "anime_company) || ',' || (SELECT anime_year FROM anime_original_work_relation)")
+            .Get(0, 0));
   };
   EXPECT_EQ(years(), "1999,1999,0");
-  conn_->Exec("UPDATE anime_original_work_relation SET anime_id = '00000000-0000-4000-8000-00000000000a'");
+  conn_->Exec(
+      "UPDATE anime_original_work_relation SET anime_id = '00000000-0000-4000-8000-00000000000a'");
   EXPECT_EQ(years(), "1999,1999,1999");
   conn_->Exec("UPDATE anime SET year = 2004 WHERE id = '00000000-0000-4000-8000-00000000000a'");
   EXPECT_EQ(years(), "2004,2004,2004");
 }
 
 TEST_F(SchemaTest, InverseRelationsReadFromTheOtherEnd) {
-  EXPECT_EQ(std::string(conn_->Exec(
-                "SELECT string_agg(t || '>' || coalesce(psvc_inverse_relation(t), 'null'), ' ' "
-                "ORDER BY o) FROM unnest(ARRAY['SEQUEL', 'PREQUEL', 'SIDE_STORY', 'SUMMARY', "
-                "'FULL_STORY', 'SPIN_OFF', 'ALTERNATIVE', 'CHARACTER', 'ADAPTATION', 'OTHER']) "
-                "WITH ORDINALITY AS u(t, o)").Get(0, 0)),
-            "SEQUEL>PREQUEL PREQUEL>SEQUEL SIDE_STORY>FULL_STORY SUMMARY>FULL_STORY "
-            "FULL_STORY>SIDE_STORY SPIN_OFF>OTHER ALTERNATIVE>ALTERNATIVE CHARACTER>CHARACTER "
-            "ADAPTATION>ADAPTATION OTHER>OTHER");
+  EXPECT_EQ(
+      std::string(
+          conn_
+              ->Exec(
+                  "SELECT string_agg(t || '>' || coalesce(psvc_inverse_relation(t), 'null'), ' ' "
+                  "ORDER BY o) FROM unnest(ARRAY['SEQUEL', 'PREQUEL', 'SIDE_STORY', 'SUMMARY', "
+                  "'FULL_STORY', 'SPIN_OFF', 'ALTERNATIVE', 'CHARACTER', 'ADAPTATION', 'OTHER']) "
+                  "WITH ORDINALITY AS u(t, o)")
+              .Get(0, 0)),
+      "SEQUEL>PREQUEL PREQUEL>SEQUEL SIDE_STORY>FULL_STORY SUMMARY>FULL_STORY "
+      "FULL_STORY>SIDE_STORY SPIN_OFF>OTHER ALTERNATIVE>ALTERNATIVE CHARACTER>CHARACTER "
+      "ADAPTATION>ADAPTATION OTHER>OTHER");
   EXPECT_TRUE(conn_->Exec("SELECT psvc_inverse_relation(NULL)").IsNull(0, 0));
 }
 

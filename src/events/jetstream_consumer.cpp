@@ -42,7 +42,7 @@ struct JetStreamConsumer::Impl {
       : opt(std::move(o)), batch_handler(std::move(h)) {}
 
   JetStreamConsumerOptions opt;
-  MessageHandler handler;       // one of these two is set
+  MessageHandler handler;  // one of these two is set
   BatchHandler batch_handler;
   mutable std::mutex mu;
   std::condition_variable cv;    // wakes a backoff sleep on Stop()
@@ -363,8 +363,7 @@ JetStreamConsumer::Impl::Outcome JetStreamConsumer::Impl::Settle(Fetched& f,
       }
       spdlog::info("ingest consumer: seq {} delivery {} will be retried: {}", stream_seq, delivered,
                    result.reason);
-      Nak(msg,
-          RedeliveryDelay(static_cast<int>(delivered), opt.retry_initial, opt.retry_max));
+      Nak(msg, RedeliveryDelay(static_cast<int>(delivered), opt.retry_initial, opt.retry_max));
       Count([](auto& st) { ++st.retried; });
       return threw ? Outcome::kOther : Outcome::kTransient;
     }

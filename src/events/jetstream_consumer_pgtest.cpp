@@ -128,7 +128,8 @@ class JetStreamConsumerTest : public ::testing::Test {
   /// Creates the stream and durable consumer (a consumer's start-up does), so messages can be
   /// published before a consumer runs and are then fetched many at a time.
   void CreateStream(const std::string& url) {
-    JetStreamConsumer setup(Options(url), [](std::string_view, int) { return HandleResult::Ack(); });
+    JetStreamConsumer setup(Options(url),
+                            [](std::string_view, int) { return HandleResult::Ack(); });
     setup.Start();
     ASSERT_TRUE(WaitUntil([&] { return setup.stats().pending == 0; }, 10s));
     setup.Stop();

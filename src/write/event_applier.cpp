@@ -49,9 +49,7 @@ std::string OutboxPayload(const std::string& anime_id, const char* type, const E
   return out + "}";
 }
 
-Param Opt(const std::optional<std::string>& v) {
-  return v ? Param(*v) : Param(std::nullopt);
-}
+Param Opt(const std::optional<std::string>& v) { return v ? Param(*v) : Param(std::nullopt); }
 
 std::optional<std::string> OptInt(const std::optional<int32_t>& v) {
   return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
@@ -153,16 +151,21 @@ void EventApplier::PreinsertSharedEntities(db::Connection& conn, const std::vect
       work_titles;
   for (size_t i : which) {
     if (const auto* e = std::get_if<AnimeEnriched>(&events[i].payload)) {
-      for (const auto& c : e->companies) company_ids.push_back(c.company_id), company_names.push_back(c.name);
-      for (const auto& c : e->characters) character_ids.push_back(c.character_id), character_names.push_back(c.name);
-      for (const auto& w : e->original_works) work_ids.push_back(w.original_work_id), work_titles.push_back(w.title);
+      for (const auto& c : e->companies)
+        company_ids.push_back(c.company_id), company_names.push_back(c.name);
+      for (const auto& c : e->characters)
+        character_ids.push_back(c.character_id), character_names.push_back(c.name);
+      for (const auto& w : e->original_works)
+        work_ids.push_back(w.original_work_id), work_titles.push_back(w.title);
     }
   }
   if (!company_ids.empty()) {
-    conn.Execute(sql::kPreinsertCompanies, {db::ArrayLiteral(company_ids), db::ArrayLiteral(company_names)});
+    conn.Execute(sql::kPreinsertCompanies,
+                 {db::ArrayLiteral(company_ids), db::ArrayLiteral(company_names)});
   }
   if (!character_ids.empty()) {
-    conn.Execute(sql::kPreinsertCharacters, {db::ArrayLiteral(character_ids), db::ArrayLiteral(character_names)});
+    conn.Execute(sql::kPreinsertCharacters,
+                 {db::ArrayLiteral(character_ids), db::ArrayLiteral(character_names)});
   }
   if (!work_ids.empty()) {
     conn.Execute(sql::kPreinsertWorks, {db::ArrayLiteral(work_ids), db::ArrayLiteral(work_titles)});
@@ -260,7 +263,8 @@ void EventApplier::ApplyEnrichedRun(db::Connection& conn, const std::vector<Even
       if (!existing.count(id)) missing.push_back(id);
     }
     auto gone = conn.Execute(sql::kRunRetiredIds, {db::ArrayLiteral(missing)});
-    for (int r = 0; r < gone.rows(); ++r) retired.emplace(gone.Get(r, 0), std::string(gone.Get(r, 1)));
+    for (int r = 0; r < gone.rows(); ++r)
+      retired.emplace(gone.Get(r, 0), std::string(gone.Get(r, 1)));
   }
 
   // 3. Stale events are recorded with the reason and change nothing (rules as in
@@ -308,15 +312,16 @@ void EventApplier::ApplyEnrichedRun(db::Connection& conn, const std::vector<Even
     scores.push_back(OptDouble(f.score));
     a_at.push_back(std::to_string(events[i].occurred_at_ms));
   }
-  auto upserted = conn.Execute(
-      sql::kRunUpsertAnime,
-      {db::ArrayLiteral(a_ids), db::ArrayLiteral(titles), db::ArrayLiteral(english),
-       db::ArrayLiteral(japanese), db::ArrayLiteral(synonyms), db::ArrayLiteral(types),
-       db::ArrayLiteral(statuses), db::ArrayLiteral(seasons), db::ArrayLiteral(years),
-       db::ArrayLiteral(counts), db::ArrayLiteral(synopses), db::ArrayLiteral(scores),
-       db::ArrayLiteral(a_at)});
+  auto upserted =
+      conn.Execute(sql::kRunUpsertAnime,
+                   {db::ArrayLiteral(a_ids), db::ArrayLiteral(titles), db::ArrayLiteral(english),
+                    db::ArrayLiteral(japanese), db::ArrayLiteral(synonyms), db::ArrayLiteral(types),
+                    db::ArrayLiteral(statuses), db::ArrayLiteral(seasons), db::ArrayLiteral(years),
+                    db::ArrayLiteral(counts), db::ArrayLiteral(synopses), db::ArrayLiteral(scores),
+                    db::ArrayLiteral(a_at)});
   std::unordered_map<std::string, int64_t> version;
-  for (int r = 0; r < upserted.rows(); ++r) version.emplace(upserted.Get(r, 0), upserted.GetInt64(r, 1));
+  for (int r = 0; r < upserted.rows(); ++r)
+    version.emplace(upserted.Get(r, 0), upserted.GetInt64(r, 1));
 
   // 5. Shared entities (the last mention in the run wins) and the replaced sets.
   std::vector<std::string> co_anime, co_ids, co_names, co_roles;
@@ -491,16 +496,33 @@ ApplyResult EventApplier::ApplyInTransaction(db::Connection& conn, const Event& 
       return std::find(u->mask.begin(), u->mask.end(), name) != u->mask.end() ? "true" : "false";
     };
     const auto& f = u->fields;
-    auto version = conn.Execute(
-        sql::kUpdateAnime,
-        {u->anime_id, has("title"), f.title, has("title_english"), Opt(f.title_english),
-         has("title_japanese"), Opt(f.title_japanese), has("synonyms"),
-         db::ArrayLiteral(f.synonyms), has("type"), f.type, has("status"), f.status,
-         has("season"), Opt(f.season), has("year"), Opt(OptInt(f.year)), has("episode_count"),
-         Opt(OptInt(f.episode_count)), has("synopsis"), Opt(f.synopsis), has("score"),
-         Opt(OptDouble(f.score)), occurred});
+    auto version = conn.Execute(sql::kUpdateAnime, {u->anime_id,
+                                                    has("title"),
+                                                    f.title,
+                                                    has("title_english"),
+                                                    Opt(f.title_english),
+                                                    has("title_japanese"),
+                                                    Opt(f.title_japanese),
+                                                    has("synonyms"),
+                                                    db::ArrayLiteral(f.synonyms),
+                                                    has("type"),
+                                                    f.type,
+                                                    has("status"),
+                                                    f.status,
+                                                    has("season"),
+                                                    Opt(f.season),
+                                                    has("year"),
+                                                    Opt(OptInt(f.year)),
+                                                    has("episode_count"),
+                                                    Opt(OptInt(f.episode_count)),
+                                                    has("synopsis"),
+                                                    Opt(f.synopsis),
+                                                    has("score"),
+                                                    Opt(OptDouble(f.score)),
+                                                    occurred});
     result.version = version.GetInt64(0, 0);
-    Outbox(conn, u->anime_id, type, OutboxPayload(u->anime_id, type, event, result.version, u->mask));
+    Outbox(conn, u->anime_id, type,
+           OutboxPayload(u->anime_id, type, event, result.version, u->mask));
   } else if (const auto* v = std::get_if<AnimeViewed>(&event.payload)) {
     // A merged or removed anime is "not found" for views (no processed-event record to keep).
     auto row = conn.Execute(sql::kRecordView, {v->anime_id});

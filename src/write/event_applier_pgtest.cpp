@@ -36,7 +36,8 @@ Event MakeEnriched(int event, int anime, int64_t at, std::vector<int> characters
   a.fields.title = "Anime " + std::to_string(anime);
   a.fields.year = 2000 + anime;
   a.fields.synonyms = {"syn \"quoted\"", "日本"};
-  for (int c : characters) a.characters.push_back({U(1000 + c), "Char " + std::to_string(c), {}, "MAIN", c});
+  for (int c : characters)
+    a.characters.push_back({U(1000 + c), "Char " + std::to_string(c), {}, "MAIN", c});
   a.companies.push_back({U(5000), "Studio", "studio"});
   for (auto& [r, type] : relations) a.relations.push_back({U(r), type});
   a.original_works.push_back({U(7000 + anime), "Work", "MANGA", "Author"});
@@ -53,9 +54,10 @@ class ApplierTest : public ::testing::Test {
   int64_t Count(const std::string& sql) { return conn_->Exec(sql).GetInt64(0, 0); }
   std::map<std::string, int64_t> Counts() {
     std::map<std::string, int64_t> out;
-    for (const char* t : {"anime", "character", "company", "original_work", "episode", "anime_relation",
-                          "pending_anime_relation", "anime_character", "anime_company",
-                          "anime_original_work_relation", "qdrant_outbox", "processed_event"}) {
+    for (const char* t :
+         {"anime", "character", "company", "original_work", "episode", "anime_relation",
+          "pending_anime_relation", "anime_character", "anime_company",
+          "anime_original_work_relation", "qdrant_outbox", "processed_event"}) {
       out[t] = Count(std::string("SELECT count(*) FROM ") + t);
     }
     return out;
@@ -118,7 +120,8 @@ TEST_F(ApplierTest, RelationToAnAnimeNotYetArrivedIsKeptAndAppearsWhenItArrives)
             1);
   // Anime 1's relations changed without an event for it: the outbox says so.
   EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeRelationsChanged' "
-                  "AND aggregate_id = '" + U(1) + "'"),
+                  "AND aggregate_id = '" +
+                  U(1) + "'"),
             1);
   // Re-enriching 1 without the relation drops it (sets are replaced as a whole).
   applier_->Apply(MakeEnriched(3, 1, kT0 + 1, {}, {}));
@@ -129,14 +132,16 @@ TEST_F(ApplierTest, TheSweepMaterializesAStrandedRelationWithAnOutboxRow) {
   applier_->Apply(MakeEnriched(1, 1, kT0));
   applier_->Apply(MakeEnriched(2, 2, kT0));
   // The state a race leaves: a pending relation whose target exists.
-  conn_->Query("INSERT INTO pending_anime_relation (anime_id, related_anime_id, relation_type) "
-               "VALUES ($1, $2, 'SEQUEL')",
-               {U(1), U(2)});
+  conn_->Query(
+      "INSERT INTO pending_anime_relation (anime_id, related_anime_id, relation_type) "
+      "VALUES ($1, $2, 'SEQUEL')",
+      {U(1), U(2)});
   EXPECT_EQ(applier_->MaterializeStrandedRelations(), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM pending_anime_relation"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM anime_relation"), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeRelationsChanged' "
-                  "AND aggregate_id = '" + U(1) + "'"),
+                  "AND aggregate_id = '" +
+                  U(1) + "'"),
             1);
   EXPECT_EQ(applier_->MaterializeStrandedRelations(), 0);  // nothing left: a no-op
 }
@@ -241,12 +246,14 @@ TEST_F(ApplierTest, ConcurrentViewsAreAllCounted) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
-      for (int i = 0; i < kEach; ++i) applier_->Apply(Event{E(0), kT0, "graphql", AnimeViewed{U(1)}});
+      for (int i = 0; i < kEach; ++i)
+        applier_->Apply(Event{E(0), kT0, "graphql", AnimeViewed{U(1)}});
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(Count("SELECT view_count FROM anime"), kThreads * kEach);
-  EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeViewed'"), kThreads * kEach);
+  EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeViewed'"),
+            kThreads * kEach);
 }
 
 }  // namespace
@@ -258,13 +265,13 @@ namespace {
 TEST_F(ApplierTest, ABatchGivesEachEventItsOutcomeAndRollsBackOnlyTheFailedOnes) {
   applier_->Apply(MakeEnriched(1, 1, kT0));
   std::vector<Event> batch;
-  batch.push_back(MakeEnriched(2, 2, kT0, {1}));                                  // applied
+  batch.push_back(MakeEnriched(2, 2, kT0, {1}));                                       // applied
   batch.push_back(Event{E(3), kT0, "t", EpisodeAired{U(77), U(900), 1, {}, {}, {}}});  // no anime
   auto bad = MakeEnriched(4, 4, kT0);
   std::get<AnimeEnriched>(bad.payload).anime_id = "bad";
-  batch.push_back(bad);                                                            // invalid
-  batch.push_back(MakeEnriched(1, 1, kT0));                                        // duplicate id
-  batch.push_back(MakeEnriched(5, 5, kT0, {}, {{2, "SEQUEL"}}));                   // sees event 2
+  batch.push_back(bad);                                           // invalid
+  batch.push_back(MakeEnriched(1, 1, kT0));                       // duplicate id
+  batch.push_back(MakeEnriched(5, 5, kT0, {}, {{2, "SEQUEL"}}));  // sees event 2
   auto items = applier_->ApplyBatch(batch);
   ASSERT_EQ(items.size(), 5u);
   ASSERT_TRUE(items[0].result);
@@ -341,7 +348,8 @@ std::vector<Event> RandomEvents(uint32_t seed, int n) {
       int id = pick(1, 40);
       if (std::find(chars.begin(), chars.end(), id) != chars.end()) continue;
       chars.push_back(id);
-      a.characters.push_back({U(1000 + id), "Char " + std::to_string(id) + "." + std::to_string(pick(0, 2)),
+      a.characters.push_back({U(1000 + id),
+                              "Char " + std::to_string(id) + "." + std::to_string(pick(0, 2)),
                               pick(0, 1) ? std::optional<std::string>("キャラ") : std::nullopt,
                               kRoles[pick(0, 2)], pick(0, 50)});
     }
@@ -362,31 +370,35 @@ std::vector<Event> RandomEvents(uint32_t seed, int n) {
 // Every catalogue table, in a canonical text form (timestamps set by now() left out).
 std::string Dump(db::Connection& conn) {
   std::string out;
-  for (const char* t : {"anime", "character", "company", "original_work", "episode",
-                        "anime_relation", "pending_anime_relation", "anime_character",
-                        "anime_company", "anime_original_work_relation", "processed_event",
-                        "search_term"}) {
+  for (const char* t :
+       {"anime", "character", "company", "original_work", "episode", "anime_relation",
+        "pending_anime_relation", "anime_character", "anime_company",
+        "anime_original_work_relation", "processed_event", "search_term"}) {
     out += std::string("== ") + t + "\n";
-    out += conn.Exec(std::string("SELECT coalesce(string_agg(j::text, E'\\n' ORDER BY j::text), '') "
-                                 "FROM (SELECT to_jsonb(t) - ARRAY['created_at', 'updated_at', "
-                                 "'processed_at'] AS j FROM ") + t + " t) s")
-               .Get(0, 0);
+    out +=
+        conn.Exec(std::string("SELECT coalesce(string_agg(j::text, E'\\n' ORDER BY j::text), '') "
+                              "FROM (SELECT to_jsonb(t) - ARRAY['created_at', 'updated_at', "
+                              "'processed_at'] AS j FROM ") +
+                  t + " t) s")
+            .Get(0, 0);
     out += "\n";
   }
   // The outbox per anime, in order; AnimeRelationsChanged rows depend on how events were
   // grouped (a relation to an anime of the same batch needs none) and are checked apart.
   out += "== outbox\n";
-  out += conn.Exec("SELECT coalesce(string_agg(x, E'\\n' ORDER BY x), '') FROM ("
-                   "SELECT aggregate_id || ': ' || string_agg(convert_from(payload, 'UTF8'), ' ; ' "
-                   "ORDER BY id) AS x FROM qdrant_outbox WHERE event_type <> "
-                   "'AnimeRelationsChanged' GROUP BY aggregate_id) s")
+  out += conn.Exec(
+                 "SELECT coalesce(string_agg(x, E'\\n' ORDER BY x), '') FROM ("
+                 "SELECT aggregate_id || ': ' || string_agg(convert_from(payload, 'UTF8'), ' ; ' "
+                 "ORDER BY id) AS x FROM qdrant_outbox WHERE event_type <> "
+                 "'AnimeRelationsChanged' GROUP BY aggregate_id) s")
              .Get(0, 0);
   return out;
 }
 
 std::string Describe(const BatchItem& item) {
   if (item.result) {
-    return std::string(ToString(item.result->outcome)) + " v" + std::to_string(item.result->version);
+    return std::string(ToString(item.result->outcome)) + " v" +
+           std::to_string(item.result->version);
   }
   return "error " + std::to_string(static_cast<int>(item.error));
 }
@@ -400,7 +412,8 @@ TEST(ApplyBatchEquivalence, MatchesApplyingEachEventAloneOnRandomStreams) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     auto events = RandomEvents(seed, 180);
     testing::TestDatabase ref_db, batch_db;
-    db::Pool ref_pool({.url = ref_db.url(), .size = 1}), batch_pool({.url = batch_db.url(), .size = 1});
+    db::Pool ref_pool({.url = ref_db.url(), .size = 1}),
+        batch_pool({.url = batch_db.url(), .size = 1});
     EventApplier ref(ref_pool), batched(batch_pool);
     std::vector<std::string> ref_outcomes, batch_outcomes;
     for (const auto& e : events) {
@@ -414,7 +427,8 @@ TEST(ApplyBatchEquivalence, MatchesApplyingEachEventAloneOnRandomStreams) {
     }
     std::mt19937 rng(seed);
     for (size_t k = 0; k < events.size();) {
-      size_t n = std::min(events.size() - k, static_cast<size_t>(std::uniform_int_distribution<int>(1, 40)(rng)));
+      size_t n = std::min(events.size() - k,
+                          static_cast<size_t>(std::uniform_int_distribution<int>(1, 40)(rng)));
       auto items = batched.ApplyBatch({events.begin() + k, events.begin() + k + n});
       for (const auto& item : items) batch_outcomes.push_back(Describe(item));
       k += n;

@@ -326,13 +326,15 @@ SELECT a, t, convert_to(p, 'UTF8')
 )sql"};
 
 inline constexpr const db::Statement* kAll[] = {
-    &kClaimEvent,          &kPreviousOutcome,      &kMarkStale,          &kMaterializeStranded,
-    &kPreinsertCompanies,  &kPreinsertCharacters,  &kPreinsertWorks,
-    &kLockAnime,           &kRetiredId,            &kUpsertEpisode,
-    &kBumpForEpisode,      &kUpdateAnime,          &kRecordView,         &kInsertOutbox,
-    &kRunClaimEvents,      &kRunPreviousOutcomes,  &kRunLockAnime,       &kRunRetiredIds,
-    &kRunMarkStale,        &kRunUpsertAnime,       &kRunUpsertCompanies, &kRunUpsertCharacters,
-    &kRunUpsertWorks,      &kRunDeleteSets,        &kRunInsertLinks,     &kRunInsertRelations,
-    &kRunMaterializePending, &kRunInsertOutbox};
+    &kClaimEvent,          &kPreviousOutcome,    &kMarkStale,
+    &kMaterializeStranded, &kPreinsertCompanies, &kPreinsertCharacters,
+    &kPreinsertWorks,      &kLockAnime,          &kRetiredId,
+    &kUpsertEpisode,       &kBumpForEpisode,     &kUpdateAnime,
+    &kRecordView,          &kInsertOutbox,       &kRunClaimEvents,
+    &kRunPreviousOutcomes, &kRunLockAnime,       &kRunRetiredIds,
+    &kRunMarkStale,        &kRunUpsertAnime,     &kRunUpsertCompanies,
+    &kRunUpsertCharacters, &kRunUpsertWorks,     &kRunDeleteSets,
+    &kRunInsertLinks,      &kRunInsertRelations, &kRunMaterializePending,
+    &kRunInsertOutbox};
 
 }  // namespace psvc::write::sql
