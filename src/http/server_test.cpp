@@ -19,6 +19,20 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
+/// One GET on a fresh connection; the response status.
+int GetStatus(uint16_t port, const char* target) {
+  asio::io_context ioc;
+  tcp::socket s(ioc);
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  bhttp::request<bhttp::string_body> req{bhttp::verb::get, target, 11};
+  req.set(bhttp::field::host, "x");
+  bhttp::write(s, req);
+  boost::beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(s, buf, res);
+  return static_cast<int>(res.result_int());
+}
+
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -127,18 +141,7 @@ TEST(ServerLifecycle, ABlockedHandlerDoesNotDelayTheOverloadAnswer) {
     return Response{200, "text/plain", "done", {}};
   });
   server.Start();
-  auto get = [&] {
-    asio::io_context ioc;
-    tcp::socket s(ioc);
-    s.connect({asio::ip::make_address("127.0.0.1"), server.port()});
-    bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/slow", 11};
-    req.set(bhttp::field::host, "x");
-    bhttp::write(s, req);
-    boost::beast::flat_buffer buf;
-    bhttp::response<bhttp::string_body> res;
-    bhttp::read(s, buf, res);
-    return static_cast<int>(res.result_int());
-  };
+  auto get = [&] { return GetStatus(server.port(), "/slow"); };
   int slow = 0;
   std::thread first([&] { slow = get(); });
   while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -163,18 +166,7 @@ TEST(ServerLifecycle, ARequestQueuedTooLongIs503WithoutRunning) {
     return Response{200, "text/plain", "done", {}};
   });
   server.Start();
-  auto get = [&] {
-    asio::io_context ioc;
-    tcp::socket s(ioc);
-    s.connect({asio::ip::make_address("127.0.0.1"), server.port()});
-    bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/slow", 11};
-    req.set(bhttp::field::host, "x");
-    bhttp::write(s, req);
-    boost::beast::flat_buffer buf;
-    bhttp::response<bhttp::string_body> res;
-    bhttp::read(s, buf, res);
-    return static_cast<int>(res.result_int());
-  };
+  auto get = [&] { return GetStatus(server.port(), "/slow"); };
   int first = 0;
   std::thread t([&] { first = get(); });
   while (runs == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
