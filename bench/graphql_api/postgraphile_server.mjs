@@ -8,10 +8,10 @@ import { grafserv } from "postgraphile/grafserv/node";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 
-const [connectionString, port = "5678"] = process.argv.slice(2);
+const [connectionString, port = "5678", poolSize = "16"] = process.argv.slice(2);
 const preset = {
   extends: [PostGraphileAmberPreset, PostGraphileConnectionFilterPreset],
-  pgServices: [makePgService({ connectionString, schemas: ["public"], poolConfig: { max: 16 } })],
+  pgServices: [makePgService({ connectionString, schemas: ["public"], poolConfig: { max: Number(poolSize) } })],
   grafast: { explain: false },
   grafserv: { graphiql: false, watch: false },
   schema: { pgForbidSetofFunctionsToReturnNull: false },

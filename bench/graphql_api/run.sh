@@ -5,12 +5,15 @@
 # beside PostGraphile 5 serving the same database with the equivalent hydration query (Node 22
 # from bench/graphql_api/node_modules, installed by `scripts/bootstrap --npm`).
 #   bench/graphql_api/run.sh <build dir> <database url (SF1 with migrations applied)> [seconds]
+# PSVC_BENCH_POOL (default 16): database connections of both servers (ours also uses as many
+# HTTP threads).
 set -euo pipefail
 BUILD=${1:?build dir}; DB=${2:?database url}; SECS=${3:-15}
+POOL=${PSVC_BENCH_POOL:-16}
 HERE=$(cd "$(dirname "$0")" && pwd); WORK=$(mktemp -d)
 SERVER=; PEER=
 trap 'kill $SERVER $PEER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, pool $POOL"
 
 IDS=$(psql "$DB" -Atc "SELECT string_agg(id::text, ',' ORDER BY id) FROM (SELECT id FROM anime ORDER BY md5(id::text) LIMIT 20) s")
 QIDS=$(echo "$IDS" | sed 's/[^,]*/\\"&\\"/g')
@@ -34,7 +37,7 @@ end
 LUA
 } > "$WORK/typeahead.lua"
 
-"$BUILD/src/api/graphql_test_server" --database-url "$DB" --threads 32 --pool-size 16 > "$WORK/server.out" &
+"$BUILD/src/api/graphql_test_server" --database-url "$DB" --threads "$POOL" --pool-size "$POOL" > "$WORK/server.out" &
 SERVER=$!
 for _ in $(seq 50); do grep -q listening "$WORK/server.out" && break; sleep 0.2; done
 PORT=$(grep -o '[0-9]*$' "$WORK/server.out")
@@ -100,7 +103,7 @@ with open(work + "/pg_alias.json", "w") as f:
     json.dump({"query": "{ " + " ".join(
         f'a{i}: animeByRowId(rowId: "{x}") {{ {sel} }}' for i, x in enumerate(ids)) + " }"}, f)
 PY
-"$NODE22" "$HERE/postgraphile_server.mjs" "$DB" 0 > "$WORK/peer.out" 2>&1 &
+"$NODE22" "$HERE/postgraphile_server.mjs" "$DB" 0 "$POOL" > "$WORK/peer.out" 2>&1 &
 PEER=$!
 for _ in $(seq 100); do grep -q listening "$WORK/peer.out" && break; sleep 0.2; done
 PPORT=$(grep -o 'listening on [0-9]*' "$WORK/peer.out" | grep -o '[0-9]*$')
