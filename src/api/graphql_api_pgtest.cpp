@@ -16,6 +16,7 @@
 #include "db/pool.h"
 #include "graphql/json.h"
 #include "http/server.h"
+#include "json/json_string.h"
 #include "testing/test_database.h"
 #include "write/event_applier.h"
 
@@ -171,7 +172,7 @@ class GraphqlApiTest : public ::testing::Test {
   HttpResult Post(const std::string& query, const std::string& variables = "{}",
                   const std::string& accept = "application/json") {
     std::string body = "{\"query\":";
-    graphql::AppendJsonString(body, query);
+    json::AppendQuoted(body, query);
     body += ",\"variables\":" + variables + "}";
     return Exchange(server_->port(), bhttp::verb::post, "/graphql", body, "application/json",
                     accept);
@@ -194,7 +195,7 @@ class GraphqlApiTest : public ::testing::Test {
                         ") { kind matched match node { __typename ... on Anime { id title } "
                         "... on Character { id name } ... on Company { id name } } } }";
     std::string vars = "{\"q\":";
-    graphql::AppendJsonString(vars, q);
+    json::AppendQuoted(vars, q);
     vars += "}";
     std::vector<std::string> out;
     Value data = Data(query, vars);
@@ -316,7 +317,7 @@ TEST_F(GraphqlApiTest, MutationsNeedABearerTokenWhenConfiguredAndWriteNothingWit
     return tdb_.Connect().Query("SELECT view_count FROM anime WHERE id = $1", {kAot}).GetInt64(0, 0);
   };
   std::string body = "{\"query\":";
-  graphql::AppendJsonString(body, std::string("mutation { recordView(animeId: \"") + kAot +
+  json::AppendQuoted(body, std::string("mutation { recordView(animeId: \"") + kAot +
                                       "\") { viewCount } }");
   body += "}";
   auto before = views();

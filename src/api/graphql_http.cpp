@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "graphql/json.h"
+#include "json/json_string.h"
 #include "http/server.h"
 #include "observability/metrics.h"
 
@@ -76,7 +77,7 @@ std::string ContentType(MediaType m) {
 
 http::Response ErrorResponse(int status, MediaType m, std::string_view message) {
   std::string body = "{\"errors\":[{\"message\":";
-  graphql::AppendJsonString(body, message);
+  json::AppendQuoted(body, message);
   body += "}]}";
   return {status, ContentType(m == MediaType::kNone ? MediaType::kJson : m), std::move(body), {}};
 }

@@ -6,6 +6,7 @@
 
 #include "graphql/detail/coercion.h"
 #include "graphql/json.h"
+#include "json/json_string.h"
 
 namespace psvc::graphql {
 namespace detail {
@@ -59,7 +60,7 @@ ExecutionResult MakeErrorResult(std::vector<Error> errors) {
 
 void AppendErrorJson(std::string& out, const Error& e) {
   out.append("{\"message\":");
-  AppendJsonString(out, e.message);
+  json::AppendQuoted(out, e.message);
   if (!e.locations.empty()) {
     out.append(",\"locations\":[");
     for (size_t i = 0; i < e.locations.size(); ++i) {
@@ -74,7 +75,7 @@ void AppendErrorJson(std::string& out, const Error& e) {
     for (size_t i = 0; i < e.path.size(); ++i) {
       if (i) out.push_back(',');
       if (auto* s = std::get_if<std::string>(&e.path[i])) {
-        AppendJsonString(out, *s);
+        json::AppendQuoted(out, *s);
       } else {
         out.append(std::to_string(std::get<int64_t>(e.path[i])));
       }
@@ -104,7 +105,7 @@ bool WriteNode(std::string& out, const ResultNode& node) {
         const ResultNode& c = node.children[i];
         if (i) out.push_back(',');
         if (object) {
-          AppendJsonString(out, c.key);
+          json::AppendQuoted(out, c.key);
           out.push_back(':');
         }
         if (!WriteNode(out, c) && c.non_null) {

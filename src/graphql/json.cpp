@@ -7,48 +7,9 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
-namespace psvc::graphql {
+#include "json/json_string.h"
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  size_t run = 0;  // start of the current run of bytes that need no escaping
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      default:
-        out.append("\\u00");
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 15]);
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
-}
+namespace psvc::graphql {
 
 void AppendJsNumber(std::string& out, double d) {
   if (std::isnan(d) || std::isinf(d)) {
@@ -109,9 +70,9 @@ void AppendJson(std::string& out, const Value& value) {
       out.append(buf, r.ptr);
     }
     void operator()(double d) { AppendJsNumber(out, d); }
-    void operator()(const std::string& s) { AppendJsonString(out, s); }
-    void operator()(const StringRef& s) { AppendJsonString(out, s.view); }
-    void operator()(const EnumValue& e) { AppendJsonString(out, e.name); }
+    void operator()(const std::string& s) { json::AppendQuoted(out, s); }
+    void operator()(const StringRef& s) { json::AppendQuoted(out, s.view); }
+    void operator()(const EnumValue& e) { json::AppendQuoted(out, e.name); }
     void operator()(const ValueList& l) {
       out.push_back('[');
       for (size_t i = 0; i < l.size(); ++i) {
@@ -124,7 +85,7 @@ void AppendJson(std::string& out, const Value& value) {
       out.push_back('{');
       for (size_t i = 0; i < m.size(); ++i) {
         if (i) out.push_back(',');
-        AppendJsonString(out, m[i].first);
+        json::AppendQuoted(out, m[i].first);
         out.push_back(':');
         AppendJson(out, m[i].second);
       }
@@ -230,7 +191,7 @@ std::string Inspect(const Value& ref) {
     return out + "]";
   }
   if (value.IsEnum()) {
-    AppendJsonString(out, value.AsEnum());
+    json::AppendQuoted(out, value.AsEnum());
     return out;
   }
   AppendJson(out, value);

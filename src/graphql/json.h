@@ -8,9 +8,6 @@
 
 namespace psvc::graphql {
 
-/// Appends `s` as a JSON string literal (quotes included).
-void AppendJsonString(std::string& out, std::string_view s);
-
 /// Appends a double the way JavaScript's Number#toString prints it (so output matches graphql-js).
 void AppendJsNumber(std::string& out, double d);
 

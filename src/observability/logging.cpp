@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "json/json_string.h"
+
 namespace psvc::observability {
 
 namespace {
@@ -18,7 +20,7 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
     std::string escaped;
-    AppendJsonEscaped(escaped, std::string_view(msg.payload.data(), msg.payload.size()));
+    json::AppendEscaped(escaped, std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(escaped.data(), escaped.data() + escaped.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -31,26 +33,6 @@ bool JsonLogs() { return spdlog::default_logger()->name() == "json"; }
 constexpr const char* kAccessLogger = "access";
 
 }  // namespace
-
-void AppendJsonEscaped(std::string& out, std::string_view s) {
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-}
 
 void ConfigureLogging(std::string_view format, std::string_view level) {
   bool json;
@@ -103,29 +85,29 @@ void LogRequest(const RequestLogEntry& e) {
   std::snprintf(duration, sizeof duration, "%.3f", e.duration_ms);
   if (JsonLogs()) {
     std::string line = R"("type":"request","surface":")";
-    AppendJsonEscaped(line, e.surface);
+    json::AppendEscaped(line, e.surface);
     line += R"(","method":")";
-    AppendJsonEscaped(line, e.method);
+    json::AppendEscaped(line, e.method);
     line += R"(","status":")";
-    AppendJsonEscaped(line, e.status);
+    json::AppendEscaped(line, e.status);
     line += R"(","duration_ms":)";
     line += duration;
     line += R"(,"request_id":")";
-    AppendJsonEscaped(line, e.request_id);
+    json::AppendEscaped(line, e.request_id);
     line += '"';
     if (!e.trace_id.empty()) {
       line += R"(,"trace_id":")";
-      AppendJsonEscaped(line, e.trace_id);
+      json::AppendEscaped(line, e.trace_id);
       line += '"';
     }
     if (!e.peer.empty()) {
       line += R"(,"peer":")";
-      AppendJsonEscaped(line, e.peer);
+      json::AppendEscaped(line, e.peer);
       line += '"';
     }
     if (!e.operation.empty()) {
       line += R"(,"operation":")";
-      AppendJsonEscaped(line, e.operation);
+      json::AppendEscaped(line, e.operation);
       line += '"';
     }
     access->info(line);

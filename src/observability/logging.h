@@ -32,7 +32,4 @@ void LogRequest(const RequestLogEntry& entry);
 /// The 32-hex trace id of a W3C traceparent header, or empty when it is malformed.
 std::string TraceIdFromTraceparent(std::string_view traceparent);
 
-/// Appends `s` JSON-escaped (without quotes).
-void AppendJsonEscaped(std::string& out, std::string_view s);
-
 }  // namespace psvc::observability

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "json/json_string.h"
 #include "observability/logging.h"
 
 namespace psvc::observability {
@@ -103,7 +104,7 @@ TEST(Logging, TraceparentAndEscaping) {
   EXPECT_EQ(TraceIdFromTraceparent("garbage"), "");
   EXPECT_EQ(TraceIdFromTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"), "");
   std::string out;
-  AppendJsonEscaped(out, "a\"b\\c\nd\x01");
+  json::AppendEscaped(out, "a\"b\\c\nd\x01");
   EXPECT_EQ(out, "a\\\"b\\\\c\\nd\\u0001");
   EXPECT_THROW(ConfigureLogging("xml", "info"), std::invalid_argument);
   EXPECT_THROW(ConfigureLogging("json", "loud"), std::invalid_argument);

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "json/json_string.h"
 #include "db/array_literal.h"
 #include "db/connection.h"
 #include "saga/anime_saga_statements.h"
@@ -31,10 +32,10 @@ void ExpectAnime(StepContext& ctx, const std::string& id, const std::string& mer
 
 void Outbox(StepContext& ctx, const std::string& aggregate, const char* type,
             const std::vector<std::pair<std::string, std::string>>& fields) {
-  std::string payload = "{\"schema\":1,\"event_type\":" + JsonString(type) +
-                        ",\"anime_id\":" + JsonString(aggregate) +
-                        ",\"saga_id\":" + JsonString(ctx.saga_id);
-  for (const auto& [k, v] : fields) payload += "," + JsonString(k) + ":" + JsonString(v);
+  std::string payload = "{\"schema\":1,\"event_type\":" + json::Quoted(type) +
+                        ",\"anime_id\":" + json::Quoted(aggregate) +
+                        ",\"saga_id\":" + json::Quoted(ctx.saga_id);
+  for (const auto& [k, v] : fields) payload += "," + json::Quoted(k) + ":" + json::Quoted(v);
   payload += "}";
   ctx.conn.Execute(sql::kInsertOutbox, {aggregate, type, payload});
 }
@@ -161,23 +162,6 @@ const std::string& StepContext::Field(const std::string& key) const {
   auto it = input.find(key);
   if (it == input.end()) throw StepFailed("saga input has no field '" + key + "'");
   return it->second;
-}
-
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
 }
 
 const SagaDefinition& MergeAnimeSaga() {

@@ -66,7 +66,4 @@ struct SagaDefinition {
 /// The definitions the service knows, by type ("MergeAnime", "RemoveAnime").
 const SagaDefinition* FindDefinition(const std::string& type);
 
-/// Minimal JSON string literal (quotes, escapes), for payloads built by hand.
-std::string JsonString(std::string_view s);
-
 }  // namespace psvc::saga

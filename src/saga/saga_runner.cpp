@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "json/json_string.h"
 #include "db/connection.h"
 #include "db/error.h"
 #include "db/pool.h"
@@ -407,14 +408,14 @@ struct SagaRunner::Impl {
     auto sent = conn.Execute(sql::kStepRequestSent, {id, std::to_string(index)});
     int attempt = static_cast<int>(sent.GetInt64(0, 0));
     RemoteRequest req = sd.request(ctx);
-    std::string payload = "{\"schema\":1,\"event_type\":" + JsonString(req.event_type) +
-                          ",\"anime_id\":" + JsonString(req.aggregate_id) +
-                          ",\"saga_id\":" + JsonString(id) +
-                          ",\"saga_type\":" + JsonString(a.def->type) +
-                          ",\"step\":" + JsonString(sd.name) +
+    std::string payload = "{\"schema\":1,\"event_type\":" + json::Quoted(req.event_type) +
+                          ",\"anime_id\":" + json::Quoted(req.aggregate_id) +
+                          ",\"saga_id\":" + json::Quoted(id) +
+                          ",\"saga_type\":" + json::Quoted(a.def->type) +
+                          ",\"step\":" + json::Quoted(sd.name) +
                           ",\"attempt\":" + std::to_string(attempt) +
-                          ",\"reply_subject\":" + JsonString(o.reply_subject_prefix + "." + id);
-    for (const auto& [k, v] : req.fields) payload += "," + JsonString(k) + ":" + JsonString(v);
+                          ",\"reply_subject\":" + json::Quoted(o.reply_subject_prefix + "." + id);
+    for (const auto& [k, v] : req.fields) payload += "," + json::Quoted(k) + ":" + json::Quoted(v);
     payload += "}";
     conn.Execute(sql::kInsertOutbox, {req.aggregate_id, req.event_type, payload});
     conn.Execute(sql::kRelease, {id, Num(Seconds(o.reply_timeout)), std::to_string(index), "false", ""});

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "json/json_string.h"
 #include "db/array_literal.h"
 #include "db/error.h"
 #include "db/pool.h"
@@ -53,7 +54,7 @@ std::string InputJson(const std::vector<std::pair<std::string, std::string>>& in
   std::string out = "{";
   for (const auto& [k, v] : input) {
     if (out.size() > 1) out += ",";
-    out += JsonString(k) + ":" + JsonString(v);
+    out += json::Quoted(k) + ":" + json::Quoted(v);
   }
   return out + "}";
 }

@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "json/json_string.h"
 #include "db/array_literal.h"
 #include "db/error.h"
 #include "db/pool.h"
@@ -16,34 +17,17 @@ namespace {
 
 using db::Param;
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 /// The outbox payload: enough for the Qdrant Sync Service to know what to re-read.
 std::string OutboxPayload(const std::string& anime_id, const char* type, const Event& cause,
                           int64_t version, const std::vector<std::string>& fields = {}) {
-  std::string out = "{\"schema\":1,\"event_type\":" + JsonString(type) +
-                    ",\"anime_id\":" + JsonString(anime_id) +
-                    ",\"cause_event_id\":" + JsonString(cause.event_id) +
+  std::string out = "{\"schema\":1,\"event_type\":" + json::Quoted(type) +
+                    ",\"anime_id\":" + json::Quoted(anime_id) +
+                    ",\"cause_event_id\":" + json::Quoted(cause.event_id) +
                     ",\"occurred_at_ms\":" + std::to_string(cause.occurred_at_ms) +
                     ",\"version\":" + std::to_string(version);
   if (!fields.empty()) {
     out += ",\"fields\":[";
-    for (size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + JsonString(fields[i]);
+    for (size_t i = 0; i < fields.size(); ++i) out += (i ? "," : "") + json::Quoted(fields[i]);
     out += "]";
   }
   return out + "}";
@@ -202,7 +186,7 @@ void EventApplier::ApplyEachInSavepoints(db::Connection& conn, const std::vector
   }
 }
 
-void EventApplier::ApplyEnrichedRun(db::Connection& conn, const std::vector<Event>& events,
+void EventApplier::ApplyEnrichedRun(db::Connection& conn, std::span<const Event> events,
                                     const std::vector<size_t>& run, std::vector<BatchItem>& items) {
   auto enriched = [&](size_t i) -> const AnimeEnriched& {
     return std::get<AnimeEnriched>(events[i].payload);
@@ -428,9 +412,8 @@ int EventApplier::MaterializeStrandedRelations() {
 ApplyResult EventApplier::ApplyInTransaction(db::Connection& conn, const Event& event) {
   if (std::holds_alternative<AnimeEnriched>(event.payload)) {
     // One code path for enrichments, alone or many at a time: a run of one.
-    std::vector<Event> one{event};
     std::vector<BatchItem> items(1);
-    ApplyEnrichedRun(conn, one, {0}, items);
+    ApplyEnrichedRun(conn, std::span<const Event>(&event, 1), {0}, items);
     return *items[0].result;
   }
   const std::string& anime_id = AnimeIdOf(event);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -69,7 +70,7 @@ class EventApplier {
   /// AnimeEnriched events for distinct anime (`run` indexes `events`), set-based, in ~15
   /// statements whatever the run's size (a single enrichment is a run of one). Throws
   /// db::DbError with the run's writes to be rolled back by the caller's savepoint.
-  void ApplyEnrichedRun(db::Connection& conn, const std::vector<Event>& events,
+  void ApplyEnrichedRun(db::Connection& conn, std::span<const Event> events,
                         const std::vector<size_t>& run, std::vector<BatchItem>& items);
 
   /// The per-event path's deadlock guard: missing shared entities inserted in id order.
