@@ -206,10 +206,13 @@ write::Event MakeEvent(decltype(write::Event::payload) payload) {
 // GraphQL client knows them as arguments ("input.titleEnglish").
 std::string ToGraphqlNames(std::string message) {
   static const std::pair<std::string_view, std::string_view> kNames[] = {
-      {"anime_updated.fields.", "input."},  {"anime_updated.anime_id", "id"},
+      {"anime_updated.fields.", "input."},
+      {"anime_updated.anime_id", "id"},
       {"anime_updated.expected_version", "expectedVersion"},
-      {"anime_updated.field_mask", "input"}, {"anime_viewed.anime_id", "animeId"},
-      {"title_english", "titleEnglish"},   {"title_japanese", "titleJapanese"},
+      {"anime_updated.field_mask", "input"},
+      {"anime_viewed.anime_id", "animeId"},
+      {"title_english", "titleEnglish"},
+      {"title_japanese", "titleJapanese"},
       {"episode_count", "episodeCount"}};
   for (const auto& [from, to] : kNames) {
     for (size_t pos; (pos = message.find(from)) != std::string::npos;) {
@@ -339,8 +342,9 @@ void AddEnums(graphql::SchemaBuilder& b) {
 
 std::unique_ptr<graphql::Schema> BuildSchema() {
   graphql::SchemaBuilder b;
-  b.Description("The anime catalogue: entities by id with batched nested loading, typeahead "
-                "search, and mutations through the event write path.");
+  b.Description(
+      "The anime catalogue: entities by id with batched nested loading, typeahead "
+      "search, and mutations through the event write path.");
   AddEnums(b);
 
   b.Object("PageInfo", "Where a page ends and whether another follows.")
@@ -455,7 +459,8 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
   anime
       .Field("episodes", "EpisodeConnection!",
              Guarded([](const ResolveParams& p, RequestContext& ctx) {
-               return ctx.loaders.AnimeEpisodes(ParentIds(p), PageArgs(p, ctx.options.max_page_size));
+               return ctx.loaders.AnimeEpisodes(ParentIds(p),
+                                                PageArgs(p, ctx.options.max_page_size));
              }))
       .Arg("first", "Int", "20")
       .Arg("after", "String")
@@ -480,14 +485,16 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
       .Arg("first", "Int", "20")
       .Arg("after", "String")
       .Cost(1, 20);
-  b.Get("Episode")
-      .Field("anime", "Anime!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
-               std::vector<std::string> ids;
-               for (const Value* e : p.parents) ids.emplace_back(e->Deref().Find("animeId")->AsString());
-               std::vector<Value> out;
-               for (const Value* a : ctx.loaders.Load(EntityKind::kAnime, ids)) out.push_back(RefOrNull(a));
-               return out;
-             }));
+  b.Get("Episode").Field("anime", "Anime!",
+                         Guarded([](const ResolveParams& p, RequestContext& ctx) {
+                           std::vector<std::string> ids;
+                           for (const Value* e : p.parents)
+                             ids.emplace_back(e->Deref().Find("animeId")->AsString());
+                           std::vector<Value> out;
+                           for (const Value* a : ctx.loaders.Load(EntityKind::kAnime, ids))
+                             out.push_back(RefOrNull(a));
+                           return out;
+                         }));
   b.Get("OriginalWork")
       .Field("anime", "[Anime!]!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
                return ctx.loaders.OriginalWorkAnime(
@@ -505,25 +512,25 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
   hit.Field("matched", "String!").Description("The name that matched, as written.");
   hit.Field("match", "MatchType!");
   hit.Field("node", "SearchResult", Guarded([](const ResolveParams& p, RequestContext& ctx) {
-               // One load per entity kind among all hits (at most three statements).
-               std::vector<Value> out(p.parents.size());
-               for (EntityKind kind :
-                    {EntityKind::kAnime, EntityKind::kCharacter, EntityKind::kCompany}) {
-                 std::vector<size_t> at;
-                 std::vector<std::string> ids;
-                 for (size_t i = 0; i < p.parents.size(); ++i) {
-                   const Value& h = p.parents[i]->Deref();
-                   if (h.Find("_kind")->AsInt() == static_cast<int64_t>(kind)) {
-                     at.push_back(i);
-                     ids.emplace_back(h.Find("_id")->AsString());
-                   }
-                 }
-                 if (ids.empty()) continue;
-                 auto loaded = ctx.loaders.Load(kind, ids);
-                 for (size_t j = 0; j < at.size(); ++j) out[at[j]] = RefOrNull(loaded[j]);
-               }
-               return out;
-             }))
+              // One load per entity kind among all hits (at most three statements).
+              std::vector<Value> out(p.parents.size());
+              for (EntityKind kind :
+                   {EntityKind::kAnime, EntityKind::kCharacter, EntityKind::kCompany}) {
+                std::vector<size_t> at;
+                std::vector<std::string> ids;
+                for (size_t i = 0; i < p.parents.size(); ++i) {
+                  const Value& h = p.parents[i]->Deref();
+                  if (h.Find("_kind")->AsInt() == static_cast<int64_t>(kind)) {
+                    at.push_back(i);
+                    ids.emplace_back(h.Find("_id")->AsString());
+                  }
+                }
+                if (ids.empty()) continue;
+                auto loaded = ctx.loaders.Load(kind, ids);
+                for (size_t j = 0; j < at.size(); ++j) out[at[j]] = RefOrNull(loaded[j]);
+              }
+              return out;
+            }))
       .Description("The entity, to hydrate; null if it was deleted since.");
 
   b.Object("RecordViewPayload", "The anime's counters after the view.").Field("animeId", "ID!");
@@ -533,9 +540,11 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
   b.Get("UpdateAnimePayload")
       .Field("anime", "Anime", Guarded([](const ResolveParams& p, RequestContext& ctx) {
                std::vector<std::string> ids;
-               for (const Value* v : p.parents) ids.emplace_back(v->Deref().Find("_id")->AsString());
+               for (const Value* v : p.parents)
+                 ids.emplace_back(v->Deref().Find("_id")->AsString());
                std::vector<Value> out;
-               for (const Value* a : ctx.loaders.Load(EntityKind::kAnime, ids)) out.push_back(RefOrNull(a));
+               for (const Value* a : ctx.loaders.Load(EntityKind::kAnime, ids))
+                 out.push_back(RefOrNull(a));
                return out;
              }))
       .Description("Read back from the read pool (a replica may lag behind the write).");
@@ -560,42 +569,43 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
   AddByIdRoots(query, EntityKind::kCompany, "Company", "company", "companies");
   AddByIdRoots(query, EntityKind::kOriginalWork, "OriginalWork", "originalWork", "");
   query
-      .Field("search", "[SearchHit!]!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
-               std::string_view q = Trim(p.Arg("query")->AsString());
-               int limit = IntArg(p, "limit", 1, kMaxSearchLimit);
-               size_t length = CodePoints(q);
-               if (length > kMaxSearchLength) {
-                 throw UserError("query: at most " + std::to_string(kMaxSearchLength) +
-                                 " characters");
-               }
-               std::vector<int> kinds;
-               if (const Value* k = p.Arg("kinds"); k && !k->IsNull()) {
-                 for (const Value& v : k->AsList()) {
-                   const std::string& name = v.AsEnum();
-                   kinds.push_back(name == "ANIME" ? 1 : name == "CHARACTER" ? 2 : 3);
-                 }
-               } else {
-                 kinds = {1, 2, 3};
-               }
-               // Too short to mean anything: answer at once instead of scanning.
-               if (length < kMinSearchLength || kinds.empty()) return Root(p, Value(ValueList{}));
-               ValueList hits;
-               for (auto& row : ctx.loaders.Search(std::string(q), kinds, limit)) {
-                 static constexpr const char* kKinds[] = {"ANIME", "CHARACTER", "COMPANY"};
-                 static constexpr const char* kMatch[] = {"EXACT", "PREFIX", "FUZZY"};
-                 ValueMap h;
-                 h.emplace_back("kind", Value(kKinds[static_cast<int>(row.kind)]));
-                 h.emplace_back("matched", Value(std::move(row.matched)));
-                 h.emplace_back("match", Value(kMatch[std::clamp(row.match_class, 0, 2)]));
-                 h.emplace_back("_kind", Value(static_cast<int64_t>(row.kind)));
-                 h.emplace_back("_id", Value(std::move(row.id)));
-                 hits.emplace_back(std::move(h));
-               }
-               return Root(p, Value(std::move(hits)));
-             }))
-      .Description("Typeahead over anime titles and synonyms, character and company names: "
-                   "exact matches first, then prefixes, then similar spellings; popularity "
-                   "breaks ties. Queries shorter than 2 characters return nothing.")
+      .Field(
+          "search", "[SearchHit!]!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
+            std::string_view q = Trim(p.Arg("query")->AsString());
+            int limit = IntArg(p, "limit", 1, kMaxSearchLimit);
+            size_t length = CodePoints(q);
+            if (length > kMaxSearchLength) {
+              throw UserError("query: at most " + std::to_string(kMaxSearchLength) + " characters");
+            }
+            std::vector<int> kinds;
+            if (const Value* k = p.Arg("kinds"); k && !k->IsNull()) {
+              for (const Value& v : k->AsList()) {
+                const std::string& name = v.AsEnum();
+                kinds.push_back(name == "ANIME" ? 1 : name == "CHARACTER" ? 2 : 3);
+              }
+            } else {
+              kinds = {1, 2, 3};
+            }
+            // Too short to mean anything: answer at once instead of scanning.
+            if (length < kMinSearchLength || kinds.empty()) return Root(p, Value(ValueList{}));
+            ValueList hits;
+            for (auto& row : ctx.loaders.Search(std::string(q), kinds, limit)) {
+              static constexpr const char* kKinds[] = {"ANIME", "CHARACTER", "COMPANY"};
+              static constexpr const char* kMatch[] = {"EXACT", "PREFIX", "FUZZY"};
+              ValueMap h;
+              h.emplace_back("kind", Value(kKinds[static_cast<int>(row.kind)]));
+              h.emplace_back("matched", Value(std::move(row.matched)));
+              h.emplace_back("match", Value(kMatch[std::clamp(row.match_class, 0, 2)]));
+              h.emplace_back("_kind", Value(static_cast<int64_t>(row.kind)));
+              h.emplace_back("_id", Value(std::move(row.id)));
+              hits.emplace_back(std::move(h));
+            }
+            return Root(p, Value(std::move(hits)));
+          }))
+      .Description(
+          "Typeahead over anime titles and synonyms, character and company names: "
+          "exact matches first, then prefixes, then similar spellings; popularity "
+          "breaks ties. Queries shorter than 2 characters return nothing.")
       .Arg("query", "String!")
       .Arg("kinds", "[SearchKind!]", std::nullopt, "Default: all kinds.")
       .Arg("limit", "Int", "10", "At most 50.")
@@ -620,7 +630,8 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
       .Field("updateAnime", "UpdateAnimePayload!",
              Guarded([](const ResolveParams& p, RequestContext& ctx) {
                std::string id = RequireUuid(*p.Arg("id"), "id");
-               auto update = UpdateFromInput(id, *p.Arg("input"), p.Arg("expectedVersion")->AsInt());
+               auto update =
+                   UpdateFromInput(id, *p.Arg("input"), p.Arg("expectedVersion")->AsInt());
                auto result = ApplyForClient(ctx.applier, MakeEvent(std::move(update)));
                if (result.outcome == write::Outcome::kIgnoredStale) {
                  throw UserError("stale version: " + result.message + "; nothing was changed");
@@ -631,8 +642,9 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
                m.emplace_back("_id", Value(id));
                return Root(p, Value(std::move(m)));
              }))
-      .Description("Changes fields of an anime if it is still at `expectedVersion` (optimistic "
-                   "concurrency); otherwise fails with a stale-version error and writes nothing.")
+      .Description(
+          "Changes fields of an anime if it is still at `expectedVersion` (optimistic "
+          "concurrency); otherwise fails with a stale-version error and writes nothing.")
       .Arg("id", "ID!")
       .Arg("input", "UpdateAnimeInput!")
       .Arg("expectedVersion", "Int!");
@@ -658,8 +670,8 @@ GraphqlApi::GraphqlApi(GraphqlApiOptions options) : options_(options) {
 GraphqlApi::~GraphqlApi() = default;
 
 GraphqlResponse GraphqlApi::Execute(const GraphqlRequest& request) const {
-  RequestContext ctx{RequestLoaders(options_.read_pool,
-                                    LoaderOptions{options_.acquire_timeout, options_.statement_timeout}),
+  RequestContext ctx{RequestLoaders(options_.read_pool, LoaderOptions{options_.acquire_timeout,
+                                                                      options_.statement_timeout}),
                      options_.applier, options_};
   graphql::EngineRequest er;
   er.query = request.query;
@@ -675,15 +687,19 @@ OperationKind GraphqlApi::Classify(std::string_view query, std::string_view oper
   if (!parsed.document) return OperationKind::kUnknown;
   const graphql::OperationNode* op = nullptr;
   for (const auto& o : parsed.document->operations) {
-    if (operation_name.empty() ? parsed.document->operations.size() == 1 : o.name == operation_name) {
+    if (operation_name.empty() ? parsed.document->operations.size() == 1
+                               : o.name == operation_name) {
       op = &o;
     }
   }
   if (!op) return OperationKind::kUnknown;
   switch (op->operation) {
-    case graphql::OperationType::kQuery: return OperationKind::kQuery;
-    case graphql::OperationType::kMutation: return OperationKind::kMutation;
-    case graphql::OperationType::kSubscription: return OperationKind::kSubscription;
+    case graphql::OperationType::kQuery:
+      return OperationKind::kQuery;
+    case graphql::OperationType::kMutation:
+      return OperationKind::kMutation;
+    case graphql::OperationType::kSubscription:
+      return OperationKind::kSubscription;
   }
   return OperationKind::kUnknown;
 }

@@ -25,13 +25,13 @@ namespace psvc::api {
 
 /// Where the API reads and writes, and the limits that keep one request bounded.
 struct GraphqlApiOptions {
-  db::Pool& read_pool;             ///< hydration and search (may be a read-only pool/replica)
-  write::EventApplier& applier;    ///< mutations: the same write path as ingestion events
-  uint32_t max_depth = 10;         ///< field nesting
-  uint32_t max_aliases = 30;       ///< aliased fields per operation
-  uint64_t max_cost = 10000;       ///< engine cost budget (list fields scale their children)
-  bool introspection = true;       ///< false: __schema/__type are unknown fields
-  int max_page_size = 100;         ///< cap on `first`, `limit` and the length of `ids`
+  db::Pool& read_pool;           ///< hydration and search (may be a read-only pool/replica)
+  write::EventApplier& applier;  ///< mutations: the same write path as ingestion events
+  uint32_t max_depth = 10;       ///< field nesting
+  uint32_t max_aliases = 30;     ///< aliased fields per operation
+  uint64_t max_cost = 10000;     ///< engine cost budget (list fields scale their children)
+  bool introspection = true;     ///< false: __schema/__type are unknown fields
+  int max_page_size = 100;       ///< cap on `first`, `limit` and the length of `ids`
   std::chrono::milliseconds statement_timeout{2000};
   std::chrono::milliseconds acquire_timeout{1000};  ///< wait for a pooled connection
 };

@@ -9,8 +9,8 @@
 #include <sstream>
 #include <thread>
 
-#include "api/graphql_api.h"
 #include "api/auth.h"
+#include "api/graphql_api.h"
 #include "api/graphql_http.h"
 #include "db/connection.h"
 #include "db/pool.h"
@@ -140,7 +140,9 @@ const Value& At(const Value& root, const std::string& path) {
   return *v;
 }
 
-std::string Str(const Value& v) { return v.IsString() ? std::string(v.AsString()) : "<not a string>"; }
+std::string Str(const Value& v) {
+  return v.IsString() ? std::string(v.AsString()) : "<not a string>";
+}
 
 std::string Errors(const Value& json) {
   const Value* e = json.Find("errors");
@@ -212,8 +214,8 @@ class GraphqlApiTest : public ::testing::Test {
   }
 
   testing::TestDatabase tdb_;
-  std::unique_ptr<db::Pool> read_pool_ = std::make_unique<db::Pool>(
-      db::PoolOptions{.url = tdb_.url(), .size = 4, .read_only = true});
+  std::unique_ptr<db::Pool> read_pool_ =
+      std::make_unique<db::Pool>(db::PoolOptions{.url = tdb_.url(), .size = 4, .read_only = true});
   db::Pool write_pool_{db::PoolOptions{.url = tdb_.url(), .size = 4}};
   write::EventApplier applier_{write_pool_};
   std::shared_ptr<GraphqlApi> api_;
@@ -254,8 +256,9 @@ TEST_F(GraphqlApiTest, AnimeByIdWithScalarsAndNestedRelationships) {
   EXPECT_EQ(At(d, "anime.originalWorks.0.anime").AsList().size(), 2u);
 
   // The relation is stored from FMAB's side; FMA sees its inverse.
-  Value d2 = Data(std::string(R"({ anime(id: ")") + kFma +
-                  R"(") { relations { type target { id } } characters(role: SUPPORTING) { character { name } } } })");
+  Value d2 = Data(
+      std::string(R"({ anime(id: ")") + kFma +
+      R"(") { relations { type target { id } } characters(role: SUPPORTING) { character { name } } } })");
   EXPECT_EQ(Str(At(d2, "anime.relations.0.type")), "ALTERNATIVE");
   EXPECT_EQ(Str(At(d2, "anime.relations.0.target.id")), kFmab);
   EXPECT_EQ(Str(At(d2, "anime.characters.0.character.name")), "Winry Rockbell");
@@ -268,12 +271,16 @@ TEST_F(GraphqlApiTest, ListRootsKeepOrderAndAnswerNullForUnknownIds) {
   EXPECT_EQ(Str(At(d, "animes.0.title")), "Shingeki no Kyojin");
   EXPECT_TRUE(At(d, "animes.1").IsNull());
   EXPECT_EQ(Str(At(d, "animes.2.title")), "Fullmetal Alchemist");
-  EXPECT_TRUE(At(Data(std::string(R"({ anime(id: ")") + kUnknown + R"(") { id } })"), "anime").IsNull());
+  EXPECT_TRUE(
+      At(Data(std::string(R"({ anime(id: ")") + kUnknown + R"(") { id } })"), "anime").IsNull());
 
   Value e = Data(std::string(R"({ character(id: ")") + kEdward + R"(") { name }
-      characters(ids: [")" + kEdward + R"(", ")" + kUnknown + R"("]) { name }
-      company(id: ")" + kBones + R"(") { name }
-      companies(ids: [")" + kBones + R"("]) { name }
+      characters(ids: [")" +
+                 kEdward + R"(", ")" + kUnknown + R"("]) { name }
+      company(id: ")" +
+                 kBones + R"(") { name }
+      companies(ids: [")" +
+                 kBones + R"("]) { name }
       episode(id: "e0000000-0000-4000-8000-000000000003") { number title airedOn durationSeconds anime { title } }
       episodes(ids: ["e0000000-0000-4000-8000-000000000001"]) { number }
       originalWork(id: "f0000000-0000-4000-8000-000000000001") { title author } })");
@@ -297,9 +304,10 @@ TEST_F(GraphqlApiTest, MergedIdsResolveToTheirSurvivorAndHiddenAnimeAreNull) {
   c.Query("INSERT INTO anime_redirect (from_id, to_id, saga_id) VALUES ($1, $2, $1)",
           {"dddddddd-0000-4000-8000-000000000002", kAot});
   c.Query("UPDATE anime SET hidden_at = now() WHERE id = $1", {kPokemon});
-  Value d = Data(R"(query($ids: [ID!]!) { animes(ids: $ids) { id title } })",
-                 R"({"ids":["dddddddd-0000-4000-8000-000000000001","dddddddd-0000-4000-8000-000000000002",")" +
-                     std::string(kPokemon) + R"("]})");
+  Value d = Data(
+      R"(query($ids: [ID!]!) { animes(ids: $ids) { id title } })",
+      R"({"ids":["dddddddd-0000-4000-8000-000000000001","dddddddd-0000-4000-8000-000000000002",")" +
+          std::string(kPokemon) + R"("]})");
   EXPECT_EQ(Str(At(d, "animes.0.id")), kFmab);
   EXPECT_EQ(Str(At(d, "animes.0.title")), "Fullmetal Alchemist: Brotherhood");
   EXPECT_EQ(Str(At(d, "animes.1.id")), kAot);
@@ -314,11 +322,13 @@ TEST_F(GraphqlApiTest, MutationsNeedABearerTokenWhenConfiguredAndWriteNothingWit
                         GraphqlHttpOptions{.graphiql = false, .write_tokens = &writers});
   secured.Start();
   auto views = [&] {
-    return tdb_.Connect().Query("SELECT view_count FROM anime WHERE id = $1", {kAot}).GetInt64(0, 0);
+    return tdb_.Connect()
+        .Query("SELECT view_count FROM anime WHERE id = $1", {kAot})
+        .GetInt64(0, 0);
   };
   std::string body = "{\"query\":";
-  json::AppendQuoted(body, std::string("mutation { recordView(animeId: \"") + kAot +
-                                      "\") { viewCount } }");
+  json::AppendQuoted(
+      body, std::string("mutation { recordView(animeId: \"") + kAot + "\") { viewCount } }");
   body += "}";
   auto before = views();
   for (const char* auth : {"", "Bearer wrong-token-0123456789", "writer-token-0123456789"}) {
@@ -340,9 +350,9 @@ TEST_F(GraphqlApiTest, MutationsNeedABearerTokenWhenConfiguredAndWriteNothingWit
             200);
   secured.Stop();
   http::Server closed(http::ServerOptions{.threads = 2});
-  RegisterGraphqlRoutes(closed, api_,
-                        GraphqlHttpOptions{.graphiql = false, .write_tokens = &writers,
-                                           .read_tokens = &readers});
+  RegisterGraphqlRoutes(
+      closed, api_,
+      GraphqlHttpOptions{.graphiql = false, .write_tokens = &writers, .read_tokens = &readers});
   closed.Start();
   EXPECT_EQ(Exchange(closed.port(), bhttp::verb::post, "/graphql", query, "application/json",
                      "application/json")
@@ -360,8 +370,10 @@ TEST_F(GraphqlApiTest, AHiddenAnimeDisappearsFromEveryNestedList) {
   tdb_.Connect().Query("UPDATE anime SET hidden_at = now() WHERE id = $1", {kFmab});
   Value d = Data(std::string(R"({ character(id: ")") + kEdward +
                  R"(") { anime(first: 10) { nodes { anime { id } } } }
-      company(id: ")" + kBones + R"(") { anime(first: 10) { nodes { id } } }
-      anime(id: ")" + kFma + R"(") { relations { target { id } } } })");
+      company(id: ")" +
+                 kBones + R"(") { anime(first: 10) { nodes { id } } }
+      anime(id: ")" +
+                 kFma + R"(") { relations { target { id } } } })");
   EXPECT_EQ(Str(At(d, "character.anime.nodes.0.anime.id")), kFma);
   EXPECT_TRUE(At(d, "character.anime.nodes.1").IsNull());
   EXPECT_EQ(Str(At(d, "company.anime.nodes.0.id")), kFma);
@@ -374,40 +386,48 @@ TEST_F(GraphqlApiTest, BadIdsAndArgumentsAreClearErrors) {
             "id: not a UUID: 'x\\x27; DROP TABLE anime; --'")
       << "the exact quoting comes from ids::QuoteForMessage";
   EXPECT_NE(FirstError(R"({ anime(id: "nope") { id } })").find("not a UUID"), std::string::npos);
-  EXPECT_NE(FirstError(std::string(R"({ anime(id: ")") + kFmab + R"(") { episodes(first: 1000) { nodes { id } } } })")
+  EXPECT_NE(FirstError(std::string(R"({ anime(id: ")") + kFmab +
+                       R"(") { episodes(first: 1000) { nodes { id } } } })")
                 .find("first must be between 0 and 100"),
             std::string::npos);
-  EXPECT_EQ(FirstError(std::string(R"({ anime(id: ")") + kFmab + R"(") { episodes(after: "zz") { nodes { id } } } })"),
+  EXPECT_EQ(FirstError(std::string(R"({ anime(id: ")") + kFmab +
+                       R"(") { episodes(after: "zz") { nodes { id } } } })"),
             "after: not a cursor returned by this API");
-  EXPECT_NE(FirstError(R"({ anime(id: 1) { type(x: 1) } })").find("Unknown argument"), std::string::npos);
+  EXPECT_NE(FirstError(R"({ anime(id: 1) { type(x: 1) } })").find("Unknown argument"),
+            std::string::npos);
 }
 
 TEST_F(GraphqlApiTest, PagesFollowCursors) {
-  std::string q = std::string(R"(query($after: String) { anime(id: ")") + kFmab +
-                  R"(") { episodes(first: 2, after: $after) { nodes { number } pageInfo { hasNextPage endCursor } } } })";
+  std::string q =
+      std::string(R"(query($after: String) { anime(id: ")") + kFmab +
+      R"(") { episodes(first: 2, after: $after) { nodes { number } pageInfo { hasNextPage endCursor } } } })";
   std::vector<int64_t> numbers;
   std::string vars = "{}";
   for (int page = 0; page < 5; ++page) {
     Value d = Data(q, vars);
-    for (const Value& n : At(d, "anime.episodes.nodes").AsList()) numbers.push_back(n.Find("number")->AsInt());
+    for (const Value& n : At(d, "anime.episodes.nodes").AsList())
+      numbers.push_back(n.Find("number")->AsInt());
     if (!At(d, "anime.episodes.pageInfo.hasNextPage").AsBool()) break;
     vars = "{\"after\":\"" + Str(At(d, "anime.episodes.pageInfo.endCursor")) + "\"}";
   }
   EXPECT_EQ(numbers, (std::vector<int64_t>{1, 2, 3, 4, 5}));
 
-  Value c = Data(std::string(R"({ character(id: ")") + kEdward +
-                 R"(") { anime(first: 1) { nodes { role anime { year } } pageInfo { hasNextPage endCursor } } } })");
+  Value c = Data(
+      std::string(R"({ character(id: ")") + kEdward +
+      R"(") { anime(first: 1) { nodes { role anime { year } } pageInfo { hasNextPage endCursor } } } })");
   EXPECT_EQ(At(c, "character.anime.nodes.0.anime.year").AsInt(), 2003);
   EXPECT_TRUE(At(c, "character.anime.pageInfo.hasNextPage").AsBool());
-  Value c2 = Data(std::string(R"({ character(id: ")") + kEdward + R"(") { anime(first: 5, after: ")" +
-                  Str(At(c, "character.anime.pageInfo.endCursor")) +
-                  R"(") { nodes { anime { year } } pageInfo { hasNextPage } } } })");
+  Value c2 =
+      Data(std::string(R"({ character(id: ")") + kEdward + R"(") { anime(first: 5, after: ")" +
+           Str(At(c, "character.anime.pageInfo.endCursor")) +
+           R"(") { nodes { anime { year } } pageInfo { hasNextPage } } } })");
   EXPECT_EQ(At(c2, "character.anime.nodes.0.anime.year").AsInt(), 2009);
   EXPECT_EQ(At(c2, "character.anime.nodes").AsList().size(), 1u);
   EXPECT_FALSE(At(c2, "character.anime.pageInfo.hasNextPage").AsBool());
 
-  Value s = Data(std::string(R"({ company(id: ")") + kBones +
-                 R"(") { anime { nodes { title } } producers: anime(role: PRODUCER) { nodes { title } } } })");
+  Value s = Data(
+      std::string(R"({ company(id: ")") + kBones +
+      R"(") { anime { nodes { title } } producers: anime(role: PRODUCER) { nodes { title } } } })");
   EXPECT_EQ(At(s, "company.anime.nodes").AsList().size(), 2u);
   EXPECT_EQ(Str(At(s, "company.anime.nodes.0.title")), "Fullmetal Alchemist");
   EXPECT_EQ(At(s, "company.producers.nodes").AsList().size(), 0u);
@@ -467,8 +487,8 @@ TEST_F(GraphqlApiTest, OneStatementPerRelationshipFieldWhateverTheNumberOfParent
   EXPECT_EQ(CountStatements(api, 5), kRelationshipFields);
   EXPECT_EQ(CountStatements(api, 50), kRelationshipFields);
   // The same anime asked twice in one request is read once (the per-request cache).
-  GraphqlResponse twice = api.Execute(
-      {.query = R"({ a: anime(id: "00000000-0000-4000-8000-000000000001") { title }
+  GraphqlResponse twice =
+      api.Execute({.query = R"({ a: anime(id: "00000000-0000-4000-8000-000000000001") { title }
                      b: anime(id: "00000000-0000-4000-8000-000000000001") { title } })"});
   EXPECT_EQ(twice.statements, 1u) << twice.json;
 }
@@ -480,20 +500,23 @@ TEST_F(GraphqlApiTest, SearchRanksExactThenPrefixThenFuzzyWithPopularityBreaking
             (std::vector<std::string>{"EXACT Anime Fullmetal Alchemist",
                                       "PREFIX Anime Fullmetal Alchemist: Brotherhood"}));
   // Prefix matches ordered by popularity (views): Brotherhood (500) before FMA (100).
-  EXPECT_EQ(hits("Fullm"), (std::vector<std::string>{"PREFIX Anime Fullmetal Alchemist: Brotherhood",
-                                                     "PREFIX Anime Fullmetal Alchemist"}));
+  EXPECT_EQ(hits("Fullm"),
+            (std::vector<std::string>{"PREFIX Anime Fullmetal Alchemist: Brotherhood",
+                                      "PREFIX Anime Fullmetal Alchemist"}));
   // Accent-insensitive, both ways.
   EXPECT_EQ(hits("pokemon"), (std::vector<std::string>{"EXACT Anime Pokémon"}));
   EXPECT_EQ(hits("POKÉ"), (std::vector<std::string>{"PREFIX Anime Pokémon"}));
   // Synonyms and other-language titles.
-  EXPECT_EQ(hits("hagane"), (std::vector<std::string>{"PREFIX Anime Fullmetal Alchemist: Brotherhood"}));
+  EXPECT_EQ(hits("hagane"),
+            (std::vector<std::string>{"PREFIX Anime Fullmetal Alchemist: Brotherhood"}));
   EXPECT_EQ(hits("attack on"), (std::vector<std::string>{"PREFIX Anime Shingeki no Kyojin"}));
   EXPECT_EQ(hits("進撃"), (std::vector<std::string>{"PREFIX Anime Shingeki no Kyojin"}));
   // Typos: fuzzy.
   EXPECT_EQ(hits("fulmetal alchemst").at(0).substr(0, 11), "FUZZY Anime");
   // A later word of a name matches fuzzily; favourites break the tie between the Elrics.
-  EXPECT_EQ(hits("elric", ", kinds: [CHARACTER]"),
-            (std::vector<std::string>{"FUZZY Character Edward Elric", "FUZZY Character Alphonse Elric"}));
+  EXPECT_EQ(
+      hits("elric", ", kinds: [CHARACTER]"),
+      (std::vector<std::string>{"FUZZY Character Edward Elric", "FUZZY Character Alphonse Elric"}));
   // Studios, and the kinds filter.
   EXPECT_EQ(hits("bon"), (std::vector<std::string>{"PREFIX Company Bones"}));
   EXPECT_TRUE(hits("bon", ", kinds: [ANIME]").empty());
@@ -507,7 +530,8 @@ TEST_F(GraphqlApiTest, SearchRanksExactThenPrefixThenFuzzyWithPopularityBreaking
   EXPECT_TRUE(hits("__").empty());
   EXPECT_EQ(hits("e", ", limit: 3").size(), 0u);
   EXPECT_EQ(hits("fullmetal", ", limit: 1").size(), 1u);
-  EXPECT_NE(FirstError(R"({ search(query: "abc", limit: 500) { matched } })").find("limit must be between 1 and 50"),
+  EXPECT_NE(FirstError(R"({ search(query: "abc", limit: 500) { matched } })")
+                .find("limit must be between 1 and 50"),
             std::string::npos);
 }
 
@@ -515,7 +539,7 @@ TEST_F(GraphqlApiTest, SearchNeverListsMergedOrHiddenAnime) {
   using V = std::vector<std::string>;
   auto c = tdb_.Connect();
   ASSERT_EQ(Search("fullm"), (V{"PREFIX Anime Fullmetal Alchemist: Brotherhood",
-                               "PREFIX Anime Fullmetal Alchemist"}));
+                                "PREFIX Anime Fullmetal Alchemist"}));
   // RemoveAnime step (a): hidden at once, from every lane (titles and synonyms), no null nodes.
   c.Query("UPDATE anime SET hidden_at = now() WHERE id = $1", {kFmab});
   EXPECT_EQ(Search("fullm"), (V{"PREFIX Anime Fullmetal Alchemist"}));
@@ -524,7 +548,7 @@ TEST_F(GraphqlApiTest, SearchNeverListsMergedOrHiddenAnime) {
   // Its compensation: back, with its popularity.
   c.Query("UPDATE anime SET hidden_at = NULL WHERE id = $1", {kFmab});
   EXPECT_EQ(Search("fullm"), (V{"PREFIX Anime Fullmetal Alchemist: Brotherhood",
-                               "PREFIX Anime Fullmetal Alchemist"}));
+                                "PREFIX Anime Fullmetal Alchemist"}));
   EXPECT_EQ(Search("FMA:B"), (V{"EXACT Anime Fullmetal Alchemist: Brotherhood"}));
   // MergeAnime step (a): the duplicate leaves the lane while the merge awaits confirmation (its
   // id would resolve to the survivor, which the survivor's own names already find).
@@ -551,10 +575,10 @@ TEST_F(GraphqlApiTest, CompanyPopularityIsTheViewsOfItsMostViewedVisibleAnime) {
   // Not refreshed yet (the fixture was loaded after the migration): all 0, the name decides.
   EXPECT_EQ(Search("bon"), (V{"PREFIX Company Bonaa", "PREFIX Company Bones"}));
   EXPECT_EQ(RefreshSearchPopularity(write_pool_), 3);  // Bones, Wit Studio, Aniplex
-  EXPECT_EQ(popularity("Bones"), 500);       // FMA:B (500) beats FMA (100)
-  EXPECT_EQ(popularity("Wit Studio"), 1000);  // Attack on Titan
-  EXPECT_EQ(popularity("Aniplex"), 500);      // producer credits count too
-  EXPECT_EQ(popularity("Bonaa"), 0);          // no credits
+  EXPECT_EQ(popularity("Bones"), 500);                 // FMA:B (500) beats FMA (100)
+  EXPECT_EQ(popularity("Wit Studio"), 1000);           // Attack on Titan
+  EXPECT_EQ(popularity("Aniplex"), 500);               // producer credits count too
+  EXPECT_EQ(popularity("Bonaa"), 0);                   // no credits
   EXPECT_EQ(Search("bon"), (V{"PREFIX Company Bones", "PREFIX Company Bonaa"}));
   EXPECT_EQ(RefreshSearchPopularity(write_pool_), 0);  // nothing changed, nothing written
   // Hidden anime do not count; a rename keeps the popularity.
@@ -566,8 +590,9 @@ TEST_F(GraphqlApiTest, CompanyPopularityIsTheViewsOfItsMostViewedVisibleAnime) {
   EXPECT_EQ(popularity("Studio Bones"), 100);
   // Companies and anime share one scale (views): Wit Studio sits with Attack on Titan's views,
   // above a less viewed anime with the same prefix.
-  c.Exec("INSERT INTO anime (id, title, view_count) VALUES "
-         "('a0000000-0000-4000-8000-000000000005', 'Witch Hunter', 20)");
+  c.Exec(
+      "INSERT INTO anime (id, title, view_count) VALUES "
+      "('a0000000-0000-4000-8000-000000000005', 'Witch Hunter', 20)");
   EXPECT_EQ(Search("wit"), (V{"PREFIX Company Wit Studio", "PREFIX Anime Witch Hunter"}));
 }
 
@@ -597,7 +622,8 @@ TEST_F(GraphqlApiTest, ConcurrentRecordViewsAllCount) {
                 .GetInt64(0, 0),
             50 + kCalls);
 
-  EXPECT_EQ(FirstError(std::string(R"(mutation { recordView(animeId: ")") + kUnknown + R"(") { viewCount } })"),
+  EXPECT_EQ(FirstError(std::string(R"(mutation { recordView(animeId: ")") + kUnknown +
+                       R"(") { viewCount } })"),
             "No anime with this id.");
 }
 
@@ -607,9 +633,12 @@ TEST_F(GraphqlApiTest, UpdateAnimeAppliesAtTheExpectedVersionAndRefusesStaleOnes
   };
   int64_t before = outbox();
   std::string m = R"(mutation($v: Int!, $input: UpdateAnimeInput!) {
-      updateAnime(id: ")" + std::string(kAot) + R"(", input: $input, expectedVersion: $v) {
+      updateAnime(id: ")" +
+                  std::string(kAot) + R"(", input: $input, expectedVersion: $v) {
         version anime { title titleEnglish score synonyms version } } })";
-  Value d = Data(m, R"j({"v": 1, "input": {"titleEnglish": "Attack on Titan (TV)", "score": 8.7, "synonyms": ["AoT"]}})j");
+  Value d = Data(
+      m,
+      R"j({"v": 1, "input": {"titleEnglish": "Attack on Titan (TV)", "score": 8.7, "synonyms": ["AoT"]}})j");
   EXPECT_EQ(At(d, "updateAnime.version").AsInt(), 2);
   EXPECT_EQ(Str(At(d, "updateAnime.anime.titleEnglish")), "Attack on Titan (TV)");
   EXPECT_EQ(Str(At(d, "updateAnime.anime.title")), "Shingeki no Kyojin");  // untouched
@@ -640,9 +669,10 @@ TEST_F(GraphqlApiTest, HttpFollowsGraphqlOverHttp) {
   auto get = Exchange(port, bhttp::verb::get, "/graphql?query=%7B__typename%7D", "", "", "");
   EXPECT_EQ(get.status, 200);
   EXPECT_EQ(get.body, R"({"data":{"__typename":"Query"}})");
-  auto mut = Exchange(port, bhttp::verb::get,
-                      "/graphql?query=mutation%20%7BrecordView(animeId%3A%22x%22)%7BviewCount%7D%7D",
-                      "", "", "application/graphql-response+json");
+  auto mut =
+      Exchange(port, bhttp::verb::get,
+               "/graphql?query=mutation%20%7BrecordView(animeId%3A%22x%22)%7BviewCount%7D%7D", "",
+               "", "application/graphql-response+json");
   EXPECT_EQ(mut.status, 405);
   EXPECT_EQ(mut.allow, "POST");
   // Media types.
@@ -653,10 +683,15 @@ TEST_F(GraphqlApiTest, HttpFollowsGraphqlOverHttp) {
   EXPECT_EQ(invalid.json.Find("data"), nullptr);
   EXPECT_EQ(Post("{ nope }").status, 200);  // legacy application/json
   EXPECT_EQ(Exchange(port, bhttp::verb::post, "/graphql", "{}", "text/plain", "").status, 415);
-  EXPECT_EQ(Exchange(port, bhttp::verb::post, "/graphql", "{\"query\":", "application/json", "").status, 400);
-  EXPECT_EQ(Exchange(port, bhttp::verb::post, "/graphql", "{\"query\":1}", "application/json", "").status, 400);
+  EXPECT_EQ(
+      Exchange(port, bhttp::verb::post, "/graphql", "{\"query\":", "application/json", "").status,
+      400);
+  EXPECT_EQ(
+      Exchange(port, bhttp::verb::post, "/graphql", "{\"query\":1}", "application/json", "").status,
+      400);
   EXPECT_EQ(Exchange(port, bhttp::verb::post, "/graphql", "{\"query\":\"{__typename}\"}",
-                     "application/json", "text/csv").status,
+                     "application/json", "text/csv")
+                .status,
             406);
 }
 
@@ -667,13 +702,15 @@ TEST_F(GraphqlApiTest, LimitsAndInternalErrorsStaySafe) {
   EXPECT_NE(FirstError(deep).find("depth"), std::string::npos) << FirstError(deep);
   // Introspection can be switched off.
   GraphqlApiOptions o{.read_pool = *read_pool_, .applier = applier_};
-  EXPECT_EQ(At(Data("{ __schema { queryType { name } } }"), "__schema.queryType.name").AsString(), "Query");
+  EXPECT_EQ(At(Data("{ __schema { queryType { name } } }"), "__schema.queryType.name").AsString(),
+            "Query");
   o.introspection = false;
   Start(o);
   EXPECT_NE(FirstError("{ __schema { queryType { name } } }").find("__schema"), std::string::npos);
   // A database failure says what kind of failure, never the SQL or the server's text.
   tdb_.Connect().Exec("ALTER TABLE episode RENAME TO episode_gone");
-  HttpResult r = Post(std::string(R"({ anime(id: ")") + kFmab + R"(") { title episodes { nodes { id } } } })");
+  HttpResult r =
+      Post(std::string(R"({ anime(id: ")") + kFmab + R"(") { title episodes { nodes { id } } } })");
   EXPECT_EQ(Str(At(r.json, "errors.0.message")), "Internal error.");
   EXPECT_EQ(r.body.find("episode"), r.body.find("episodes"));  // only the field name appears
   EXPECT_EQ(r.body.find("SELECT"), std::string::npos);

@@ -55,7 +55,8 @@ Value AnimeAt(const db::Result& r, int row, int c) {
   m.emplace_back("titleJapanese", Text(r, row, c + 3));
   std::string why;
   auto synonyms = graphql::ParseJson(r.Get(row, c + 4), &why);
-  m.emplace_back("synonyms", synonyms && synonyms->IsList() ? std::move(*synonyms) : Value(ValueList{}));
+  m.emplace_back("synonyms",
+                 synonyms && synonyms->IsList() ? std::move(*synonyms) : Value(ValueList{}));
   m.emplace_back("type", Text(r, row, c + 5));
   m.emplace_back("status", Text(r, row, c + 6));
   m.emplace_back("season", Text(r, row, c + 7));
@@ -115,22 +116,32 @@ Value WorkAt(const db::Result& r, int row, int c) {
 
 Value EntityAt(EntityKind kind, const db::Result& r, int row, int c) {
   switch (kind) {
-    case EntityKind::kAnime: return AnimeAt(r, row, c);
-    case EntityKind::kCharacter: return CharacterAt(r, row, c);
-    case EntityKind::kCompany: return CompanyAt(r, row, c);
-    case EntityKind::kEpisode: return EpisodeAt(r, row, c);
-    case EntityKind::kOriginalWork: return WorkAt(r, row, c);
+    case EntityKind::kAnime:
+      return AnimeAt(r, row, c);
+    case EntityKind::kCharacter:
+      return CharacterAt(r, row, c);
+    case EntityKind::kCompany:
+      return CompanyAt(r, row, c);
+    case EntityKind::kEpisode:
+      return EpisodeAt(r, row, c);
+    case EntityKind::kOriginalWork:
+      return WorkAt(r, row, c);
   }
   return Value();
 }
 
 const db::Statement& ByIdsStatement(EntityKind kind) {
   switch (kind) {
-    case EntityKind::kAnime: return sql::kAnimeByIds;
-    case EntityKind::kCharacter: return sql::kCharactersByIds;
-    case EntityKind::kCompany: return sql::kCompaniesByIds;
-    case EntityKind::kEpisode: return sql::kEpisodesByIds;
-    case EntityKind::kOriginalWork: return sql::kOriginalWorksByIds;
+    case EntityKind::kAnime:
+      return sql::kAnimeByIds;
+    case EntityKind::kCharacter:
+      return sql::kCharactersByIds;
+    case EntityKind::kCompany:
+      return sql::kCompaniesByIds;
+    case EntityKind::kEpisode:
+      return sql::kEpisodesByIds;
+    case EntityKind::kOriginalWork:
+      return sql::kOriginalWorksByIds;
   }
   return sql::kAnimeByIds;
 }
@@ -277,8 +288,8 @@ std::vector<Value> RequestLoaders::AnimeRelations(
     const std::optional<std::vector<std::string>>& types) {
   std::optional<std::string> types_literal;
   if (types) types_literal = db::ArrayLiteral(*types);
-  auto r = Conn().Execute(sql::kAnimeRelations,
-                          {DistinctArray(anime_ids), db::Param(types_literal)});
+  auto r =
+      Conn().Execute(sql::kAnimeRelations, {DistinctArray(anime_ids), db::Param(types_literal)});
   return GroupByParent(anime_ids, r, [&](int i) {
     ValueMap edge;
     edge.emplace_back("type", Text(r, i, 1));
@@ -309,8 +320,8 @@ std::vector<Value> RequestLoaders::AnimeEpisodes(const std::vector<std::string>&
 std::vector<Value> RequestLoaders::CharacterAnime(const std::vector<std::string>& character_ids,
                                                   const PageRequest& page) {
   std::string year = std::to_string(page.after.key), n = std::to_string(page.first + 1);
-  auto r = Conn().Execute(sql::kCharacterAnime,
-                          {DistinctArray(character_ids), year, page.after.id, n});
+  auto r =
+      Conn().Execute(sql::kCharacterAnime, {DistinctArray(character_ids), year, page.after.id, n});
   auto lists = GroupByParent(character_ids, r, [&](int i) {
     ValueMap edge;
     edge.emplace_back("role", Text(r, i, 1));
@@ -372,12 +383,13 @@ std::vector<RequestLoaders::SearchRow> RequestLoaders::Search(const std::string&
 }
 
 db::StatementList RequestLoaders::Statements() {
-  static constexpr const db::Statement* kAll[] = {
-      &sql::kAnimeByIds,       &sql::kCharactersByIds,     &sql::kCompaniesByIds,
-      &sql::kEpisodesByIds,    &sql::kOriginalWorksByIds,  &sql::kAnimeCharacters,
-      &sql::kAnimeCompanies,   &sql::kAnimeRelations,      &sql::kAnimeOriginalWorks,
-      &sql::kAnimeEpisodes,    &sql::kCharacterAnime,      &sql::kCompanyAnime,
-      &sql::kOriginalWorkAnime, &sql::kSearch};
+  static constexpr const db::Statement* kAll[] = {&sql::kAnimeByIds,         &sql::kCharactersByIds,
+                                                  &sql::kCompaniesByIds,     &sql::kEpisodesByIds,
+                                                  &sql::kOriginalWorksByIds, &sql::kAnimeCharacters,
+                                                  &sql::kAnimeCompanies,     &sql::kAnimeRelations,
+                                                  &sql::kAnimeOriginalWorks, &sql::kAnimeEpisodes,
+                                                  &sql::kCharacterAnime,     &sql::kCompanyAnime,
+                                                  &sql::kOriginalWorkAnime,  &sql::kSearch};
   return kAll;
 }
 

@@ -95,8 +95,7 @@ class RequestLoaders {
     int match_class;  ///< 0 exact, 1 prefix, 2 fuzzy
   };
   /// Runs the search statement; `kinds` are 1 anime, 2 character, 3 company.
-  std::vector<SearchRow> Search(const std::string& query, const std::vector<int>& kinds,
-                                int limit);
+  std::vector<SearchRow> Search(const std::string& query, const std::vector<int>& kinds, int limit);
 
   /// Statements sent on this request's connection so far (tests count round trips).
   uint64_t statements_sent() const;

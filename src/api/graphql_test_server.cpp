@@ -26,10 +26,14 @@ int main(int argc, char** argv) {
   int port = 0, threads = 4, pool_size = 8;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--database-url") url = argv[i + 1];
-    else if (flag == "--port") port = std::atoi(argv[i + 1]);
-    else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (flag == "--pool-size") pool_size = std::atoi(argv[i + 1]);
+    if (flag == "--database-url")
+      url = argv[i + 1];
+    else if (flag == "--port")
+      port = std::atoi(argv[i + 1]);
+    else if (flag == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (flag == "--pool-size")
+      pool_size = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -59,8 +63,8 @@ int main(int argc, char** argv) {
     so.port = static_cast<uint16_t>(port);
     so.threads = threads;
     http::Server server(so);
-    api::RegisterGraphqlRoutes(server, api::GraphqlApiOptions{.read_pool = read_pool,
-                                                              .applier = applier});
+    api::RegisterGraphqlRoutes(server,
+                               api::GraphqlApiOptions{.read_pool = read_pool, .applier = applier});
     server.Start();
     std::printf("listening on %u\n", server.port());
     std::fflush(stdout);

@@ -1,5 +1,5 @@
-#include <CLI/CLI.hpp>
 #include <signal.h>
+#include <CLI/CLI.hpp>
 
 #include <condition_variable>
 #include <iostream>
@@ -9,21 +9,13 @@
 #include <spdlog/spdlog.h>
 #include <memory>
 
-#include "api/graph_service.h"
-#include "api/grpc_server.h"
 #include "api/auth.h"
+#include "api/graph_service.h"
 #include "api/graphql_api.h"
 #include "api/graphql_http.h"
+#include "api/grpc_server.h"
 #include "api/http_observability.h"
 #include "api/write_service.h"
-#include "saga/saga_metrics.h"
-#include "saga/saga_runner.h"
-#include "saga/saga_store.h"
-#include "events/jetstream_consumer.h"
-#include "events/outbox_relay.h"
-#include "observability/logging.h"
-#include "observability/metrics.h"
-#include "write/event_applier.h"
 #include "cli/commands.h"
 #include "cli/database_option.h"
 #include "cli/readiness.h"
@@ -31,8 +23,16 @@
 #include "db/error.h"
 #include "db/migrator.h"
 #include "db/pool.h"
+#include "events/jetstream_consumer.h"
+#include "events/outbox_relay.h"
 #include "graph/graph_queries.h"
 #include "http/server.h"
+#include "observability/logging.h"
+#include "observability/metrics.h"
+#include "saga/saga_metrics.h"
+#include "saga/saga_runner.h"
+#include "saga/saga_store.h"
+#include "write/event_applier.h"
 
 namespace psvc::cli {
 
@@ -87,8 +87,8 @@ void AddPoolCollector(observability::MetricsRegistry& metrics, const db::Pool& p
           {{"pool", name}, {"state", "idle"}}, static_cast<double>(s.idle));
     w.Add("psvc_db_pool_waiting", "Callers waiting for a connection", "gauge", {{"pool", name}},
           static_cast<double>(s.waiting));
-    w.Add("psvc_db_pool_acquisitions_total", "Connections handed out", "counter",
-          {{"pool", name}}, static_cast<double>(s.acquisitions));
+    w.Add("psvc_db_pool_acquisitions_total", "Connections handed out", "counter", {{"pool", name}},
+          static_cast<double>(s.acquisitions));
     w.Add("psvc_db_pool_timeouts_total", "Acquisitions that gave up at their deadline", "counter",
           {{"pool", name}}, static_cast<double>(s.timeouts));
     w.Add("psvc_db_pool_replaced_total", "Broken connections discarded", "counter",
@@ -216,9 +216,8 @@ int RunServe(const ServeOptions& o) {
       std::vector<double> bounds;
       for (double ms : s.kLatencyBucketsMs) bounds.push_back(ms / 1000);
       w.AddHistogram("psvc_outbox_publish_latency_seconds",
-                     "Outbox row insert to JetStream acknowledgement",
-                     bounds, {s.latency_buckets.begin(), s.latency_buckets.end()},
-                     s.latency_sum_ms / 1000);
+                     "Outbox row insert to JetStream acknowledgement", bounds,
+                     {s.latency_buckets.begin(), s.latency_buckets.end()}, s.latency_sum_ms / 1000);
     });
     events::JetStreamConsumerOptions co;
     co.nats_url = o.nats_url;
@@ -273,13 +272,14 @@ int RunServe(const ServeOptions& o) {
   AddPoolCollector(metrics, graphql_pool, "graphql");
   api::RegisterGraphqlRoutes(
       server,
-      api::GraphqlApiOptions{.read_pool = graphql_pool,
-                             .applier = applier,
-                             .max_depth = o.graphql_max_depth,
-                             .max_aliases = o.graphql_max_aliases,
-                             .max_cost = o.graphql_max_cost,
-                             .introspection = o.graphql_introspection,
-                             .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms)},
+      api::GraphqlApiOptions{
+          .read_pool = graphql_pool,
+          .applier = applier,
+          .max_depth = o.graphql_max_depth,
+          .max_aliases = o.graphql_max_aliases,
+          .max_cost = o.graphql_max_cost,
+          .introspection = o.graphql_introspection,
+          .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms)},
       api::GraphqlHttpOptions{.graphiql_dir = o.graphiql_dir,
                               .write_tokens = &tokens,
                               .read_tokens = o.read_auth ? &tokens : &no_tokens,
@@ -287,8 +287,9 @@ int RunServe(const ServeOptions& o) {
   server.Start();
   std::cout << "postgres-service: HTTP on " << (server.tls() ? "https://" : "http://")
             << o.http_address << ":" << server.port()
-            << " (/graphql, /healthz, /readyz, /metrics); gRPC on " << o.grpc_address.substr(0, o.grpc_address.rfind(':'))
-            << ":" << grpc_server.port() << (o.tls_cert.empty() ? "" : " (TLS)")
+            << " (/graphql, /healthz, /readyz, /metrics); gRPC on "
+            << o.grpc_address.substr(0, o.grpc_address.rfind(':')) << ":" << grpc_server.port()
+            << (o.tls_cert.empty() ? "" : " (TLS)")
             << (o.nats_url.empty() ? "; events off (no --nats-url)" : "; events via " + o.nats_url)
             << "; Ctrl-C or SIGTERM to stop" << std::endl;
 
@@ -329,8 +330,9 @@ void AddServeCommand(CLI::App& app) {
       ->envname("PSVC_READ_POOL_SIZE")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  cmd->add_option("--nats-url", o->nats_url,
-                  "NATS server with JetStream; enables ingestion and the outbox relay (empty = off)")
+  cmd->add_option(
+         "--nats-url", o->nats_url,
+         "NATS server with JetStream; enables ingestion and the outbox relay (empty = off)")
       ->envname("NATS_URL");
   cmd->add_option("--ingest-stream", o->ingest_stream, "JetStream stream of ingestion events")
       ->envname("PSVC_INGEST_STREAM")
@@ -338,20 +340,24 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--ingest-subjects", o->ingest_subjects, "Subjects the ingestion stream captures")
       ->envname("PSVC_INGEST_SUBJECTS")
       ->capture_default_str();
-  cmd->add_option("--ingest-durable", o->ingest_durable, "Durable consumer name (shared by replicas)")
+  cmd->add_option("--ingest-durable", o->ingest_durable,
+                  "Durable consumer name (shared by replicas)")
       ->envname("PSVC_INGEST_DURABLE")
       ->capture_default_str();
   cmd->add_option("--dead-letter-subject", o->dead_letter_subject,
                   "Where events that can never apply go, with the reason in headers")
       ->envname("PSVC_DEAD_LETTER_SUBJECT")
       ->capture_default_str();
-  cmd->add_option("--changes-stream", o->changes_stream, "JetStream stream the outbox relay publishes to")
+  cmd->add_option("--changes-stream", o->changes_stream,
+                  "JetStream stream the outbox relay publishes to")
       ->envname("PSVC_CHANGES_STREAM")
       ->capture_default_str();
-  cmd->add_option("--changes-prefix", o->changes_prefix, "Subject prefix of outbox messages (<prefix>.<event type>)")
+  cmd->add_option("--changes-prefix", o->changes_prefix,
+                  "Subject prefix of outbox messages (<prefix>.<event type>)")
       ->envname("PSVC_CHANGES_PREFIX")
       ->capture_default_str();
-  cmd->add_option("--outbox-retention-hours", o->outbox_retention_hours, "Published outbox rows are pruned after this")
+  cmd->add_option("--outbox-retention-hours", o->outbox_retention_hours,
+                  "Published outbox rows are pruned after this")
       ->envname("PSVC_OUTBOX_RETENTION_HOURS")
       ->check(CLI::Range(1, 24 * 365))
       ->capture_default_str();
@@ -359,8 +365,9 @@ void AddServeCommand(CLI::App& app) {
                   "Saga confirmations arrive on <prefix>.<saga id> (same for every replica)")
       ->envname("PSVC_SAGA_REPLY_PREFIX")
       ->capture_default_str();
-  cmd->add_option("--saga-lease-ms", o->saga_lease_ms,
-                  "How long a replica holds a saga it drives; a dead replica's sagas resume after it")
+  cmd->add_option(
+         "--saga-lease-ms", o->saga_lease_ms,
+         "How long a replica holds a saga it drives; a dead replica's sagas resume after it")
       ->envname("PSVC_SAGA_LEASE_MS")
       ->check(CLI::Range(500, 3600000))
       ->capture_default_str();
@@ -369,11 +376,13 @@ void AddServeCommand(CLI::App& app) {
       ->envname("PSVC_SAGA_REPLY_TIMEOUT_MS")
       ->check(CLI::Range(100, 3600000))
       ->capture_default_str();
-  cmd->add_option("--graphql-max-depth", o->graphql_max_depth, "Deepest field nesting a GraphQL document may have")
+  cmd->add_option("--graphql-max-depth", o->graphql_max_depth,
+                  "Deepest field nesting a GraphQL document may have")
       ->envname("PSVC_GRAPHQL_MAX_DEPTH")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
-  cmd->add_option("--graphql-max-aliases", o->graphql_max_aliases, "Most aliased fields per GraphQL operation")
+  cmd->add_option("--graphql-max-aliases", o->graphql_max_aliases,
+                  "Most aliased fields per GraphQL operation")
       ->envname("PSVC_GRAPHQL_MAX_ALIASES")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
@@ -381,11 +390,13 @@ void AddServeCommand(CLI::App& app) {
       ->envname("PSVC_GRAPHQL_MAX_COST")
       ->check(CLI::Range(1, 10000000))
       ->capture_default_str();
-  cmd->add_option("--graphql-introspection", o->graphql_introspection, "Answer __schema/__type queries")
+  cmd->add_option("--graphql-introspection", o->graphql_introspection,
+                  "Answer __schema/__type queries")
       ->envname("PSVC_GRAPHQL_INTROSPECTION")
       ->capture_default_str();
   cmd->add_option("--graphiql-dir", o->graphiql_dir,
-                  "Folder of the GraphiQL page and its npm packages (default: web/graphiql of the source tree)")
+                  "Folder of the GraphiQL page and its npm packages (default: web/graphiql of the "
+                  "source tree)")
       ->envname("PSVC_GRAPHIQL_DIR");
   // No default is captured: secrets never appear in --help or logs.
   cmd->add_option("--auth-tokens", o->auth_tokens,
@@ -395,7 +406,8 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_flag("--read-auth", o->read_auth,
                 "Require the same tokens for reads too (PostgresGraphService, GraphQL queries)")
       ->envname("PSVC_READ_AUTH");
-  cmd->add_option("--log-format", o->log_format, "auto (JSON unless stderr is a terminal), json or text")
+  cmd->add_option("--log-format", o->log_format,
+                  "auto (JSON unless stderr is a terminal), json or text")
       ->envname("PSVC_LOG_FORMAT")
       ->check(CLI::IsMember({"auto", "json", "text"}))
       ->capture_default_str();
