@@ -2,7 +2,7 @@
 // beside the same SQL run directly through libpq (GraphQueries on a plain connection) in the
 // same run, so the service's own overhead is a measured difference.
 //
-//   graph_bench --database-url URL [--seconds 5] [--clients 1,8] [--seed 7]
+//   graph_bench --database-url URL [--seconds 5] [--clients 1,8] [--seed 7] [--only PREFIX]
 #include <grpcpp/grpcpp.h>
 #include <CLI/CLI.hpp>
 
@@ -115,12 +115,19 @@ int main(int argc, char** argv) {
   double seconds = 5;
   std::vector<int> client_counts{1, 8};
   uint64_t seed = 7;
+  std::string only;
+  std::string target;
   app.add_option("--database-url", url, "catalogue to query (SF1)")
       ->envname("DATABASE_URL")
       ->required();
   app.add_option("--seconds", seconds, "per measurement")->capture_default_str();
   app.add_option("--clients", client_counts, "concurrent clients")->delimiter(',');
   app.add_option("--seed", seed, "input selection seed")->capture_default_str();
+  app.add_option("--only", only,
+                 "run only primitives whose name starts with this (e.g. neighbors)");
+  app.add_option("--server", target,
+                 "host:port of a running `postgres-service serve` on the same catalogue; default: "
+                 "an in-process server (which shares gRPC's poller threads with the clients)");
   CLI11_PARSE(app, argc, argv);
 
   auto in = PickInputs(url, seed);
@@ -134,14 +141,16 @@ int main(int argc, char** argv) {
                        .session_setup = psvc::graph::GraphQueries::SessionSetup()});
   psvc::api::GrpcServer server({.address = "127.0.0.1:0", .max_threads = 4 * max_clients + 4});
   psvc::api::RegisterGraphService(server, pool, {});
-  server.Start();
+  if (target.empty()) {
+    server.Start();
+    target = "127.0.0.1:" + std::to_string(server.port());
+  }
   auto channel_args = grpc::ChannelArguments();
   std::vector<std::unique_ptr<pb::PostgresGraphService::Stub>> stubs;
   for (int c = 0; c < max_clients; ++c) {
     channel_args.SetInt("grpc.channel_id", c);  // one connection per client
     stubs.push_back(pb::PostgresGraphService::NewStub(
-        grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server.port()),
-                                  grpc::InsecureChannelCredentials(), channel_args)));
+        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), channel_args)));
   }
   std::vector<std::unique_ptr<psvc::db::Connection>> direct;
   for (int c = 0; c < max_clients; ++c) {
@@ -257,7 +266,8 @@ int main(int argc, char** argv) {
               "p50_ms", "p99_ms", "max_ms", "req/s", "errors");
   for (auto& c : cases) {
     if ((std::string(c.name).starts_with("path(unr") && in.apart.empty()) ||
-        (std::string(c.name).starts_with("path(<") && in.near.empty())) {
+        (std::string(c.name).starts_with("path(<") && in.near.empty()) ||
+        !std::string(c.name).starts_with(only)) {
       continue;
     }
     for (int clients : client_counts) {

@@ -512,7 +512,8 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
   hit.Field("matched", "String!").Description("The name that matched, as written.");
   hit.Field("match", "MatchType!");
   hit.Field("node", "SearchResult", Guarded([](const ResolveParams& p, RequestContext& ctx) {
-              // One load per entity kind among all hits (at most three statements).
+              // The search cached every hit's entity; Load only asks the database for an
+              // anime merged or hidden since the search statement's snapshot.
               std::vector<Value> out(p.parents.size());
               for (EntityKind kind :
                    {EntityKind::kAnime, EntityKind::kCharacter, EntityKind::kCompany}) {
@@ -705,6 +706,10 @@ OperationKind GraphqlApi::Classify(std::string_view query, std::string_view oper
 }
 
 std::string GraphqlApi::Sdl() const { return engine_->schema().PrintSdl(); }
+
+std::vector<std::string> GraphqlSessionSetup() {
+  return {"SET plan_cache_mode = force_generic_plan"};
+}
 
 int64_t RefreshSearchPopularity(db::Pool& primary) {
   auto conn = primary.Acquire(std::chrono::seconds(5));

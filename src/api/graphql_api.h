@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "db/statement.h"
 #include "graphql/value.h"
@@ -75,6 +76,12 @@ class GraphqlApi {
   GraphqlApiOptions options_;
   std::unique_ptr<graphql::Engine> engine_;
 };
+
+/// Settings for every connection of the API's read pool (db::PoolOptions::session_setup):
+/// generic plans. The statements are written for them (the search's normalised query is an
+/// InitPlan); under the default plan cache mode PostgreSQL kept planning the search anew on
+/// every call, and planning was most of its cost.
+std::vector<std::string> GraphqlSessionSetup();
 
 /// Search lane upkeep on the primary: recomputes every company's popularity (migration 0009:
 /// the views of its most-viewed visible anime); returns the rows changed. serve runs it at

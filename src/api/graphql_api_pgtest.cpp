@@ -214,8 +214,8 @@ class GraphqlApiTest : public ::testing::Test {
   }
 
   testing::TestDatabase tdb_;
-  std::unique_ptr<db::Pool> read_pool_ =
-      std::make_unique<db::Pool>(db::PoolOptions{.url = tdb_.url(), .size = 4, .read_only = true});
+  std::unique_ptr<db::Pool> read_pool_ = std::make_unique<db::Pool>(db::PoolOptions{
+      .url = tdb_.url(), .size = 4, .read_only = true, .session_setup = GraphqlSessionSetup()});
   db::Pool write_pool_{db::PoolOptions{.url = tdb_.url(), .size = 4}};
   write::EventApplier applier_{write_pool_};
   std::shared_ptr<GraphqlApi> api_;
@@ -479,7 +479,8 @@ TEST_F(GraphqlApiTest, OneStatementPerRelationshipFieldWhateverTheNumberOfParent
       FROM generate_series(1, 49) n;
   )sql");
   // Pool of one connection: every request runs on the same connection, warmed up (prepared).
-  db::Pool one(db::PoolOptions{.url = tdb_.url(), .size = 1, .read_only = true});
+  db::Pool one(db::PoolOptions{
+      .url = tdb_.url(), .size = 1, .read_only = true, .session_setup = GraphqlSessionSetup()});
   GraphqlApi api(GraphqlApiOptions{.read_pool = one, .applier = applier_});
   CountStatements(api, 50);
   // Relationship fields in the document: animes, studios, characters, anime, relations.
@@ -491,6 +492,58 @@ TEST_F(GraphqlApiTest, OneStatementPerRelationshipFieldWhateverTheNumberOfParent
       api.Execute({.query = R"({ a: anime(id: "00000000-0000-4000-8000-000000000001") { title }
                      b: anime(id: "00000000-0000-4000-8000-000000000001") { title } })"});
   EXPECT_EQ(twice.statements, 1u) << twice.json;
+}
+
+TEST_F(GraphqlApiTest, SearchHydratesItsHitsInItsOwnStatement) {
+  db::Pool one(db::PoolOptions{
+      .url = tdb_.url(), .size = 1, .read_only = true, .session_setup = GraphqlSessionSetup()});
+  GraphqlApi api(GraphqlApiOptions{.read_pool = one, .applier = applier_});
+  const std::string anime_fields =
+      "id title titleEnglish titleJapanese synonyms type status season year episodeCount "
+      "synopsis score viewCount version updatedAt";
+  const std::string character_fields = "id name nameJapanese description favorites";
+  const std::string hit = "{ kind node { ... on Anime { " + anime_fields +
+                          " } ... on Character { " + character_fields +
+                          " } ... on Company { id name } } }";
+  // Hits of all three kinds: one statement per search, whatever the number of hits (the
+  // second run counts: the first one also prepares the statements).
+  const std::string query = "{ a: search(query: \"fullm\") " + hit +
+                            " c: search(query: \"elric\") " + hit + " s: search(query: \"bon\") " +
+                            hit + " }";
+  api.Execute({.query = query});
+  GraphqlResponse r = api.Execute({.query = query});
+  ASSERT_EQ(r.json.find("\"errors\""), std::string::npos) << r.json;
+  EXPECT_EQ(r.statements, 3u) << r.json;
+  auto data_of = [](const GraphqlResponse& response) {
+    std::string why;
+    auto v = graphql::ParseJson(response.json, &why);
+    return v ? At(*v, "data") : Value();
+  };
+  auto json = [](const Value& v) {
+    std::string out;
+    graphql::AppendJson(out, v);
+    return out;
+  };
+  Value data = data_of(r);
+  ASSERT_EQ(At(data, "a").AsList().size(), 2u);
+  ASSERT_GE(At(data, "c").AsList().size(), 2u);
+  ASSERT_EQ(At(data, "s").AsList().size(), 1u);
+  // Each node is what the by-id roots (the loaders' own statements) answer for that id.
+  auto by_id = [&](const std::string& root, const std::string& id, const std::string& fields) {
+    GraphqlResponse b =
+        api.Execute({.query = "{ x: " + root + "(id: \"" + id + "\") { " + fields + " } }"});
+    return json(At(data_of(b), "x"));
+  };
+  for (const Value& h : At(data, "a").AsList()) {
+    const Value& node = *h.Find("node");
+    EXPECT_EQ(json(node), by_id("anime", Str(*node.Find("id")), anime_fields));
+  }
+  for (const Value& h : At(data, "c").AsList()) {
+    const Value& node = *h.Find("node");
+    EXPECT_EQ(json(node), by_id("character", Str(*node.Find("id")), character_fields));
+  }
+  const Value& studio = *At(data, "s").AsList().at(0).Find("node");
+  EXPECT_EQ(json(studio), by_id("company", Str(*studio.Find("id")), "id name"));
 }
 
 TEST_F(GraphqlApiTest, SearchRanksExactThenPrefixThenFuzzyWithPopularityBreakingTies) {

@@ -371,12 +371,20 @@ std::vector<RequestLoaders::SearchRow> RequestLoaders::Search(const std::string&
   auto r = Conn().Execute(sql::kSearch, {query, db::ArrayLiteral(kind_text), n});
   std::vector<SearchRow> out;
   out.reserve(r.rows());
+  constexpr int kAnimeAt = 4, kCharacterAt = kAnimeAt + kAnimeColumns,
+                kCompanyAt = kCharacterAt + kCharacterColumns;
   for (int i = 0; i < r.rows(); ++i) {
     int64_t kind = r.GetInt64(i, 0);
-    out.push_back(SearchRow{kind == 1   ? EntityKind::kAnime
-                            : kind == 2 ? EntityKind::kCharacter
-                                        : EntityKind::kCompany,
-                            std::string(r.Get(i, 1)), std::string(r.Get(i, 2)),
+    EntityKind k = kind == 1   ? EntityKind::kAnime
+                   : kind == 2 ? EntityKind::kCharacter
+                               : EntityKind::kCompany;
+    // The hit's row primes the cache, so hydrating `node` costs no statement. An anime
+    // hidden or merged since has no row here and is left to Load (which follows merges).
+    int at = k == EntityKind::kAnime       ? kAnimeAt
+             : k == EntityKind::kCharacter ? kCharacterAt
+                                           : kCompanyAt;
+    if (!r.IsNull(i, at)) Intern(k, EntityAt(k, r, i, at));
+    out.push_back(SearchRow{k, std::string(r.Get(i, 1)), std::string(r.Get(i, 2)),
                             static_cast<int>(r.GetInt64(i, 3))});
   }
   return out;

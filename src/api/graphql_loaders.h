@@ -94,7 +94,8 @@ class RequestLoaders {
     std::string matched;
     int match_class;  ///< 0 exact, 1 prefix, 2 fuzzy
   };
-  /// Runs the search statement; `kinds` are 1 anime, 2 character, 3 company.
+  /// Runs the search statement; `kinds` are 1 anime, 2 character, 3 company. Every hit's
+  /// entity comes back in the same statement and is cached, so Load() on the hits is free.
   std::vector<SearchRow> Search(const std::string& query, const std::vector<int>& kinds, int limit);
 
   /// Statements sent on this request's connection so far (tests count round trips).

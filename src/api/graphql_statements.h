@@ -167,7 +167,9 @@ inline constexpr db::Statement kOriginalWorkAnime{
 // exact and prefix matches leave room; it reads at most 300 trigram candidates so a query made
 // of common trigrams stays cheap). The normalised query is an InitPlan (computed once) so the
 // (left(norm, n), popularity DESC) index scans return rows already in popularity order.
-// Output: kind, entity id, matched term, class; best class first, then popularity.
+// Output: kind, entity id, matched term, class; best class first, then popularity; then the
+// hit's entity columns (anime, character or company, NULL for the other kinds) so the loaders
+// hold every hit's `node` without another statement per kind.
 inline constexpr db::Statement kSearch{"gql.search", R"sql(
 WITH hit AS (
   (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 0 AS class, 1::real AS sim
@@ -207,10 +209,21 @@ best AS (
   SELECT DISTINCT ON (kind, entity_id) *
     FROM (SELECT * FROM hit UNION ALL SELECT * FROM fuzzy) a
    ORDER BY kind, entity_id, class, sim DESC, length(norm)
+),
+top AS (
+  SELECT * FROM best
+   ORDER BY class, sim DESC, popularity DESC, length(norm), norm, kind, entity_id
+   LIMIT $3::int
 )
-SELECT kind, entity_id, term, class FROM best
- ORDER BY class, sim DESC, popularity DESC, length(norm), norm, kind, entity_id
- LIMIT $3::int)sql"};
+SELECT top.kind, top.entity_id, top.term, top.class,
+       )sql" PSVC_GQL_ANIME_COLUMNS("a") ", " PSVC_GQL_CHARACTER_COLUMNS("c") ", " PSVC_GQL_COMPANY_COLUMNS("co") R"sql(
+  FROM top
+  LEFT JOIN anime a ON top.kind = 1 AND a.id = top.entity_id
+                   AND a.merged_into IS NULL AND a.hidden_at IS NULL
+  LEFT JOIN character c ON top.kind = 2 AND c.id = top.entity_id
+  LEFT JOIN company co ON top.kind = 3 AND co.id = top.entity_id
+ ORDER BY top.class, top.sim DESC, top.popularity DESC, length(top.norm), top.norm, top.kind,
+          top.entity_id)sql"};
 
 // Search lane upkeep (primary only): company popularity, see migrations/0009. Returns the
 // number of search_term rows changed.

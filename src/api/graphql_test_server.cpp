@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "api/graphql_api.h"
 #include "api/graphql_http.h"
 #include "dataset/demo_data.h"
 #include "db/connection.h"
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
     }
     db::PoolOptions read{.url = url, .size = static_cast<std::size_t>(pool_size)};
     read.read_only = true;
+    read.session_setup = api::GraphqlSessionSetup();
     db::Pool read_pool(read);
     db::Pool write_pool(db::PoolOptions{.url = url, .size = 4});
     write::EventApplier applier(write_pool);

@@ -121,11 +121,12 @@ int RunServe(const ServeOptions& o) {
                       .read_only = true,
                       .session_setup = graph::GraphQueries::SessionSetup(),
                       .metrics = &metrics});
-  // GraphQL: its own read-only pool (custom plans: search patterns differ per call).
+  // GraphQL: its own read-only pool, so slow graph traversals never starve page loads.
   db::Pool graphql_pool({.url = read_url,
                          .size = o.read_pool_size,
                          .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
                          .read_only = true,
+                         .session_setup = api::GraphqlSessionSetup(),
                          .metrics = &metrics});
   AddPoolCollector(metrics, pool, "primary");
   AddPoolCollector(metrics, read_pool, "read");
