@@ -218,10 +218,15 @@ top AS (
 SELECT top.kind, top.entity_id, top.term, top.class,
        )sql" PSVC_GQL_ANIME_COLUMNS("a") ", " PSVC_GQL_CHARACTER_COLUMNS("c") ", " PSVC_GQL_COMPANY_COLUMNS("co") R"sql(
   FROM top
-  LEFT JOIN anime a ON top.kind = 1 AND a.id = top.entity_id
-                   AND a.merged_into IS NULL AND a.hidden_at IS NULL
-  LEFT JOIN character c ON top.kind = 2 AND c.id = top.entity_id
-  LEFT JOIN company co ON top.kind = 3 AND co.id = top.entity_id
+  -- OFFSET 0 keeps each look-up a subquery, so `top.kind = n` gates it (one index probe per
+  -- hit, not three).
+  LEFT JOIN LATERAL (SELECT * FROM anime a
+                      WHERE top.kind = 1 AND a.id = top.entity_id
+                        AND a.merged_into IS NULL AND a.hidden_at IS NULL OFFSET 0) a ON true
+  LEFT JOIN LATERAL (SELECT * FROM character c
+                      WHERE top.kind = 2 AND c.id = top.entity_id OFFSET 0) c ON true
+  LEFT JOIN LATERAL (SELECT * FROM company co
+                      WHERE top.kind = 3 AND co.id = top.entity_id OFFSET 0) co ON true
  ORDER BY top.class, top.sim DESC, top.popularity DESC, length(top.norm), top.norm, top.kind,
           top.entity_id)sql"};
 
