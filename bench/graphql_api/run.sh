@@ -5,11 +5,11 @@
 # beside PostGraphile 5 serving the same database with the equivalent hydration query (Node 22
 # from bench/graphql_api/node_modules, installed by `scripts/bootstrap --npm`).
 #   bench/graphql_api/run.sh <build dir> <database url (SF1 with migrations applied)> [seconds]
-# PSVC_BENCH_POOL (default 16): database connections of both servers (ours also uses as many
+# PSVC_BENCH_POOL (default 8, serve's --read-pool-size): database connections of both servers (ours also uses as many
 # HTTP threads).
 set -euo pipefail
 BUILD=${1:?build dir}; DB=${2:?database url}; SECS=${3:-15}
-POOL=${PSVC_BENCH_POOL:-16}
+POOL=${PSVC_BENCH_POOL:-8}
 HERE=$(cd "$(dirname "$0")" && pwd); WORK=$(mktemp -d)
 SERVER=; PEER=
 trap 'kill $SERVER $PEER 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -50,9 +50,9 @@ echo "== GraphQL typeahead (wrk, 32 connections, ${SECS}s)"
 wrk -t2 -c32 -d"${SECS}s" --latency -s "$WORK/typeahead.lua" "$URL" | grep -E "50%|99%|Requests/sec|Non-2xx"
 kill $SERVER; wait $SERVER 2>/dev/null || true
 
-# The same statements the API sends for these documents, through libpq (pgbench), 32 clients.
+# The same statements the API sends for these documents, through libpq (pgbench), 32 clients,
+# prepared with generic plans as the server runs them.
 ARR="'{$IDS}'::uuid[]"
-SQLH="$HERE/../../src/api/graphql_statements.h"
 {
   echo "SELECT a.id, a.title, a.title_english, a.title_japanese, array_to_json(a.synonyms)::text, a.type, a.status, a.season, a.year, a.episode_count, a.synopsis, a.score, a.view_count, a.version, to_json(a.updated_at) #>> '{}' FROM anime a WHERE a.id = ANY($ARR);"
   echo "SELECT ac.anime_id, ac.role, c.id, c.name FROM anime_company ac JOIN company c ON c.id = ac.company_id WHERE ac.anime_id = ANY($ARR) AND ac.role = 'studio' ORDER BY ac.anime_id, c.name, c.id;"
@@ -60,24 +60,22 @@ SQLH="$HERE/../../src/api/graphql_statements.h"
   echo "WITH r AS (SELECT anime_id AS src, related_anime_id AS dst, relation_type AS type, 0 AS inferred FROM anime_relation WHERE anime_id = ANY($ARR) UNION ALL SELECT related_anime_id, anime_id, psvc_inverse_relation(relation_type), 1 FROM anime_relation WHERE related_anime_id = ANY($ARR)), d AS (SELECT DISTINCT ON (src, dst) src, dst, type FROM r ORDER BY src, dst, inferred) SELECT d.src, d.type, a.id, a.title, a.title_english, a.title_japanese, array_to_json(a.synonyms)::text, a.type, a.status, a.season, a.year, a.episode_count, a.synopsis, a.score, a.view_count, a.version FROM d JOIN anime a ON a.id = d.dst ORDER BY d.src, a.year NULLS LAST, a.id;"
 } > "$WORK/hydration.sql"
 echo "== libpq baseline: hydration statements (pgbench, 32 clients, ${SECS}s)"
-pgbench -n -c32 -j2 -T"$SECS" -f "$WORK/hydration.sql" --log --log-prefix="$WORK/h" "$DB" 2>&1 | grep -E "latency average|tps|rror"
+PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench -n -M prepared -c32 -j2 -T"$SECS" -f "$WORK/hydration.sql" --log --log-prefix="$WORK/h" "$DB" 2>&1 | grep -E "latency average|tps|rror"
 awk '{print $3}' "$WORK"/h.* | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f ms  p99 %.2f ms\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
-# Typeahead: the search statement with a random prefix from the same list.
+# Typeahead: the search statement with a random prefix from the same list, bound as its text
+# parameter (pgbench can only draw numbers, so a first statement picks the prefix: each
+# transaction is that trivial SELECT plus the search).
 N=$(wc -l < "$WORK/prefixes.txt")
 PARR=$(sed "s/.*/'&'/" "$WORK/prefixes.txt" | paste -sd, -)
-SEARCH=$(python3 - "$SQLH" <<'PY'
-import re, sys
-s = open(sys.argv[1]).read()
-m = re.search(r'kSearch\{"gql.search", R"sql\((.*?)\)sql"\}', s, re.S)
-print(m.group(1).replace('\n', ' '))
-PY
-)
-echo "\\set r random(1, $N)" > "$WORK/search.sql"
-echo "${SEARCH//\$1::text/(ARRAY[$PARR])[:r]}" | sed 's/\$2::smallint\[\]/'"'{1,2,3}'"'::smallint[]/g; s/\$3::int/10/g' >> "$WORK/search.sql"
-echo ";" >> "$WORK/search.sql"
+SEARCH=$("$BUILD/src/api/graphql_test_server" --print-statement gql.search | sed 's/--.*$//' | tr '\n' ' ')
+{ echo "\\set r random(1, $N)"
+  echo "\\set lim 10"
+  echo "SELECT (ARRAY[$PARR])[:r] AS q \\gset"
+  echo "${SEARCH//\$1::text/:q::text}" | sed 's/\$2::smallint\[\]/'"'{1,2,3}'"'::smallint[]/g; s/\$3::int/:lim::int/g'
+  echo ";"; } > "$WORK/search.sql"
 rm -f "$WORK"/h.*
 echo "== libpq baseline: search statement (pgbench, 32 clients, ${SECS}s)"
-pgbench -n -c32 -j2 -T"$SECS" -f "$WORK/search.sql" --log --log-prefix="$WORK/s" "$DB" 2>&1 | grep -E "latency average|tps|rror"
+PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench -n -M prepared -c32 -j2 -T"$SECS" -f "$WORK/search.sql" --log --log-prefix="$WORK/s" "$DB" 2>&1 | grep -E "latency average|tps|rror"
 awk '{print $3}' "$WORK"/s.* | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f ms  p99 %.2f ms\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
 
 # PostGraphile 5 (amber preset + connection-filter plugin) on the same database, the same 20

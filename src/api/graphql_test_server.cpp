@@ -3,6 +3,7 @@
 // data, dropped on exit. Prints "listening on <port>" once ready; stops on SIGINT/SIGTERM.
 //
 //   graphql_test_server [--database-url URL] [--port N] [--threads N] [--pool-size N]
+//   graphql_test_server --print-statement gql.search   (that loader statement's SQL)
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 
 #include "api/graphql_api.h"
 #include "api/graphql_http.h"
+#include "api/graphql_loaders.h"
 #include "dataset/demo_data.h"
 #include "db/connection.h"
 #include "db/pool.h"
@@ -35,7 +37,17 @@ int main(int argc, char** argv) {
       threads = std::atoi(argv[i + 1]);
     else if (flag == "--pool-size")
       pool_size = std::atoi(argv[i + 1]);
-    else {
+    else if (flag == "--print-statement") {
+      // The SQL of one loader statement (the benchmark also sends it through pgbench).
+      for (const db::Statement* st : api::RequestLoaders::Statements()) {
+        if (st->name == argv[i + 1]) {
+          std::printf("%.*s\n", static_cast<int>(st->sql.size()), st->sql.data());
+          return 0;
+        }
+      }
+      std::fprintf(stderr, "no statement named %s\n", argv[i + 1]);
+      return 2;
+    } else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
     }
