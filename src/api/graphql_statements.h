@@ -160,64 +160,16 @@ inline constexpr db::Statement kOriginalWorkAnime{
     WHERE r.original_work_id = p.id AND a.merged_into IS NULL AND a.hidden_at IS NULL
     ORDER BY r.anime_year, r.anime_id LIMIT $2::int) x)sql"};
 
-// Typeahead (migrations/0005_search.sql explains the table and its indexes).
-// $1 text query as typed, $2 smallint[] kinds (1 anime, 2 character, 3 company),
-// $3 int limit. The normalised query's length picks the prefix index.
-// Classes: 0 exact, 1 prefix, 2 fuzzy (word similarity, only for 4+ characters and only when
-// exact and prefix matches leave room; it reads at most 300 trigram candidates so a query made
-// of common trigrams stays cheap). The normalised query is an InitPlan (computed once) so the
-// (left(norm, n), popularity DESC) index scans return rows already in popularity order.
-// Output: kind, entity id, matched term, class; best class first, then popularity; then the
-// hit's entity columns (anime, character or company, NULL for the other kinds) so the loaders
-// hold every hit's `node` without another statement per kind.
+// Typeahead: psvc_search (migrations/0015_search_function.sql has the ranking rules; 0005 the
+// table and its indexes) gives the hits in order, and each hit's entity columns come along
+// (NULL for the other kinds) so the loaders hold every hit's `node` without another statement.
+// $1 text query as typed, $2 smallint[] kinds (1 anime, 2 character, 3 company), $3 int limit.
+// Output: kind, entity id, matched term, class (0 exact, 1 prefix, 2 fuzzy), then the anime,
+// character and company columns.
 inline constexpr db::Statement kSearch{"gql.search", R"sql(
-WITH hit AS (
-  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 0 AS class, 1::real AS sim
-     FROM search_term t
-    WHERE t.norm = (SELECT psvc_normalize($1::text)) AND t.kind = ANY($2::smallint[])
-    ORDER BY t.popularity DESC LIMIT $3::int)
-  UNION ALL
-  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 1, 1
-     FROM search_term t
-    WHERE (SELECT length(psvc_normalize($1::text))) = 2 AND left(t.norm, 2) = (SELECT psvc_normalize($1::text))
-      AND t.kind = ANY($2::smallint[])
-    ORDER BY t.popularity DESC LIMIT $3::int * 3)
-  UNION ALL
-  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 1, 1
-     FROM search_term t
-    WHERE (SELECT length(psvc_normalize($1::text))) = 3 AND left(t.norm, 3) = (SELECT psvc_normalize($1::text))
-      AND t.kind = ANY($2::smallint[])
-    ORDER BY t.popularity DESC LIMIT $3::int * 3)
-  UNION ALL
-  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 1, 1
-     FROM search_term t
-    WHERE (SELECT length(psvc_normalize($1::text))) >= 4 AND left(t.norm, 3) = (SELECT left(psvc_normalize($1::text), 3))
-      AND starts_with(t.norm, (SELECT psvc_normalize($1::text)))
-      AND t.kind = ANY($2::smallint[])
-    ORDER BY t.popularity DESC LIMIT $3::int * 3)
-),
-fuzzy AS (
-  SELECT c.*, 2 AS class, word_similarity((SELECT psvc_normalize($1::text)), c.norm) AS sim
-    FROM (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity
-            FROM search_term t
-           WHERE (SELECT length(psvc_normalize($1::text))) >= 4 AND (SELECT count(*) FROM hit) < $3::int
-             AND (SELECT psvc_normalize($1::text)) <% t.norm AND t.kind = ANY($2::smallint[])
-           LIMIT 300) c
-   ORDER BY sim DESC, c.popularity DESC LIMIT $3::int * 3
-),
-best AS (
-  SELECT DISTINCT ON (kind, entity_id) *
-    FROM (SELECT * FROM hit UNION ALL SELECT * FROM fuzzy) a
-   ORDER BY kind, entity_id, class, sim DESC, length(norm)
-),
-top AS (
-  SELECT * FROM best
-   ORDER BY class, sim DESC, popularity DESC, length(norm), norm, kind, entity_id
-   LIMIT $3::int
-)
 SELECT top.kind, top.entity_id, top.term, top.class,
        )sql" PSVC_GQL_ANIME_COLUMNS("a") ", " PSVC_GQL_CHARACTER_COLUMNS("c") ", " PSVC_GQL_COMPANY_COLUMNS("co") R"sql(
-  FROM top
+  FROM psvc_search($1::text, $2::smallint[], $3::int) WITH ORDINALITY AS top(kind, entity_id, term, class, rank)
   -- OFFSET 0 keeps each look-up a subquery, so `top.kind = n` gates it (one index probe per
   -- hit, not three).
   LEFT JOIN LATERAL (SELECT * FROM anime a
@@ -227,8 +179,7 @@ SELECT top.kind, top.entity_id, top.term, top.class,
                       WHERE top.kind = 2 AND c.id = top.entity_id OFFSET 0) c ON true
   LEFT JOIN LATERAL (SELECT * FROM company co
                       WHERE top.kind = 3 AND co.id = top.entity_id OFFSET 0) co ON true
- ORDER BY top.class, top.sim DESC, top.popularity DESC, length(top.norm), top.norm, top.kind,
-          top.entity_id)sql"};
+ ORDER BY top.rank)sql"};
 
 // Search lane upkeep (primary only): company popularity, see migrations/0009. Returns the
 // number of search_term rows changed.

@@ -206,6 +206,117 @@ TEST_F(SchemaTest, SearchTermsFollowMultiRowInsertsUpsertsRenamesAndDeletes) {
   EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000d2"), "3:ufotable=Ufotable@0");
 }
 
+// The ranking rules as the single statement they were before migration 0015 (plus the term
+// tie-break 0015 added): the reference psvc_search must agree with, row for row.
+constexpr const char* kReferenceSearch = R"sql(
+WITH q AS (SELECT psvc_normalize($1::text) AS n),
+hit AS (
+  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 0 AS class, 1::real AS sim
+     FROM search_term t, q WHERE t.norm = q.n AND t.kind = ANY($2::smallint[])
+    ORDER BY t.popularity DESC LIMIT $3::int)
+  UNION ALL
+  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 1, 1
+     FROM search_term t, q
+    WHERE length(q.n) BETWEEN 2 AND 3 AND left(t.norm, length(q.n)) = q.n
+      AND t.kind = ANY($2::smallint[])
+    ORDER BY t.popularity DESC LIMIT $3::int * 3)
+  UNION ALL
+  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 1, 1
+     FROM search_term t, q
+    WHERE length(q.n) >= 4 AND starts_with(t.norm, q.n) AND t.kind = ANY($2::smallint[])
+    ORDER BY t.popularity DESC LIMIT $3::int * 3)
+),
+fuzzy AS (
+  SELECT c.*, 2 AS class, word_similarity((SELECT n FROM q), c.norm) AS sim
+    FROM (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity
+            FROM search_term t, q
+           WHERE length(q.n) >= 4 AND (SELECT count(*) FROM hit) < $3::int
+             AND q.n <% t.norm AND t.kind = ANY($2::smallint[])
+           LIMIT 300) c
+   ORDER BY sim DESC, c.popularity DESC LIMIT $3::int * 3
+),
+best AS (
+  SELECT DISTINCT ON (kind, entity_id) *
+    FROM (SELECT * FROM hit UNION ALL SELECT * FROM fuzzy) a
+   ORDER BY kind, entity_id, class, sim DESC, length(norm), norm
+)
+SELECT kind, entity_id, term, class FROM best
+ ORDER BY class, sim DESC, popularity DESC, length(norm), norm, kind, entity_id
+ LIMIT $3::int)sql";
+
+TEST_F(SchemaTest, SearchFunctionRanksLikeTheReferenceStatement) {
+  // A catalogue made of few syllables, so prefixes collide, entities have several matching
+  // names, popularity ties abound and fuzzy matching has candidates. Random but seeded.
+  conn_->Exec(R"sql(
+    SELECT setseed(0.25);
+    CREATE TEMP TABLE syl AS
+      SELECT unnest('{ka,ki,ko,na,ni,no,ma,mi,ro,ra,sa,shi,ta,to,é,Ö,ryū}'::text[]) AS s;
+    CREATE FUNCTION pg_temp.word() RETURNS text LANGUAGE sql VOLATILE AS
+      $$ SELECT string_agg(s, '') FROM (SELECT s FROM syl ORDER BY random()
+                                        LIMIT 2 + (random() * 2)::int) x $$;
+    INSERT INTO anime (id, title, title_english, synonyms, view_count)
+      SELECT gen_random_uuid(), initcap(pg_temp.word() || ' ' || pg_temp.word()),
+             CASE WHEN random() < 0.5 THEN pg_temp.word() END,
+             CASE WHEN random() < 0.3 THEN ARRAY[pg_temp.word()] ELSE '{}' END,
+             (random() * 4)::int * 10
+        FROM generate_series(1, 400);
+    INSERT INTO character (id, name, favorites)
+      SELECT gen_random_uuid(), initcap(pg_temp.word() || ' ' || pg_temp.word()),
+             (random() * 3)::int
+        FROM generate_series(1, 300);
+    INSERT INTO company (id, name)
+      SELECT gen_random_uuid(), initcap(pg_temp.word()) || ' Studio' FROM generate_series(1, 40);
+    -- Crowded long prefixes: many entities, several names each, under "kanata".
+    INSERT INTO anime (id, title, synonyms, view_count)
+      SELECT gen_random_uuid(), 'Kanata ' || pg_temp.word(),
+             ARRAY['Kanata ' || pg_temp.word(), 'Kanata no ' || pg_temp.word()],
+             (random() * 4)::int * 10
+        FROM generate_series(1, 60);
+    INSERT INTO character (id, name, favorites)
+      SELECT gen_random_uuid(), 'Kanata ' || pg_temp.word(), (random() * 3)::int
+        FROM generate_series(1, 40);
+    UPDATE anime SET hidden_at = now() WHERE view_count = 30 AND random() < 0.2;
+  )sql");
+  auto queries = conn_->Query(R"sql(
+    (SELECT DISTINCT left(norm, k) FROM search_term, generate_series(1, 7) k
+      WHERE length(norm) >= k ORDER BY 1 LIMIT 250)
+    UNION ALL
+    (SELECT DISTINCT overlay(left(norm, 6) placing 'x' from 3 for 1) FROM search_term
+      WHERE length(norm) >= 6 ORDER BY 1 LIMIT 60)
+    UNION ALL SELECT unnest('{KA, Kā, ryu, RYŪ, " sa", shi ta, zzzz, "", kana, kanat, kanata,
+                              "kanata ", "kanata no", kanatta, kanata k}'::text[]))sql");
+  ASSERT_GT(queries.rows(), 250);
+  struct Case {
+    const char* kinds;
+    const char* limit;
+  };
+  const Case cases[] = {{"{1,2,3}", "10"}, {"{2}", "5"}, {"{1,3}", "50"}, {"{1,2,3}", "1"}};
+  auto rows = [](const Result& r) {
+    std::string out;
+    for (int i = 0; i < r.rows(); ++i) {
+      for (int c = 0; c < 4; ++c) out += std::string(r.Get(i, c)) + (c < 3 ? "|" : "\n");
+    }
+    return out;
+  };
+  int non_empty = 0, fuzzy = 0;
+  for (int i = 0; i < queries.rows(); ++i) {
+    std::string q(queries.Get(i, 0));
+    for (const Case& c : cases) {
+      auto expected = conn_->Query(kReferenceSearch, {q, c.kinds, c.limit});
+      auto actual = conn_->Query(
+          "SELECT kind, entity_id, term, class FROM psvc_search($1, $2::smallint[], $3::int)",
+          {q, c.kinds, c.limit});
+      ASSERT_EQ(rows(actual), rows(expected)) << "query '" << q << "' kinds " << c.kinds
+                                              << " limit " << c.limit;
+      non_empty += expected.rows() > 0;
+      for (int r = 0; r < expected.rows(); ++r) fuzzy += expected.Get(r, 3) == std::string("2");
+    }
+  }
+  // The comparison covered answers, and fuzzy ones among them.
+  EXPECT_GT(non_empty, 500);
+  EXPECT_GT(fuzzy, 50);
+}
+
 TEST_F(SchemaTest, HubEdgesCarryTheirAnimesYear) {
   // Omitted: filled from the anime (0 when unknown); supplied: kept; moved: re-read; the
   // anime's year changes: follows.
