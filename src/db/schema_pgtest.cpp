@@ -306,8 +306,8 @@ TEST_F(SchemaTest, SearchFunctionRanksLikeTheReferenceStatement) {
       auto actual = conn_->Query(
           "SELECT kind, entity_id, term, class FROM psvc_search($1, $2::smallint[], $3::int)",
           {q, c.kinds, c.limit});
-      ASSERT_EQ(rows(actual), rows(expected)) << "query '" << q << "' kinds " << c.kinds
-                                              << " limit " << c.limit;
+      ASSERT_EQ(rows(actual), rows(expected))
+          << "query '" << q << "' kinds " << c.kinds << " limit " << c.limit;
       non_empty += expected.rows() > 0;
       for (int r = 0; r < expected.rows(); ++r) fuzzy += expected.Get(r, 3) == std::string("2");
     }
