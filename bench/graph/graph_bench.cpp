@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -126,8 +127,8 @@ int main(int argc, char** argv) {
   app.add_option("--only", only,
                  "run only primitives whose name starts with this (e.g. neighbors)");
   app.add_option("--server", target,
-                 "host:port of a running `postgres-service serve` on the same catalogue; default: "
-                 "an in-process server (which shares gRPC's poller threads with the clients)");
+                 "host:port of a running `postgres-service serve` on the same catalogue, plaintext "
+                 "and without --read-auth; default: an in-process server");
   CLI11_PARSE(app, argc, argv);
 
   auto in = PickInputs(url, seed);
@@ -135,15 +136,18 @@ int main(int argc, char** argv) {
               in.nodes.size(), in.near.size(), in.apart.size());
 
   int max_clients = *std::max_element(client_counts.begin(), client_counts.end());
-  psvc::db::Pool pool({.url = url,
-                       .size = static_cast<size_t>(max_clients),
-                       .read_only = true,
-                       .session_setup = psvc::graph::GraphQueries::SessionSetup()});
-  psvc::api::GrpcServer server({.address = "127.0.0.1:0", .max_threads = 4 * max_clients + 4});
-  psvc::api::RegisterGraphService(server, pool, {});
+  std::optional<psvc::db::Pool> pool;
+  std::optional<psvc::api::GrpcServer> server;
   if (target.empty()) {
-    server.Start();
-    target = "127.0.0.1:" + std::to_string(server.port());
+    pool.emplace(psvc::db::PoolOptions{.url = url,
+                                       .size = static_cast<size_t>(max_clients),
+                                       .read_only = true,
+                                       .session_setup = psvc::graph::GraphQueries::SessionSetup()});
+    server.emplace(
+        psvc::api::GrpcServerOptions{.address = "127.0.0.1:0", .max_threads = 4 * max_clients + 4});
+    psvc::api::RegisterGraphService(*server, *pool, {});
+    server->Start();
+    target = "127.0.0.1:" + std::to_string(server->port());
   }
   auto channel_args = grpc::ChannelArguments();
   std::vector<std::unique_ptr<pb::PostgresGraphService::Stub>> stubs;
@@ -277,6 +281,6 @@ int main(int argc, char** argv) {
       Print(c.name, "grpc", clients, Drive(clients, seconds, c.grpc));
     }
   }
-  server.Shutdown(1s);
+  if (server) server->Shutdown(1s);
   return 0;
 }

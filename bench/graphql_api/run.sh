@@ -5,8 +5,8 @@
 # beside PostGraphile 5 serving the same database with the equivalent hydration query (Node 22
 # from bench/graphql_api/node_modules, installed by `scripts/bootstrap --npm`).
 #   bench/graphql_api/run.sh <build dir> <database url (SF1 with migrations applied)> [seconds]
-# PSVC_BENCH_POOL (default 8, serve's --read-pool-size): database connections of both servers (ours also uses as many
-# HTTP threads).
+# PSVC_BENCH_POOL (default 8, serve's --read-pool-size): database connections of both servers
+# (ours also uses as many HTTP threads).
 set -euo pipefail
 BUILD=${1:?build dir}; DB=${2:?database url}; SECS=${3:-15}
 POOL=${PSVC_BENCH_POOL:-8}

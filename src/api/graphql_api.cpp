@@ -512,8 +512,9 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
   hit.Field("matched", "String!").Description("The name that matched, as written.");
   hit.Field("match", "MatchType!");
   hit.Field("node", "SearchResult", Guarded([](const ResolveParams& p, RequestContext& ctx) {
-              // The search cached every hit's entity; Load only asks the database for an
-              // anime merged or hidden since the search statement's snapshot.
+              // The search cached every hit's entity. Load asks the database only if a hit
+              // came without its row (search terms and catalogue out of step; Load then
+              // applies the by-id rules, which follow merges).
               std::vector<Value> out(p.parents.size());
               for (EntityKind kind :
                    {EntityKind::kAnime, EntityKind::kCharacter, EntityKind::kCompany}) {

@@ -78,9 +78,9 @@ class GraphqlApi {
 };
 
 /// Settings for every connection of the API's read pool (db::PoolOptions::session_setup):
-/// generic plans. The statements are written for them (the search's normalised query is an
-/// InitPlan); under the default plan cache mode PostgreSQL kept planning the search anew on
-/// every call, and planning was most of its cost.
+/// generic plans. The statements are written for them (parameters, not literals, decide the
+/// search's prefix-index walk); under the default plan cache mode PostgreSQL kept planning the
+/// search anew on every call, and planning was most of its cost.
 std::vector<std::string> GraphqlSessionSetup();
 
 /// Search lane upkeep on the primary: recomputes every company's popularity (migration 0009:

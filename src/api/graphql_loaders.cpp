@@ -378,8 +378,8 @@ std::vector<RequestLoaders::SearchRow> RequestLoaders::Search(const std::string&
     EntityKind k = kind == 1   ? EntityKind::kAnime
                    : kind == 2 ? EntityKind::kCharacter
                                : EntityKind::kCompany;
-    // The hit's row primes the cache, so hydrating `node` costs no statement. An anime
-    // hidden or merged since has no row here and is left to Load (which follows merges).
+    // The hit's row primes the cache, so hydrating `node` costs no statement. A hit without
+    // its row (a hidden or merged anime whose terms were not removed) is left to Load.
     int at = k == EntityKind::kAnime       ? kAnimeAt
              : k == EntityKind::kCharacter ? kCharacterAt
                                            : kCompanyAt;
