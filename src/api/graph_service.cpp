@@ -157,12 +157,12 @@ class GraphService final : public pb::PostgresGraphService::Service {
       auto filter = ParseEdgeTypes(req->edge_types(), "edge_types");
       graph::AppliedLimits limits;
       const auto& caps = options_.caps;
-      Resolve({"max_hops", req->max_hops(), caps.default_path_hops, caps.max_hops},
-              limits.max_hops, limits.clamped);
+      Resolve({"max_hops", req->max_hops(), caps.default_path_hops, caps.max_hops}, limits.max_hops,
+              limits.clamped);
       limits.hub_window = caps.hub_window;
       WithQueries(ctx, [&](graph::GraphQueries& q) {
-        auto r = q.Path(from, to, filter, limits.max_hops, limits.hub_window,
-                        caps.path_node_budget);
+        auto r =
+            q.Path(from, to, filter, limits.max_hops, limits.hub_window, caps.path_node_budget);
         resp->set_found(r.found);
         resp->set_from_found(r.from_found);
         resp->set_to_found(r.to_found);
@@ -245,12 +245,12 @@ class GraphService final : public pb::PostgresGraphService::Service {
   template <typename Work>
   void WithQueries(grpc::ServerContext* ctx, Work work) {
     auto deadline = RequestDeadline(*ctx, std::chrono::hours(1));
-    auto acquire_by = std::min(deadline, std::chrono::steady_clock::now() + options_.acquire_timeout);
+    auto acquire_by =
+        std::min(deadline, std::chrono::steady_clock::now() + options_.acquire_timeout);
     auto conn = pool_.Acquire(acquire_by);
     graph::GraphQueries queries(*conn, deadline, options_.statement_timeout);
     work(queries);
   }
-
 
   db::Pool& pool_;
   GraphServiceOptions options_;
@@ -259,7 +259,8 @@ class GraphService final : public pb::PostgresGraphService::Service {
 }  // namespace
 
 void RegisterGraphService(GrpcServer& server, db::Pool& pool, GraphServiceOptions options) {
-  server.AddService(std::make_unique<GraphService>(pool, std::move(options)));
+  server.AddService(std::make_unique<GraphService>(pool, std::move(options)),
+                    pb::PostgresGraphService::service_full_name());
 }
 
 }  // namespace psvc::api

@@ -2,13 +2,13 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/impl/service_type.h>
 
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "api/grpc_health.h"
 #include "api/grpc_observability.h"
 
 namespace psvc::api {
@@ -51,8 +51,9 @@ std::shared_ptr<grpc::ServerCredentials> Credentials(const GrpcServerOptions& o)
 
 GrpcServer::GrpcServer(GrpcServerOptions options) : options_(std::move(options)) {}
 
-void GrpcServer::AddService(std::unique_ptr<grpc::Service> service) {
+void GrpcServer::AddService(std::unique_ptr<grpc::Service> service, std::string full_name) {
   services_.push_back(std::move(service));
+  service_names_.push_back(std::move(full_name));
 }
 
 GrpcServer::~GrpcServer() {
@@ -60,7 +61,10 @@ GrpcServer::~GrpcServer() {
 }
 
 void GrpcServer::Start() {
-  grpc::EnableDefaultHealthCheckService(true);
+  // Our own synchronous health service: gRPC's built-in one is a callback service, whose
+  // polling threads cost every call 0.03-0.05 ms here (docs/benchmarks.md).
+  health_ = std::make_shared<HealthState>(service_names_);
+  services_.push_back(MakeHealthService(health_));
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.address, Credentials(options_), &port_);
@@ -85,6 +89,7 @@ void GrpcServer::Start() {
 
 void GrpcServer::Shutdown(std::chrono::milliseconds grace) {
   if (!server_) return;
+  health_->SetShuttingDown();
   server_->Shutdown(std::chrono::system_clock::now() + grace);
   server_->Wait();
   server_.reset();

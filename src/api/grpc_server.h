@@ -17,6 +17,8 @@ class MetricsRegistry;
 
 namespace psvc::api {
 
+class HealthState;
+
 /// Listen address, thread bound and observability of the gRPC server.
 struct GrpcServerOptions {
   std::string address = "127.0.0.1:50051";  ///< host:port; port 0 picks a free port
@@ -37,7 +39,8 @@ class GrpcServer {
   explicit GrpcServer(GrpcServerOptions options);
   ~GrpcServer();
   /// Takes ownership of a service; call before Start (see Register*Service in api/).
-  void AddService(std::unique_ptr<grpc::Service> service);
+  /// `full_name` ("package.Service") is what the health service reports as served.
+  void AddService(std::unique_ptr<grpc::Service> service, std::string full_name);
   /// Binds and starts; throws std::runtime_error naming the address (or the TLS file) on
   /// failure.
   void Start();
@@ -49,6 +52,8 @@ class GrpcServer {
  private:
   GrpcServerOptions options_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::vector<std::string> service_names_;
+  std::shared_ptr<HealthState> health_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

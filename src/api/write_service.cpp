@@ -228,7 +228,8 @@ class WriteService final : public pb::PostgresWriteService::Service {
 
 void RegisterWriteService(GrpcServer& server, write::EventApplier& applier, saga::SagaStore* sagas,
                           const BearerTokens* tokens) {
-  server.AddService(std::make_unique<WriteService>(applier, sagas, tokens));
+  server.AddService(std::make_unique<WriteService>(applier, sagas, tokens),
+                    pb::PostgresWriteService::service_full_name());
 }
 
 std::vector<events::HandleResult> HandleIngestMessages(write::EventApplier& applier,

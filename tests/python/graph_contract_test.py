@@ -119,6 +119,32 @@ class Operations(unittest.TestCase):
         self.assertEqual(self.get("/healthz")[0], 200)
         self.assertEqual(self.get("/readyz"), (200, "ready\n"))
 
+    def test_grpc_health_check_speaks_the_standard_protocol(self):
+        # Encoded by hand from the published grpc.health.v1 messages (not from our .proto), so
+        # a drift from the standard fails here: HealthCheckRequest{service = 1 (string)},
+        # HealthCheckResponse{status = 1 (enum): SERVING = 1}.
+        channel = grpc.insecure_channel(os.environ["GRPC_ADDRESS"])
+
+        def request(service):
+            data = service.encode()
+            return b"\x0a" + bytes([len(data)]) + data if data else b""
+
+        check = channel.unary_unary("/grpc.health.v1.Health/Check",
+                                    request_serializer=request,
+                                    response_deserializer=lambda b: b)
+        self.assertEqual(check("", timeout=5), b"\x08\x01")
+        self.assertEqual(check("anime.graph.v1.PostgresGraphService", timeout=5), b"\x08\x01")
+        self.assertEqual(check("anime.write.v1.PostgresWriteService", timeout=5), b"\x08\x01")
+        with self.assertRaises(grpc.RpcError) as ctx:
+            check("no.such.Service", timeout=5)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.NOT_FOUND)
+        watch = channel.unary_stream("/grpc.health.v1.Health/Watch",
+                                     request_serializer=request,
+                                     response_deserializer=lambda b: b)
+        with self.assertRaises(grpc.RpcError) as ctx:
+            list(watch("", timeout=5))
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+
     def test_metrics_are_valid_exposition_and_count_calls(self):
         channel = grpc.insecure_channel(os.environ["GRPC_ADDRESS"])
         stub = rpc.PostgresGraphServiceStub(channel)
