@@ -3,6 +3,7 @@
 // same run, so the service's own overhead is a measured difference.
 //
 //   graph_bench --database-url URL [--seconds 5] [--clients 1,8] [--seed 7] [--only PREFIX]
+//               [--server HOST:PORT | --metrics]
 #include <grpcpp/grpcpp.h>
 #include <CLI/CLI.hpp>
 
@@ -20,6 +21,7 @@
 #include "api/grpc_server.h"
 #include "db/pool.h"
 #include "graph/graph_queries.h"
+#include "observability/metrics.h"
 
 namespace {
 
@@ -129,6 +131,9 @@ int main(int argc, char** argv) {
   app.add_option("--server", target,
                  "host:port of a running `postgres-service serve` on the same catalogue, plaintext "
                  "and without --read-auth; default: an in-process server");
+  bool with_metrics = false;
+  app.add_flag("--metrics", with_metrics,
+               "in-process server with serve's per-call metrics and access-log interceptor");
   CLI11_PARSE(app, argc, argv);
 
   auto in = PickInputs(url, seed);
@@ -136,6 +141,7 @@ int main(int argc, char** argv) {
               in.nodes.size(), in.near.size(), in.apart.size());
 
   int max_clients = *std::max_element(client_counts.begin(), client_counts.end());
+  psvc::observability::MetricsRegistry metrics;
   std::optional<psvc::db::Pool> pool;
   std::optional<psvc::api::GrpcServer> server;
   if (target.empty()) {
@@ -143,8 +149,9 @@ int main(int argc, char** argv) {
                                        .size = static_cast<size_t>(max_clients),
                                        .read_only = true,
                                        .session_setup = psvc::graph::GraphQueries::SessionSetup()});
-    server.emplace(
-        psvc::api::GrpcServerOptions{.address = "127.0.0.1:0", .max_threads = 4 * max_clients + 4});
+    server.emplace(psvc::api::GrpcServerOptions{.address = "127.0.0.1:0",
+                                                .max_threads = 4 * max_clients + 4,
+                                                .metrics = with_metrics ? &metrics : nullptr});
     psvc::api::RegisterGraphService(*server, *pool, {});
     server->Start();
     target = "127.0.0.1:" + std::to_string(server->port());
