@@ -680,12 +680,17 @@ GraphqlResponse GraphqlApi::Execute(const GraphqlRequest& request) const {
   er.operation_name = request.operation_name;
   er.variables = request.variables;
   er.context = &ctx;
+  er.parsed = request.parsed;
   auto result = engine_->Execute(er);
   return GraphqlResponse{std::move(result.json), result.has_data, ctx.loaders.statements_sent()};
 }
 
-OperationKind GraphqlApi::Classify(std::string_view query, std::string_view operation_name) const {
-  auto parsed = graphql::Parse(query, engine_->options().parse);
+graphql::ParseResult GraphqlApi::Parse(std::string_view query) const {
+  return engine_->Parse(query);
+}
+
+OperationKind GraphqlApi::Classify(const graphql::ParseResult& parsed,
+                                   std::string_view operation_name) const {
   if (!parsed.document) return OperationKind::kUnknown;
   const graphql::OperationNode* op = nullptr;
   for (const auto& o : parsed.document->operations) {
@@ -708,9 +713,7 @@ OperationKind GraphqlApi::Classify(std::string_view query, std::string_view oper
 
 std::string GraphqlApi::Sdl() const { return engine_->schema().PrintSdl(); }
 
-std::vector<std::string> GraphqlSessionSetup() {
-  return {"SET plan_cache_mode = force_generic_plan"};
-}
+std::vector<std::string> GraphqlSessionSetup() { return {std::string(db::kForceGenericPlans)}; }
 
 int64_t RefreshSearchPopularity(db::Pool& primary) {
   auto conn = primary.Acquire(std::chrono::seconds(5));

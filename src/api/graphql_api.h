@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "db/statement.h"
+#include "graphql/parser.h"
 #include "graphql/value.h"
 
 namespace psvc::db {
@@ -45,6 +46,7 @@ struct GraphqlRequest {
   std::string_view query;
   std::string_view operation_name;
   const graphql::ValueMap* variables = nullptr;  ///< nullptr: none
+  const graphql::ParseResult* parsed = nullptr;  ///< `query` from GraphqlApi::Parse, if done
 };
 
 /// The JSON response body; `has_data` is false for request errors (parse, validation,
@@ -65,9 +67,12 @@ class GraphqlApi {
 
   GraphqlResponse Execute(const GraphqlRequest& request) const;
 
-  /// The operation `operation_name` (or the only one) of `query`; kUnknown when the document
-  /// does not parse or names no such operation (execution then reports the error).
-  OperationKind Classify(std::string_view query, std::string_view operation_name) const;
+  /// Parses `query` once for both Classify and Execute (GraphqlRequest::parsed); the result
+  /// views the text of `query`.
+  graphql::ParseResult Parse(std::string_view query) const;
+  /// The operation `operation_name` (or the only one) of a parsed query; kUnknown when the
+  /// document does not parse or names no such operation (execution then reports the error).
+  OperationKind Classify(const graphql::ParseResult& parsed, std::string_view operation_name) const;
 
   /// The schema in SDL, as graphql-js printSchema prints it (docs/schema.graphql).
   std::string Sdl() const;

@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "graphql/json.h"
-#include "json/json_string.h"
 #include "http/server.h"
+#include "json/json_string.h"
 #include "observability/metrics.h"
 
 #ifndef PSVC_SOURCE_DIR
@@ -166,7 +166,8 @@ Params FromJsonObject(const Value& body) {
 struct GraphiqlAssets {
   bool available = false;
   std::string page;
-  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> files;  // name, type, body
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>>
+      files;  // name, type, body
 };
 
 std::optional<std::string> ReadFile(const std::string& path) {
@@ -189,7 +190,8 @@ GraphiqlAssets LoadGraphiql(const std::string& dir, const std::string& path) {
        "text/javascript; charset=utf-8"},
       {"react-dom.production.min.js", "node_modules/react-dom/umd/react-dom.production.min.js",
        "text/javascript; charset=utf-8"},
-      {"graphiql.min.js", "node_modules/graphiql/graphiql.min.js", "text/javascript; charset=utf-8"},
+      {"graphiql.min.js", "node_modules/graphiql/graphiql.min.js",
+       "text/javascript; charset=utf-8"},
       {"graphiql.min.css", "node_modules/graphiql/graphiql.min.css", "text/css; charset=utf-8"},
   };
   a.available = true;
@@ -218,10 +220,14 @@ GraphiqlAssets LoadGraphiql(const std::string& dir, const std::string& path) {
 
 const char* OperationName(OperationKind kind) {
   switch (kind) {
-    case OperationKind::kQuery: return "query";
-    case OperationKind::kMutation: return "mutation";
-    case OperationKind::kSubscription: return "subscription";
-    case OperationKind::kUnknown: break;
+    case OperationKind::kQuery:
+      return "query";
+    case OperationKind::kMutation:
+      return "mutation";
+    case OperationKind::kSubscription:
+      return "subscription";
+    case OperationKind::kUnknown:
+      break;
   }
   return "unknown";  // does not parse, or names no operation of the document
 }
@@ -247,10 +253,11 @@ void Count(const GraphqlHttpOptions& o, OperationKind kind, const char* outcome,
 }
 
 http::Response Run(const GraphqlApi& api, const GraphqlHttpOptions& o, OperationKind kind,
-                   const Params& p, MediaType m) {
+                   const Params& p, const graphql::ParseResult& parsed, MediaType m) {
   GraphqlRequest request;
   request.query = p.query;
   request.operation_name = p.operation_name;
+  request.parsed = &parsed;
   if (p.variables) request.variables = &p.variables->AsMap();
   auto start = std::chrono::steady_clock::now();
   GraphqlResponse r = api.Execute(request);
@@ -285,8 +292,9 @@ std::optional<http::Response> Deny(const GraphqlHttpOptions& auth, const http::R
     return std::nullopt;
   }
   http::Response r = ErrorResponse(
-      401, m, std::string("Missing or invalid credentials: send `Authorization: Bearer <token>`") +
-                  (mutation ? " to run mutations." : "."));
+      401, m,
+      std::string("Missing or invalid credentials: send `Authorization: Bearer <token>`") +
+          (mutation ? " to run mutations." : "."));
   r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
 }
@@ -316,11 +324,12 @@ http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   if (!body->IsMap()) return ErrorResponse(400, m, "The request body must be a JSON object.");
   Params p = FromJsonObject(*body);
   if (!p.error.empty()) return ErrorResponse(400, m, p.error);
-  OperationKind kind = api.Classify(p.query, p.operation_name);
+  graphql::ParseResult parsed = api.Parse(p.query);
+  OperationKind kind = api.Classify(parsed, p.operation_name);
   if (auto denied = Deny(auth, req, kind, m)) {
     return Rejected(auth, kind, "unauthenticated", std::move(*denied));
   }
-  return Run(api, auth, kind, p, m);
+  return Run(api, auth, kind, p, parsed, m);
 }
 
 http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
@@ -335,8 +344,10 @@ http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   const std::string* query = find("query");
   if (!query && Accepts(AcceptedTypes(req.Header("accept")), "text/html")) {
     if (!graphiql.available) {
-      return {503, "text/plain; charset=utf-8",
-              "GraphiQL is not installed on this server (scripts/bootstrap --npm).\n", {}};
+      return {503,
+              "text/plain; charset=utf-8",
+              "GraphiQL is not installed on this server (scripts/bootstrap --npm).\n",
+              {}};
     }
     return {200, "text/html; charset=utf-8", graphiql.page, {}};
   }
@@ -355,12 +366,14 @@ http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
     std::string why;
     auto v = graphql::ParseJson(*text, &why);
     if (!v || !(v->IsMap() || v->IsNull())) {
-      return ErrorResponse(400, m, std::string("The `") + name + "` parameter must be a JSON object.");
+      return ErrorResponse(400, m,
+                           std::string("The `") + name + "` parameter must be a JSON object.");
     }
     if (std::string_view(name) == "variables" && v->IsMap()) p.variables = std::move(*v);
   }
   // GraphQL over HTTP: GET is for queries; a mutation must not run through it (405, POST only).
-  OperationKind kind = api.Classify(p.query, p.operation_name);
+  graphql::ParseResult parsed = api.Parse(p.query);
+  OperationKind kind = api.Classify(parsed, p.operation_name);
   if (kind == OperationKind::kMutation) {
     http::Response r = ErrorResponse(405, m, "Mutations must be sent with POST.");
     r.headers.emplace_back("Allow", "POST");
@@ -369,7 +382,7 @@ http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   if (auto denied = Deny(auth, req, kind, m)) {
     return Rejected(auth, kind, "unauthenticated", std::move(*denied));
   }
-  return Run(api, auth, kind, p, m);
+  return Run(api, auth, kind, p, parsed, m);
 }
 
 }  // namespace
@@ -388,9 +401,8 @@ void RegisterGraphqlRoutes(http::Server& server, std::shared_ptr<const GraphqlAp
                    });
     }
   }
-  server.Route("POST", options.path, [api, options](const http::Request& req) {
-    return HandlePost(*api, options, req);
-  });
+  server.Route("POST", options.path,
+               [api, options](const http::Request& req) { return HandlePost(*api, options, req); });
   server.Route("GET", options.path, [api, graphiql, options](const http::Request& req) {
     return HandleGet(*api, options, *graphiql, req);
   });

@@ -17,7 +17,6 @@ namespace {
 // symmetry to be correct).
 constexpr int kUnlimitedPerNode = 1'000'000;
 
-
 const char* Bool(bool b) { return b ? "true" : "false"; }
 
 }  // namespace
@@ -29,7 +28,7 @@ GraphQueries::GraphQueries(db::Connection& conn, std::chrono::steady_clock::time
 db::StatementList GraphQueries::Statements() { return sql::kAll; }
 
 std::vector<std::string> GraphQueries::SessionSetup() {
-  return {"SET plan_cache_mode = force_generic_plan"};
+  return {std::string(db::kForceGenericPlans)};
 }
 
 void GraphQueries::BeforeStatement() {
@@ -49,9 +48,9 @@ std::vector<GraphQueries::Row> GraphQueries::Expand(const std::vector<std::strin
   BeforeStatement();
   auto res = conn_.Execute(
       sql::kNeighbors,
-      {db::ArrayLiteral(frontier), db::ArrayLiteral(filter.relation_types), Bool(filter.same_studio),
-       Bool(filter.co_appears), Bool(filter.adapted_from), std::to_string(hub_window),
-       db::ArrayLiteral(exclude), std::to_string(per_node)});
+      {db::ArrayLiteral(frontier), db::ArrayLiteral(filter.relation_types),
+       Bool(filter.same_studio), Bool(filter.co_appears), Bool(filter.adapted_from),
+       std::to_string(hub_window), db::ArrayLiteral(exclude), std::to_string(per_node)});
   std::vector<Row> rows;
   rows.reserve(res.rows());
   for (int r = 0; r < res.rows(); ++r) {
@@ -70,8 +69,8 @@ std::vector<std::string> GraphQueries::Existing(const std::vector<std::string>& 
   return out;
 }
 
-NeighborsResult GraphQueries::Neighbors(const std::string& id, const EdgeFilter& filter,
-                                        int limit, int hub_window) {
+NeighborsResult GraphQueries::Neighbors(const std::string& id, const EdgeFilter& filter, int limit,
+                                        int hub_window) {
   NeighborsResult out;
   for (auto& row : Expand({id}, filter, hub_window, {id}, limit)) {
     out.edges.push_back({std::move(row.dst), row.type, std::move(row.via)});
@@ -88,7 +87,8 @@ KHopResult GraphQueries::KHop(const std::string& id, const EdgeFilter& filter,
   std::vector<std::string> visited_list{id};
   std::vector<std::string> frontier{id};
   for (int depth = 1; depth <= limits.max_hops && !frontier.empty() && !out.truncated; ++depth) {
-    auto rows = Expand(frontier, filter, limits.hub_window, visited_list, limits.max_fanout_per_hop);
+    auto rows =
+        Expand(frontier, filter, limits.hub_window, visited_list, limits.max_fanout_per_hop);
     std::vector<std::string> next;
     for (auto& row : rows) {
       if (visited.contains(row.dst)) continue;  // reached earlier in this level
@@ -217,8 +217,8 @@ CompareResult GraphQueries::Compare(const std::string& a, const std::string& b) 
     BeforeStatement();
     auto r = conn_.Execute(stmt, {a, b});
     for (int i = 0; i < r.rows(); ++i) {
-      into.push_back({std::string(r.Get(i, 0)), std::string(r.Get(i, 1)),
-                      std::string(r.Get(i, 2)), std::string(r.Get(i, 3))});
+      into.push_back({std::string(r.Get(i, 0)), std::string(r.Get(i, 1)), std::string(r.Get(i, 2)),
+                      std::string(r.Get(i, 3))});
     }
   };
   shared(sql::kCompareCharacters, out.characters);

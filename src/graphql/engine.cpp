@@ -7,15 +7,24 @@ namespace psvc::graphql {
 Engine::Engine(std::shared_ptr<const Schema> schema, EngineOptions options)
     : schema_(std::move(schema)), options_(options) {}
 
+ParseResult Engine::Parse(std::string_view query) const {
+  return graphql::Parse(query, options_.parse);
+}
+
 EngineResponse Engine::Execute(const EngineRequest& request) const {
   EngineResponse response;
   auto error_response = [&](std::vector<Error> errors) {
     MakeErrorResult(std::move(errors)).AppendJson(response.json);
     return std::move(response);
   };
-  ParseResult parsed = Parse(request.query, options_.parse);
-  if (parsed.error) return error_response({std::move(*parsed.error)});
-  std::vector<Error> errors = Validate(*schema_, *parsed.document, options_.validation);
+  ParseResult own;
+  const ParseResult* parsed = request.parsed;
+  if (!parsed) {
+    own = Parse(request.query);
+    parsed = &own;
+  }
+  if (parsed->error) return error_response({*parsed->error});
+  std::vector<Error> errors = Validate(*schema_, *parsed->document, options_.validation);
   if (!errors.empty()) return error_response(std::move(errors));
 
   std::optional<Value> decoded;
@@ -32,7 +41,7 @@ EngineResponse Engine::Execute(const EngineRequest& request) const {
     variables = &decoded->AsMap();
   }
   ExecutionRequest exec;
-  exec.document = parsed.document.get();
+  exec.document = parsed->document.get();
   exec.operation_name = request.operation_name;
   exec.variables = variables;
   exec.context = request.context;

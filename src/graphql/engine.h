@@ -24,6 +24,7 @@ struct EngineRequest {
   std::string_view variables_json;      // JSON object text, or empty
   const ValueMap* variables = nullptr;  // alternative to variables_json, already decoded
   void* context = nullptr;              // handed to every resolver
+  const ParseResult* parsed = nullptr;  // `query` already parsed (Engine::Parse), or nullptr
 };
 
 /// The response body and whether execution started (false: parse/validation/variable errors).
@@ -38,6 +39,8 @@ class Engine {
   explicit Engine(std::shared_ptr<const Schema> schema, EngineOptions options = {});
 
   EngineResponse Execute(const EngineRequest& request) const;
+  /// Parses with this engine's limits, for a caller that looks at the document first.
+  ParseResult Parse(std::string_view query) const;
 
   const Schema& schema() const { return *schema_; }
   const EngineOptions& options() const { return options_; }
