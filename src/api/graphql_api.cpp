@@ -305,6 +305,46 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+// The part of a search hit's entity its label gives: per member of SearchResult, its type
+// name and the field holding the display name.
+struct SearchCardShape {
+  EntityKind kind;
+  const char* type;
+  const char* label_field;
+};
+constexpr SearchCardShape kSearchCards[] = {{EntityKind::kAnime, "Anime", "title"},
+                                            {EntityKind::kCharacter, "Character", "name"},
+                                            {EntityKind::kCompany, "Company", "name"}};
+
+Value SearchCard(EntityKind kind, std::string_view id, std::string_view label) {
+  for (const auto& shape : kSearchCards) {
+    if (shape.kind != kind) continue;
+    ValueMap m;
+    m.emplace_back("__typename", Value(shape.type));
+    m.emplace_back("id", Value(std::string(id)));
+    m.emplace_back(shape.label_field, Value(std::string(label)));
+    return Value(std::move(m));
+  }
+  return Value();
+}
+
+// Whether the `search` field's selection asks of `node` no more than a card holds (__typename,
+// id and the display name), however it is spelled (aliases, fragments, merged fields): then
+// the search need not read the entities. Anything else, relationship fields included, gets
+// the hydrated entity.
+bool CardsSuffice(const ResolveParams& p) {
+  for (const auto& [key, hit_fields] : p.look_ahead.Collect("SearchHit", p.nodes)) {
+    if (hit_fields.front()->name != "node") continue;
+    for (const auto& shape : kSearchCards) {
+      for (const auto& [k, fields] : p.look_ahead.Collect(shape.type, hit_fields)) {
+        std::string_view name = fields.front()->name;
+        if (name != "__typename" && name != "id" && name != shape.label_field) return false;
+      }
+    }
+  }
+  return true;
+}
+
 constexpr int kMaxSearchLimit = 50;
 constexpr size_t kMaxSearchLength = 100;
 constexpr size_t kMinSearchLength = 2;
@@ -512,17 +552,25 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
   hit.Field("matched", "String!").Description("The name that matched, as written.");
   hit.Field("match", "MatchType!");
   hit.Field("node", "SearchResult", Guarded([](const ResolveParams& p, RequestContext& ctx) {
-              // The search cached every hit's entity. Load asks the database only if a hit
-              // came without its row (search terms and catalogue out of step; Load then
-              // applies the by-id rules, which follow merges).
+              // A hit with a label was searched for a selection the label answers (see
+              // CardsSuffice). Otherwise the search cached every hit's entity; Load asks the
+              // database only if a hit came without its row (search terms and catalogue out of
+              // step; Load then applies the by-id rules, which follow merges).
               std::vector<Value> out(p.parents.size());
+              for (size_t i = 0; i < p.parents.size(); ++i) {
+                const Value& h = p.parents[i]->Deref();
+                if (const Value* label = h.Find("_label")) {
+                  out[i] = SearchCard(static_cast<EntityKind>(h.Find("_kind")->AsInt()),
+                                      h.Find("_id")->AsString(), label->AsString());
+                }
+              }
               for (EntityKind kind :
                    {EntityKind::kAnime, EntityKind::kCharacter, EntityKind::kCompany}) {
                 std::vector<size_t> at;
                 std::vector<std::string> ids;
                 for (size_t i = 0; i < p.parents.size(); ++i) {
                   const Value& h = p.parents[i]->Deref();
-                  if (h.Find("_kind")->AsInt() == static_cast<int64_t>(kind)) {
+                  if (!h.Find("_label") && h.Find("_kind")->AsInt() == static_cast<int64_t>(kind)) {
                     at.push_back(i);
                     ids.emplace_back(h.Find("_id")->AsString());
                   }
@@ -591,7 +639,8 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
             // Too short to mean anything: answer at once instead of scanning.
             if (length < kMinSearchLength || kinds.empty()) return Root(p, Value(ValueList{}));
             ValueList hits;
-            for (auto& row : ctx.loaders.Search(std::string(q), kinds, limit)) {
+            bool cards = CardsSuffice(p);
+            for (auto& row : ctx.loaders.Search(std::string(q), kinds, limit, !cards)) {
               static constexpr const char* kKinds[] = {"ANIME", "CHARACTER", "COMPANY"};
               static constexpr const char* kMatch[] = {"EXACT", "PREFIX", "FUZZY"};
               ValueMap h;
@@ -600,6 +649,7 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
               h.emplace_back("match", Value(kMatch[std::clamp(row.match_class, 0, 2)]));
               h.emplace_back("_kind", Value(static_cast<int64_t>(row.kind)));
               h.emplace_back("_id", Value(std::move(row.id)));
+              if (cards) h.emplace_back("_label", Value(std::move(row.label)));
               hits.emplace_back(std::move(h));
             }
             return Root(p, Value(std::move(hits)));

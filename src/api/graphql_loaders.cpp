@@ -1,5 +1,6 @@
 #include "api/graphql_loaders.h"
 
+#include <algorithm>
 #include <array>
 #include <unordered_set>
 
@@ -362,30 +363,63 @@ std::vector<Value> RequestLoaders::OriginalWorkAnime(const std::vector<std::stri
   });
 }
 
+namespace {
+
+// Printable ASCII: psvc_normalize maps each such character to exactly one character, so the
+// query's normalised length is its length in bytes (SchemaTest checks this on the schema).
+bool PrintableAscii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+EntityKind SearchKind(int64_t kind) {
+  return kind == 1 ? EntityKind::kAnime : kind == 2 ? EntityKind::kCharacter : EntityKind::kCompany;
+}
+
+}  // namespace
+
 std::vector<RequestLoaders::SearchRow> RequestLoaders::Search(const std::string& query,
                                                               const std::vector<int>& kinds,
-                                                              int limit) {
+                                                              int limit, bool with_entities) {
   std::vector<std::string> kind_text;
   for (int k : kinds) kind_text.push_back(std::to_string(k));
   std::string n = std::to_string(limit);
-  auto r = Conn().Execute(sql::kSearch, {query, db::ArrayLiteral(kind_text), n});
   std::vector<SearchRow> out;
+  auto row_at = [](const db::Result& r, int i) {
+    return SearchRow{SearchKind(r.GetInt64(i, 0)), std::string(r.Get(i, 1)),
+                     std::string(r.Get(i, 2)), static_cast<int>(r.GetInt64(i, 3)),
+                     std::string(r.Get(i, 4))};
+  };
+  if (!with_entities && (query.size() == 2 || query.size() == 3) && PrintableAscii(query)) {
+    // The window in ranking order; each entity's first row is its hit (0017's rules).
+    auto r = Conn().Execute(query.size() == 2 ? sql::kSearchPrefix2 : sql::kSearchPrefix3,
+                            {query, db::ArrayLiteral(kind_text), n});
+    std::vector<std::pair<int64_t, std::string_view>> seen;
+    for (int i = 0; i < r.rows() && static_cast<int>(out.size()) < limit; ++i) {
+      std::pair<int64_t, std::string_view> key{r.GetInt64(i, 0), r.Get(i, 1)};
+      if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+      seen.push_back(key);
+      out.push_back(row_at(r, i));
+    }
+    return out;
+  }
+  if (!with_entities) {
+    auto r = Conn().Execute(sql::kSearchCards, {query, db::ArrayLiteral(kind_text), n});
+    for (int i = 0; i < r.rows(); ++i) out.push_back(row_at(r, i));
+    return out;
+  }
+  auto r = Conn().Execute(sql::kSearch, {query, db::ArrayLiteral(kind_text), n});
   out.reserve(r.rows());
-  constexpr int kAnimeAt = 4, kCharacterAt = kAnimeAt + kAnimeColumns,
+  constexpr int kAnimeAt = 5, kCharacterAt = kAnimeAt + kAnimeColumns,
                 kCompanyAt = kCharacterAt + kCharacterColumns;
   for (int i = 0; i < r.rows(); ++i) {
-    int64_t kind = r.GetInt64(i, 0);
-    EntityKind k = kind == 1   ? EntityKind::kAnime
-                   : kind == 2 ? EntityKind::kCharacter
-                               : EntityKind::kCompany;
+    SearchRow row = row_at(r, i);
     // The hit's row primes the cache, so hydrating `node` costs no statement. A hit without
     // its row (a hidden or merged anime whose terms were not removed) is left to Load.
-    int at = k == EntityKind::kAnime       ? kAnimeAt
-             : k == EntityKind::kCharacter ? kCharacterAt
-                                           : kCompanyAt;
-    if (!r.IsNull(i, at)) Intern(k, EntityAt(k, r, i, at));
-    out.push_back(SearchRow{k, std::string(r.Get(i, 1)), std::string(r.Get(i, 2)),
-                            static_cast<int>(r.GetInt64(i, 3))});
+    int at = row.kind == EntityKind::kAnime       ? kAnimeAt
+             : row.kind == EntityKind::kCharacter ? kCharacterAt
+                                                  : kCompanyAt;
+    if (!r.IsNull(i, at)) Intern(row.kind, EntityAt(row.kind, r, i, at));
+    out.push_back(std::move(row));
   }
   return out;
 }
@@ -397,7 +431,9 @@ db::StatementList RequestLoaders::Statements() {
                                                   &sql::kAnimeCompanies,     &sql::kAnimeRelations,
                                                   &sql::kAnimeOriginalWorks, &sql::kAnimeEpisodes,
                                                   &sql::kCharacterAnime,     &sql::kCompanyAnime,
-                                                  &sql::kOriginalWorkAnime,  &sql::kSearch};
+                                                  &sql::kOriginalWorkAnime,  &sql::kSearch,
+                                                  &sql::kSearchCards,        &sql::kSearchPrefix2,
+                                                  &sql::kSearchPrefix3};
   return kAll;
 }
 

@@ -92,11 +92,14 @@ class RequestLoaders {
     EntityKind kind;
     std::string id;
     std::string matched;
-    int match_class;  ///< 0 exact, 1 prefix, 2 fuzzy
+    int match_class;    ///< 0 exact, 1 prefix, 2 fuzzy
+    std::string label;  ///< the entity's display name (anime title; character, company name)
   };
-  /// Runs the search statement; `kinds` are 1 anime, 2 character, 3 company. Every hit's
-  /// entity comes back in the same statement and is cached, so Load() on the hits is free.
-  std::vector<SearchRow> Search(const std::string& query, const std::vector<int>& kinds, int limit);
+  /// Runs the search; `kinds` are 1 anime, 2 character, 3 company. With `with_entities`, every
+  /// hit's entity comes back in the same statement and is cached, so Load() on the hits is
+  /// free; without, only the hits (cheaper: for selections that need no more than the label).
+  std::vector<SearchRow> Search(const std::string& query, const std::vector<int>& kinds, int limit,
+                                bool with_entities);
 
   /// Statements sent on this request's connection so far (tests count round trips).
   uint64_t statements_sent() const;

@@ -160,16 +160,17 @@ inline constexpr db::Statement kOriginalWorkAnime{
     WHERE r.original_work_id = p.id AND a.merged_into IS NULL AND a.hidden_at IS NULL
     ORDER BY r.anime_year, r.anime_id LIMIT $2::int) x)sql"};
 
-// Typeahead: psvc_search (migrations/0015_search_function.sql has the ranking rules; 0005 the
-// table and its indexes) gives the hits in order, and each hit's entity columns come along
-// (NULL for the other kinds) so the loaders hold every hit's `node` without another statement.
+// Typeahead: psvc_search (migrations/0017_search_cards.sql has the ranking rules; 0005 the
+// table) gives the hits in order, and each hit's entity columns come along (NULL for the other
+// kinds) so the loaders hold every hit's `node` without another statement.
 // $1 text query as typed, $2 smallint[] kinds (1 anime, 2 character, 3 company), $3 int limit.
-// Output: kind, entity id, matched term, class (0 exact, 1 prefix, 2 fuzzy), then the anime,
-// character and company columns.
+// Output: kind, entity id, matched term, class (0 exact, 1 prefix, 2 fuzzy), label, then the
+// anime, character and company columns.
 inline constexpr db::Statement kSearch{"gql.search", R"sql(
-SELECT top.kind, top.entity_id, top.term, top.class,
+SELECT top.kind, top.entity_id, top.term, top.class, top.label,
        )sql" PSVC_GQL_ANIME_COLUMNS("a") ", " PSVC_GQL_CHARACTER_COLUMNS("c") ", " PSVC_GQL_COMPANY_COLUMNS("co") R"sql(
-  FROM psvc_search($1::text, $2::smallint[], $3::int) WITH ORDINALITY AS top(kind, entity_id, term, class, rank)
+  FROM psvc_search($1::text, $2::smallint[], $3::int)
+       WITH ORDINALITY AS top(kind, entity_id, term, class, label, rank)
   -- OFFSET 0 keeps each look-up a subquery, so `top.kind = n` gates it (one index probe per
   -- hit, not three).
   LEFT JOIN LATERAL (SELECT * FROM anime a
@@ -180,6 +181,31 @@ SELECT top.kind, top.entity_id, top.term, top.class,
   LEFT JOIN LATERAL (SELECT * FROM company co
                       WHERE top.kind = 3 AND co.id = top.entity_id OFFSET 0) co ON true
  ORDER BY top.rank)sql"};
+
+// The same hits without the entity columns, for selections that need no more of `node` than
+// the label (kind, entity id, matched term, class, label). Looking up the entities cost as
+// much as the search itself.
+inline constexpr db::Statement kSearchCards{
+    "gql.search_cards",
+    "SELECT kind, entity_id, term, class, label FROM psvc_search($1::text, $2::smallint[], $3::int)"};
+
+// Queries of 2 or 3 characters, the crowded prefixes of the first keystrokes, without
+// psvc_search's plpgsql: the window of 0017's rules read straight from search_term_prefix2 /
+// _prefix3, which are in ranking order. The caller keeps each entity's first row and stops at
+// the limit. Only for queries whose normalised length is known to be 2 or 3 (printable ASCII:
+// psvc_normalize changes no ASCII character's length). $3 is the limit (the window is 3x).
+inline constexpr db::Statement kSearchPrefix2{"gql.search_prefix2", R"sql(
+SELECT t.kind, t.entity_id, t.term, (length(t.norm) > 2)::int, t.label
+  FROM search_term t
+ WHERE left(t.norm, 2) = psvc_normalize($1::text) AND t.kind = ANY ($2::smallint[])
+ ORDER BY (length(t.norm) > 2), t.popularity DESC, length(t.norm), t.norm, t.kind, t.entity_id
+ LIMIT $3::int * 3)sql"};
+inline constexpr db::Statement kSearchPrefix3{"gql.search_prefix3", R"sql(
+SELECT t.kind, t.entity_id, t.term, (length(t.norm) > 3)::int, t.label
+  FROM search_term t
+ WHERE left(t.norm, 3) = psvc_normalize($1::text) AND t.kind = ANY ($2::smallint[])
+ ORDER BY (length(t.norm) > 3), t.popularity DESC, length(t.norm), t.norm, t.kind, t.entity_id
+ LIMIT $3::int * 3)sql"};
 
 // Search lane upkeep (primary only): company popularity, see migrations/0009. Returns the
 // number of search_term rows changed.

@@ -151,6 +151,73 @@ TEST_F(SchemaTest, NormalizationIsAccentAndCaseInsensitive) {
   EXPECT_EQ(conn_->Exec("SELECT psvc_normalize('Ōkami ÉTÉ')").Get(0, 0), "okami ete");
 }
 
+TEST_F(SchemaTest, NormalisingPrintableAsciiKeepsEveryCharacter) {
+  // The API picks the 2- and 3-character search statements by the query's length in bytes
+  // when it is printable ASCII (gql.search_prefix2/3): that length must survive psvc_normalize.
+  EXPECT_EQ(conn_
+                ->Exec("SELECT count(*) FROM generate_series(32, 126) i "
+                       "WHERE length(psvc_normalize(chr(i))) <> 1")
+                .Get(0, 0),
+            "0");
+  EXPECT_EQ(conn_
+                ->Exec("SELECT psvc_normalize(string_agg(chr(i), '' ORDER BY i)) FROM "
+                       "generate_series(32, 126) i")
+                .Get(0, 0),
+            " !\"#$%&'()*+,-./0123456789:;<=>?@abcdefghijklmnopqrstuvwxyz[\\]^_`"
+            "abcdefghijklmnopqrstuvwxyz{|}~");
+}
+
+TEST_F(SchemaTest, EverySearchTermCarriesItsEntitysDisplayName) {
+  // search_term.label (0017) is what typeahead shows without reading the entity: the anime's
+  // title, the character's or company's name, through inserts (one and many rows), renames,
+  // changes of other names and visibility.
+  auto mismatches = [&] {
+    return std::string(conn_
+                           ->Exec(R"sql(
+      SELECT count(*) FILTER (WHERE t.label IS DISTINCT FROM coalesce(a.title, c.name, co.name))
+             || '/' || count(*)
+        FROM search_term t
+        LEFT JOIN anime a ON t.kind = 1 AND a.id = t.entity_id
+        LEFT JOIN character c ON t.kind = 2 AND c.id = t.entity_id
+        LEFT JOIN company co ON t.kind = 3 AND co.id = t.entity_id
+       WHERE t.entity_id::text LIKE '00000000-0000-4000-8000-0000000001%')sql")
+                           .Get(0, 0));
+  };
+  auto labels = [&](const char* id) {
+    return std::string(
+        conn_
+            ->Query("SELECT string_agg(DISTINCT label, ',') FROM search_term WHERE entity_id = $1",
+                    {id})
+            .Get(0, 0));
+  };
+  conn_->Exec(R"sql(
+    INSERT INTO anime (id, title, title_english, synonyms) VALUES
+      ('00000000-0000-4000-8000-0000000001a1', 'Ōkami', 'Wolf', '{"Okami-san"}'),
+      ('00000000-0000-4000-8000-0000000001a2', 'Mushi', NULL, '{}');
+    INSERT INTO anime (id, title) VALUES ('00000000-0000-4000-8000-0000000001a3', 'Solo');
+    INSERT INTO character (id, name, name_japanese) VALUES
+      ('00000000-0000-4000-8000-0000000001c1', 'Holo', 'ホロ');
+    INSERT INTO company (id, name) VALUES ('00000000-0000-4000-8000-0000000001d1', 'Madhouse');
+  )sql");
+  EXPECT_EQ(mismatches(), "0/8");
+  EXPECT_EQ(labels("00000000-0000-4000-8000-0000000001a1"), "Ōkami");
+  conn_->Exec(R"sql(
+    UPDATE anime SET title = 'Ookami' WHERE id = '00000000-0000-4000-8000-0000000001a1';
+    UPDATE anime SET synonyms = '{"Bug"}' WHERE id = '00000000-0000-4000-8000-0000000001a2';
+    UPDATE character SET name = 'Holo the Wise' WHERE id = '00000000-0000-4000-8000-0000000001c1';
+    UPDATE company SET name = 'MAPPA' WHERE id = '00000000-0000-4000-8000-0000000001d1';
+    UPDATE anime SET hidden_at = now() WHERE id = '00000000-0000-4000-8000-0000000001a3';
+  )sql");
+  EXPECT_EQ(mismatches(), "0/8");
+  EXPECT_EQ(labels("00000000-0000-4000-8000-0000000001a1"), "Ookami");
+  EXPECT_EQ(labels("00000000-0000-4000-8000-0000000001a2"), "Mushi");
+  EXPECT_EQ(labels("00000000-0000-4000-8000-0000000001c1"), "Holo the Wise");
+  conn_->Exec(
+      "UPDATE anime SET hidden_at = NULL WHERE id = '00000000-0000-4000-8000-0000000001a3'");
+  EXPECT_EQ(mismatches(), "0/9");
+  EXPECT_EQ(labels("00000000-0000-4000-8000-0000000001a3"), "Solo");
+}
+
 TEST_F(SchemaTest, SearchTermsFollowMultiRowInsertsUpsertsRenamesAndDeletes) {
   // Migration 0008 writes the terms of inserted rows per statement; the expected terms are
   // spelled out by hand: one row per distinct normalised name, first spelling wins.
@@ -206,29 +273,24 @@ TEST_F(SchemaTest, SearchTermsFollowMultiRowInsertsUpsertsRenamesAndDeletes) {
   EXPECT_EQ(terms("00000000-0000-4000-8000-0000000000d2"), "3:ufotable=Ufotable@0");
 }
 
-// The ranking rules as the single statement they were before migration 0015, with the
-// tie-breaks of 0015 and 0016: the reference psvc_search must agree with, row for row.
+// The ranking rules as single statements, the reference psvc_search must agree with, row for
+// row. Queries of 0-1 or 4+ characters: the statement psvc_search replaced in 0015, with the
+// tie-breaks of 0015-0017.
 constexpr const char* kReferenceSearch = R"sql(
 WITH q AS (SELECT psvc_normalize($1::text) AS n),
 hit AS (
-  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 0 AS class, 1::real AS sim
+  (SELECT t.kind, t.entity_id, t.term, t.label, t.norm, t.popularity, 0 AS class, 1::real AS sim
      FROM search_term t, q WHERE t.norm = q.n AND t.kind = ANY($2::smallint[])
     ORDER BY t.popularity DESC, t.kind, t.entity_id LIMIT $3::int)
   UNION ALL
-  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 1, 1
-     FROM search_term t, q
-    WHERE length(q.n) BETWEEN 2 AND 3 AND left(t.norm, length(q.n)) = q.n
-      AND t.kind = ANY($2::smallint[])
-    ORDER BY t.popularity DESC, t.norm, t.kind, t.entity_id LIMIT $3::int * 3)
-  UNION ALL
-  (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity, 1, 1
+  (SELECT t.kind, t.entity_id, t.term, t.label, t.norm, t.popularity, 1, 1
      FROM search_term t, q
     WHERE length(q.n) >= 4 AND starts_with(t.norm, q.n) AND t.kind = ANY($2::smallint[])
-    ORDER BY t.popularity DESC, t.norm, t.kind, t.entity_id LIMIT $3::int * 3)
+    ORDER BY t.popularity DESC, length(t.norm), t.norm, t.kind, t.entity_id LIMIT $3::int * 3)
 ),
 fuzzy AS (
   SELECT c.*, 2 AS class, word_similarity((SELECT n FROM q), c.norm) AS sim
-    FROM (SELECT t.kind, t.entity_id, t.term, t.norm, t.popularity
+    FROM (SELECT t.kind, t.entity_id, t.term, t.label, t.norm, t.popularity
             FROM search_term t, q
            WHERE length(q.n) >= 4 AND (SELECT count(*) FROM hit) < $3::int
              AND q.n <% t.norm AND t.kind = ANY($2::smallint[])
@@ -240,9 +302,26 @@ best AS (
     FROM (SELECT * FROM hit UNION ALL SELECT * FROM fuzzy) a
    ORDER BY kind, entity_id, class, sim DESC, length(norm), norm
 )
-SELECT kind, entity_id, term, class FROM best
+SELECT kind, entity_id, term, class, label FROM best
  ORDER BY class, sim DESC, popularity DESC, length(norm), norm, kind, entity_id
  LIMIT $3::int)sql";
+
+// 2 or 3 characters (0017): rank every term that starts with the query (exact first, then
+// popularity, shorter term, term, kind, id), keep the first $3 * 3, then each entity's first
+// term among them, in rank order.
+constexpr const char* kReferenceShortSearch = R"sql(
+WITH q AS (SELECT psvc_normalize($1::text) AS n),
+ranked AS (
+  SELECT t.kind, t.entity_id, t.term, t.label, (length(t.norm) > length(q.n))::int AS class,
+         row_number() OVER (ORDER BY length(t.norm) > length(q.n), t.popularity DESC,
+                                     length(t.norm), t.norm, t.kind, t.entity_id) AS pos
+    FROM search_term t, q
+   WHERE starts_with(t.norm, q.n) AND t.kind = ANY($2::smallint[])
+)
+SELECT kind, entity_id, term, class, label
+  FROM (SELECT DISTINCT ON (kind, entity_id) * FROM ranked WHERE pos <= $3::int * 3
+         ORDER BY kind, entity_id, pos) f
+ ORDER BY pos LIMIT $3::int)sql";
 
 TEST_F(SchemaTest, SearchFunctionRanksLikeTheReferenceStatement) {
   // A catalogue made of few syllables, so prefixes collide, entities have several matching
@@ -277,14 +356,17 @@ TEST_F(SchemaTest, SearchFunctionRanksLikeTheReferenceStatement) {
         FROM generate_series(1, 40);
     UPDATE anime SET hidden_at = now() WHERE view_count = 30 AND random() < 0.2;
   )sql");
+  // Second column: whether the short-query rules apply (2 or 3 characters once normalised).
   auto queries = conn_->Query(R"sql(
+    SELECT p, length(psvc_normalize(p)) BETWEEN 2 AND 3 FROM (
     (SELECT p FROM (SELECT DISTINCT left(norm, k) AS p FROM search_term, generate_series(1, 7) k
                       WHERE length(norm) >= k) x ORDER BY md5(p) LIMIT 150)
     UNION ALL
     (SELECT p FROM (SELECT DISTINCT overlay(left(norm, 6) placing 'x' from 3 for 1) AS p
                       FROM search_term WHERE length(norm) >= 6) x ORDER BY md5(p) LIMIT 40)
     UNION ALL SELECT unnest('{KA, Kā, ryu, RYŪ, " sa", shi ta, zzzz, "", kana, kanat, kanata,
-                              "kanata ", "kanata no", kanatta, kanata k}'::text[]))sql");
+                              "kanata ", "kanata no", kanatta, kanata k, kan, Kan, ka, na,
+                              ki, ko, sa, ta}'::text[])) all_queries(p))sql");
   ASSERT_GT(queries.rows(), 150);
   struct Case {
     const char* kinds;
@@ -294,7 +376,7 @@ TEST_F(SchemaTest, SearchFunctionRanksLikeTheReferenceStatement) {
   auto rows = [](const Result& r) {
     std::string out;
     for (int i = 0; i < r.rows(); ++i) {
-      for (int c = 0; c < 4; ++c) out += std::string(r.Get(i, c)) + (c < 3 ? "|" : "\n");
+      for (int c = 0; c < 5; ++c) out += std::string(r.Get(i, c)) + (c < 4 ? "|" : "\n");
     }
     return out;
   };
@@ -305,10 +387,13 @@ TEST_F(SchemaTest, SearchFunctionRanksLikeTheReferenceStatement) {
     conn_->Exec(std::string("SET plan_cache_mode = ") + mode);
     for (int i = 0; i < queries.rows(); ++i) {
       std::string q(queries.Get(i, 0));
+      bool short_query = std::string(queries.Get(i, 1)) == "t";
       for (const Case& c : cases) {
-        auto expected = conn_->Query(kReferenceSearch, {q, c.kinds, c.limit});
+        auto expected = conn_->Query(short_query ? kReferenceShortSearch : kReferenceSearch,
+                                     {q, c.kinds, c.limit});
         auto actual = conn_->Query(
-            "SELECT kind, entity_id, term, class FROM psvc_search($1, $2::smallint[], $3::int)",
+            "SELECT kind, entity_id, term, class, label FROM psvc_search($1, $2::smallint[], "
+            "$3::int)",
             {q, c.kinds, c.limit});
         ASSERT_EQ(rows(actual), rows(expected))
             << mode << " "

@@ -153,7 +153,7 @@ struct PendingObject {
   const PathNode* path;
 };
 
-class Executor {
+class Executor final : public SelectionLookAhead {
  public:
   Executor(const Schema& schema, ExecutionState& state, const Document& doc, void* context)
       : schema_(schema), state_(state), doc_(doc), context_(context) {
@@ -253,8 +253,19 @@ class Executor {
     return &state_.paths.back();
   }
 
+  std::vector<FieldGroup> Collect(std::string_view object_type,
+                                  std::span<const SelectionNode* const> nodes) const override {
+    std::vector<FieldGroup> out;
+    const Type* object = schema_.FindType(object_type);
+    if (!object) return out;
+    std::unordered_map<std::string_view, size_t> index;
+    std::vector<std::string_view> visited;
+    for (const SelectionNode* n : nodes) CollectFields(object, n->selections, out, index, visited);
+    return out;
+  }
+
   // §6.3.2 CollectFields, with @skip/@include evaluated against the coerced variables.
-  bool Included(const std::vector<DirectiveNode>& directives) {
+  bool Included(const std::vector<DirectiveNode>& directives) const {
     for (const auto& d : directives) {
       bool skip = d.name == "skip";
       if (!skip && d.name != "include") continue;
@@ -269,7 +280,7 @@ class Executor {
     return true;
   }
 
-  bool TypeApplies(const Type* object, std::string_view condition) {
+  bool TypeApplies(const Type* object, std::string_view condition) const {
     if (condition.empty() || condition == object->name) return true;
     const Type* t = schema_.FindType(condition);
     return t && t->IsAbstract() && t->IsPossibleType(object);
@@ -278,7 +289,7 @@ class Executor {
   void CollectFields(const Type* object, const std::vector<SelectionNode>& sels,
                      std::vector<FieldGroup>& out,
                      std::unordered_map<std::string_view, size_t>& index,
-                     std::vector<std::string_view>& visited) {
+                     std::vector<std::string_view>& visited) const {
     for (const auto& s : sels) {
       if (!s.directives.empty() && !Included(s.directives)) continue;
       switch (s.kind) {
@@ -410,7 +421,7 @@ class Executor {
     std::vector<const Value*> parents;
     parents.reserve(group.size());
     for (PendingObject* o : group) parents.push_back(o->source);
-    ResolveParams params{parents, *args, *def, *type, node, context_};
+    ResolveParams params{parents, *args, *def, *type, node, context_, field.second, *this};
     std::vector<Value> results;
     try {
       if (def->resolver) {

@@ -181,5 +181,47 @@ TEST(ExecutorTest, OpaqueObjectsAndBatchedResolvers) {
   EXPECT_EQ(author_batches, 1);
 }
 
+TEST(ExecutorTest, LookAheadSeesWhatTheExecutorWillCollect) {
+  // A resolver sees every field node merged under its key and can collect their
+  // sub-selections per concrete type: aliases, fragments (inline and named, on the member or
+  // on the union) and @skip/@include as the executor will apply them.
+  std::vector<std::string> seen;
+  SchemaBuilder b;
+  auto cat = b.Object("Cat");
+  cat.Field("id", "ID!");
+  cat.Field("name", "String");
+  cat.Field("lives", "Int");
+  auto dog = b.Object("Dog");
+  dog.Field("id", "ID!");
+  dog.Field("name", "String");
+  b.Union("Pet", "").Member("Cat").Member("Dog");
+  b.Object("Query").Field("pet", "Pet", [&](const ResolveParams& p) {
+    for (const char* type : {"Cat", "Dog"}) {
+      std::string line = std::string(type) + ":";
+      for (const auto& [key, nodes] : p.look_ahead.Collect(type, p.nodes)) {
+        line += " " + std::string(key) + "=" + std::string(nodes.front()->name) + "x" +
+                std::to_string(nodes.size());
+      }
+      seen.push_back(line);
+    }
+    return std::vector<Value>(p.parents.size(), Value());
+  });
+  auto built = std::move(b).Build();
+  ASSERT_TRUE(built.schema) << built.error;
+  Engine engine(std::move(built.schema));
+  EngineRequest req;
+  req.query =
+      "query($no: Boolean!) { pet { ... on Cat { id n: name } ...D } "
+      "pet { ... on Pet { __typename } ... on Cat { id lives @include(if: $no) } } "
+      "pet @include(if: $no) { ... on Dog { name } } } "
+      "fragment D on Dog { id ... on Dog { name } }";
+  req.variables_json = R"({"no": false})";
+  EngineResponse resp = engine.Execute(req);
+  ASSERT_TRUE(resp.has_data) << resp.json;
+  EXPECT_EQ(seen, (std::vector<std::string>{"Cat: id=idx2 n=namex1 __typename=__typenamex1",
+                                            "Dog: id=idx1 name=namex1 __typename=__typenamex1"}))
+      << resp.json;
+}
+
 }  // namespace
 }  // namespace psvc::graphql

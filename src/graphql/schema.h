@@ -30,6 +30,18 @@ enum class TypeKind : uint8_t {
   kNonNull
 };
 
+/// Look-ahead into a field's sub-selections, as the executor will collect them.
+class SelectionLookAhead {
+ public:
+  /// Fields selected on an object of type `object_type` by `nodes` (sub-selections merged,
+  /// fragments expanded, @skip/@include applied), as (response key, field nodes) in order.
+  virtual std::vector<std::pair<std::string_view, std::vector<const SelectionNode*>>> Collect(
+      std::string_view object_type, std::span<const SelectionNode* const> nodes) const = 0;
+
+ protected:
+  ~SelectionLookAhead() = default;
+};
+
 /// What a batched resolver receives: every parent object at one level for one field.
 struct ResolveParams {
   std::span<const Value* const> parents;
@@ -38,6 +50,8 @@ struct ResolveParams {
   const Type& parent_type;
   const SelectionNode& node;  // first field node (for look-ahead at sub-selections)
   void* context;              // the request's user context (Request::context)
+  std::span<const SelectionNode* const> nodes;  // every field node merged under this key
+  const SelectionLookAhead& look_ahead;
 
   /// The coerced argument `name`, or nullptr when absent.
   const Value* Arg(std::string_view name) const {
