@@ -192,18 +192,19 @@ inline constexpr db::Statement kSearchCards{
 // Queries of 2 or 3 characters, the crowded prefixes of the first keystrokes, without
 // psvc_search's plpgsql: the window of 0017's rules read straight from search_term_prefix2 /
 // _prefix3, which are in ranking order. The caller keeps each entity's first row and stops at
-// the limit. Only for queries whose normalised length is known to be 2 or 3 (printable ASCII:
-// psvc_normalize changes no ASCII character's length). $3 is the limit (the window is 3x).
+// the limit. Only for printable-ASCII queries, on which psvc_normalize is lower() (unaccent
+// leaves ASCII alone; SchemaTest checks it), so the length is known and the plpgsql call is
+// saved (~8% of the statement). $3 is the limit (the window is 3x).
 inline constexpr db::Statement kSearchPrefix2{"gql.search_prefix2", R"sql(
 SELECT t.kind, t.entity_id, t.term, (length(t.norm) > 2)::int, t.label
   FROM search_term t
- WHERE left(t.norm, 2) = psvc_normalize($1::text) AND t.kind = ANY ($2::smallint[])
+ WHERE left(t.norm, 2) = lower($1::text) AND t.kind = ANY ($2::smallint[])
  ORDER BY (length(t.norm) > 2), t.popularity DESC, length(t.norm), t.norm, t.kind, t.entity_id
  LIMIT $3::int * 3)sql"};
 inline constexpr db::Statement kSearchPrefix3{"gql.search_prefix3", R"sql(
 SELECT t.kind, t.entity_id, t.term, (length(t.norm) > 3)::int, t.label
   FROM search_term t
- WHERE left(t.norm, 3) = psvc_normalize($1::text) AND t.kind = ANY ($2::smallint[])
+ WHERE left(t.norm, 3) = lower($1::text) AND t.kind = ANY ($2::smallint[])
  ORDER BY (length(t.norm) > 3), t.popularity DESC, length(t.norm), t.norm, t.kind, t.entity_id
  LIMIT $3::int * 3)sql"};
 

@@ -152,8 +152,14 @@ TEST_F(SchemaTest, NormalizationIsAccentAndCaseInsensitive) {
 }
 
 TEST_F(SchemaTest, NormalisingPrintableAsciiKeepsEveryCharacter) {
-  // The API picks the 2- and 3-character search statements by the query's length in bytes
-  // when it is printable ASCII (gql.search_prefix2/3): that length must survive psvc_normalize.
+  // For printable-ASCII queries the API's 2- and 3-character search statements
+  // (gql.search_prefix2/3) pick themselves by the length in bytes and normalise with lower():
+  // psvc_normalize must be exactly lower() there.
+  EXPECT_EQ(conn_
+                ->Exec("SELECT count(*) FROM generate_series(32, 126) i, generate_series(32, 126) j "
+                       "WHERE psvc_normalize(chr(i) || chr(j)) <> lower(chr(i) || chr(j))")
+                .Get(0, 0),
+            "0");
   EXPECT_EQ(conn_
                 ->Exec("SELECT count(*) FROM generate_series(32, 126) i "
                        "WHERE length(psvc_normalize(chr(i))) <> 1")
