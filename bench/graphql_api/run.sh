@@ -5,15 +5,17 @@
 # beside PostGraphile 5 serving the same database with the equivalent hydration query (Node 22
 # from bench/graphql_api/node_modules, installed by `scripts/bootstrap --npm`).
 #   bench/graphql_api/run.sh <build dir> <database url (SF1 with migrations applied)> [seconds]
-# PSVC_BENCH_POOL (default 8, serve's --read-pool-size): database connections of both servers
-# (ours also uses as many HTTP threads).
+# PSVC_BENCH_POOL (default 8, serve's --read-pool-size): database connections of both servers.
+# PSVC_BENCH_HTTP_THREADS (default 4, serve's --http-threads): our handler threads, each holding
+# at most one of those connections at a time.
 set -euo pipefail
 BUILD=${1:?build dir}; DB=${2:?database url}; SECS=${3:-15}
 POOL=${PSVC_BENCH_POOL:-8}
+HTTP_THREADS=${PSVC_BENCH_HTTP_THREADS:-4}
 HERE=$(cd "$(dirname "$0")" && pwd); WORK=$(mktemp -d)
 SERVER=; PEER=
 trap 'kill $SERVER $PEER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, pool $POOL"
+echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, pool $POOL, our HTTP threads $HTTP_THREADS"
 
 IDS=$(psql "$DB" -Atc "SELECT string_agg(id::text, ',' ORDER BY id) FROM (SELECT id FROM anime ORDER BY md5(id::text) LIMIT 20) s")
 QIDS=$(echo "$IDS" | sed 's/[^,]*/\\"&\\"/g')
@@ -37,12 +39,26 @@ end
 LUA
 } > "$WORK/typeahead.lua"
 
-"$BUILD/src/api/graphql_test_server" --database-url "$DB" --threads "$POOL" --pool-size "$POOL" > "$WORK/server.out" &
+"$BUILD/src/api/graphql_test_server" --database-url "$DB" --threads "$HTTP_THREADS" --pool-size "$POOL" > "$WORK/server.out" &
 SERVER=$!
 for _ in $(seq 50); do grep -q listening "$WORK/server.out" && break; sleep 0.2; done
 PORT=$(grep -o '[0-9]*$' "$WORK/server.out")
 URL=http://127.0.0.1:$PORT/graphql
 curl -s -H 'Content-Type: application/json' -d @"$WORK/hydration.json" "$URL" | head -c 200 || true; echo
+# Statements per request: pg_stat_statements calls in this database over 20 requests after a
+# warm-up; the counting query itself is subtracted. $1: request body file.
+CALLS="SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+statements_per_request() {
+  for _ in 1 2 3; do curl -s -o /dev/null -H 'Content-Type: application/json' -d @"$1" "$2"; done
+  local before after
+  before=$(psql "$DB" -Atc "$CALLS" 2>/dev/null) || { echo "n/a (no pg_stat_statements)"; return; }
+  for _ in $(seq 20); do curl -s -o /dev/null -H 'Content-Type: application/json' -d @"$1" "$2"; done
+  after=$(psql "$DB" -Atc "$CALLS")
+  echo "$(( (after - before - 1) / 20 ))"
+}
+printf '{"query":"{ search(query: \\"%s\\", limit: 10) { kind matched node { ... on Anime { id title } ... on Character { id name } ... on Company { id name } } } }"}' \
+  "$(head -1 "$WORK/prefixes.txt")" > "$WORK/typeahead.json"
+echo "== ours: SQL statements per request: hydration $(statements_per_request "$WORK/hydration.json" "$URL"), typeahead $(statements_per_request "$WORK/typeahead.json" "$URL") (pg_stat_statements over 20 requests)"
 
 echo "== GraphQL hydration (wrk, 32 connections, ${SECS}s)"
 wrk -t2 -c32 -d"${SECS}s" --latency -s "$WORK/hydration.lua" "$URL" | grep -E "50%|99%|Requests/sec|Non-2xx"
@@ -62,19 +78,20 @@ ARR="'{$IDS}'::uuid[]"
 echo "== libpq baseline: hydration statements (pgbench, 32 clients, ${SECS}s)"
 PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench -n -M prepared -c32 -j2 -T"$SECS" -f "$WORK/hydration.sql" --log --log-prefix="$WORK/h" "$DB" 2>&1 | grep -E "latency average|tps|rror"
 awk '{print $3}' "$WORK"/h.* | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f ms  p99 %.2f ms\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
-# Typeahead: the search statement with a random prefix from the same list, bound as its text
-# parameter (pgbench can only draw numbers, so a first statement picks the prefix: each
-# transaction is that trivial SELECT plus the search).
+# Typeahead: the statement the API sends for a 3-letter query whose selection the hits answer
+# (gql.search_prefix3), with a random prefix from the same list bound as its text parameter
+# (pgbench can only draw numbers, so a first statement picks the prefix: each transaction is
+# that trivial SELECT plus the search).
 N=$(wc -l < "$WORK/prefixes.txt")
 PARR=$(sed "s/.*/'&'/" "$WORK/prefixes.txt" | paste -sd, -)
-SEARCH=$("$BUILD/src/api/graphql_test_server" --print-statement gql.search | sed 's/--.*$//' | tr '\n' ' ')
+SEARCH=$("$BUILD/src/api/graphql_test_server" --print-statement gql.search_prefix3 | sed 's/--.*$//' | tr '\n' ' ')
 { echo "\\set r random(1, $N)"
   echo "\\set lim 10"
   echo "SELECT (ARRAY[$PARR])[:r] AS q \\gset"
   echo "${SEARCH//\$1::text/:q::text}" | sed 's/\$2::smallint\[\]/'"'{1,2,3}'"'::smallint[]/g; s/\$3::int/:lim::int/g'
   echo ";"; } > "$WORK/search.sql"
 rm -f "$WORK"/h.*
-echo "== libpq baseline: search statement (pgbench, 32 clients, ${SECS}s)"
+echo "== libpq baseline: search statement gql.search_prefix3 (pgbench, 32 clients, ${SECS}s)"
 PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench -n -M prepared -c32 -j2 -T"$SECS" -f "$WORK/search.sql" --log --log-prefix="$WORK/s" "$DB" 2>&1 | grep -E "latency average|tps|rror"
 awk '{print $3}' "$WORK"/s.* | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f ms  p99 %.2f ms\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
 
