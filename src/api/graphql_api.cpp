@@ -649,7 +649,7 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
               h.emplace_back("match", Value(kMatch[std::clamp(row.match_class, 0, 2)]));
               h.emplace_back("_kind", Value(static_cast<int64_t>(row.kind)));
               h.emplace_back("_id", Value(std::move(row.id)));
-              if (cards) h.emplace_back("_label", Value(std::move(row.label)));
+              if (cards && row.label) h.emplace_back("_label", Value(std::move(*row.label)));
               hits.emplace_back(std::move(h));
             }
             return Root(p, Value(std::move(hits)));
@@ -732,7 +732,8 @@ GraphqlResponse GraphqlApi::Execute(const GraphqlRequest& request) const {
   er.context = &ctx;
   er.parsed = request.parsed;
   auto result = engine_->Execute(er);
-  return GraphqlResponse{std::move(result.json), result.has_data, ctx.loaders.statements_sent()};
+  return GraphqlResponse{std::move(result.json), result.has_data, ctx.loaders.statements_sent(),
+                         ctx.loaders.search_statement()};
 }
 
 graphql::ParseResult GraphqlApi::Parse(std::string_view query) const {

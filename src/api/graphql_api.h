@@ -54,7 +54,8 @@ struct GraphqlRequest {
 struct GraphqlResponse {
   std::string json;
   bool has_data = false;
-  uint64_t statements = 0;  ///< SQL statements this request sent (tests, metrics)
+  uint64_t statements = 0;            ///< SQL statements this request sent (tests, metrics)
+  std::string_view search_statement;  ///< the search's statement, if it searched (tests)
 };
 
 /// Thread-safe: the schema is immutable and every request gets its own loaders.

@@ -575,17 +575,18 @@ TEST_F(GraphqlApiTest, SearchAnswersNameOnlySelectionsFromItsHitsAsPsvcSearchRan
     const char* kinds;  // GraphQL list, "" for the default (all)
     const char* sql_kinds;
     int limit;
+    const char* statement;  // the path taken: straight index walk for short ASCII queries
   };
-  const Case cases[] = {{"kan", "", "{1,2,3}", 10},
-                        {"KAN", "", "{1,2,3}", 50},
-                        {"kan ", "[ANIME]", "{1}", 5},
-                        {"ka", "", "{1,2,3}", 10},
-                        {"Ka", "[CHARACTER, COMPANY]", "{2,3}", 10},
-                        {"kan", "[CHARACTER]", "{2}", 1},
-                        {"Kā", "", "{1,2,3}", 10},
-                        {"kano", "", "{1,2,3}", 10},
-                        {"Kānon", "[ANIME]", "{1}", 10},
-                        {"kanbe", "", "{1,2,3}", 10}};
+  const Case cases[] = {{"kan", "", "{1,2,3}", 10, "gql.search_prefix3"},
+                        {"KAN", "", "{1,2,3}", 50, "gql.search_prefix3"},
+                        {"kan ", "[ANIME]", "{1}", 5, "gql.search_prefix3"},
+                        {"ka", "", "{1,2,3}", 10, "gql.search_prefix2"},
+                        {"Ka", "[CHARACTER, COMPANY]", "{2,3}", 10, "gql.search_prefix2"},
+                        {"kan", "[CHARACTER]", "{2}", 1, "gql.search_prefix3"},
+                        {"Kā", "", "{1,2,3}", 10, "gql.search_cards"},
+                        {"kano", "", "{1,2,3}", 10, "gql.search_cards"},
+                        {"Kānon", "[ANIME]", "{1}", 10, "gql.search_cards"},
+                        {"kanbe", "", "{1,2,3}", 10, "gql.search_cards"}};
   int hits = 0;
   for (const Case& c : cases) {
     std::string kinds = *c.kinds ? std::string(", kinds: ") + c.kinds : "";
@@ -600,6 +601,7 @@ TEST_F(GraphqlApiTest, SearchAnswersNameOnlySelectionsFromItsHitsAsPsvcSearchRan
     ASSERT_TRUE(json) << r.json;
     ASSERT_EQ(Errors(*json), "") << r.json;
     EXPECT_EQ(r.statements, 1u) << c.query;
+    EXPECT_EQ(r.search_statement, c.statement) << c.query;
     std::string actual;
     for (const Value& h : At(*json, "data.search").AsList()) {
       const Value& node = *h.Find("node");
@@ -642,6 +644,7 @@ TEST_F(GraphqlApiTest, SearchAnswersNameOnlySelectionsFromItsHitsAsPsvcSearchRan
           "s: search(query: \"kan\", kinds: [ANIME]) { node { ...Y } } } "
           "fragment Y on Anime { title year }");
   EXPECT_EQ(merged.statements, 1u);
+  EXPECT_EQ(merged.search_statement, "gql.search");
   EXPECT_EQ(merged.json.find("\"errors\""), std::string::npos) << merged.json;
   EXPECT_NE(merged.json.find("\"year\":null"), std::string::npos) << merged.json;
   EXPECT_EQ(merged.json.find("\"year\":2"), std::string::npos) << merged.json;
@@ -652,6 +655,20 @@ TEST_F(GraphqlApiTest, SearchAnswersNameOnlySelectionsFromItsHitsAsPsvcSearchRan
                 "fragment Y on Anime { title year }"});
   EXPECT_NE(merged.json.find("\"year\":2001"), std::string::npos) << merged.json;
   EXPECT_EQ(merged.json.find("\"year\":null"), std::string::npos) << merged.json;
+
+  // A title too long to keep as a label (over 600 bytes, 0018) is read from the entity: one
+  // more statement, the whole title.
+  std::string long_title = "Zanzibar";
+  for (int i = 0; i < 300; ++i) long_title += "\xc4\x81";  // ā
+  tdb_.Connect().Query("INSERT INTO anime (id, title) VALUES (gen_random_uuid(), $1)",
+                       {long_title});
+  GraphqlResponse zan = run("{ search(query: \"zan\") { node { ... on Anime { title } } } }");
+  EXPECT_EQ(zan.statements, 2u);
+  EXPECT_EQ(zan.search_statement, "gql.search_prefix3");
+  std::string why;
+  auto zan_json = graphql::ParseJson(zan.json, &why);
+  ASSERT_TRUE(zan_json) << zan.json;
+  EXPECT_EQ(Str(At(*zan_json, "data.search.0.node.title")), long_title) << zan.json;
 }
 
 TEST_F(GraphqlApiTest, SearchRanksExactThenPrefixThenFuzzyWithPopularityBreakingTies) {

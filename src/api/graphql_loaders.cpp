@@ -387,12 +387,15 @@ std::vector<RequestLoaders::SearchRow> RequestLoaders::Search(const std::string&
   auto row_at = [](const db::Result& r, int i) {
     return SearchRow{SearchKind(r.GetInt64(i, 0)), std::string(r.Get(i, 1)),
                      std::string(r.Get(i, 2)), static_cast<int>(r.GetInt64(i, 3)),
-                     std::string(r.Get(i, 4))};
+                     r.IsNull(i, 4) ? std::nullopt : std::optional<std::string>(r.Get(i, 4))};
+  };
+  auto run = [&](const db::Statement& statement) {
+    search_statement_ = statement.name;
+    return Conn().Execute(statement, {query, db::ArrayLiteral(kind_text), n});
   };
   if (!with_entities && (query.size() == 2 || query.size() == 3) && PrintableAscii(query)) {
     // The window in ranking order; each entity's first row is its hit (0017's rules).
-    auto r = Conn().Execute(query.size() == 2 ? sql::kSearchPrefix2 : sql::kSearchPrefix3,
-                            {query, db::ArrayLiteral(kind_text), n});
+    auto r = run(query.size() == 2 ? sql::kSearchPrefix2 : sql::kSearchPrefix3);
     std::vector<std::pair<int64_t, std::string_view>> seen;
     for (int i = 0; i < r.rows() && static_cast<int>(out.size()) < limit; ++i) {
       std::pair<int64_t, std::string_view> key{r.GetInt64(i, 0), r.Get(i, 1)};
@@ -403,11 +406,11 @@ std::vector<RequestLoaders::SearchRow> RequestLoaders::Search(const std::string&
     return out;
   }
   if (!with_entities) {
-    auto r = Conn().Execute(sql::kSearchCards, {query, db::ArrayLiteral(kind_text), n});
+    auto r = run(sql::kSearchCards);
     for (int i = 0; i < r.rows(); ++i) out.push_back(row_at(r, i));
     return out;
   }
-  auto r = Conn().Execute(sql::kSearch, {query, db::ArrayLiteral(kind_text), n});
+  auto r = run(sql::kSearch);
   out.reserve(r.rows());
   constexpr int kAnimeAt = 5, kCharacterAt = kAnimeAt + kAnimeColumns,
                 kCompanyAt = kCharacterAt + kCharacterColumns;

@@ -92,8 +92,10 @@ class RequestLoaders {
     EntityKind kind;
     std::string id;
     std::string matched;
-    int match_class;    ///< 0 exact, 1 prefix, 2 fuzzy
-    std::string label;  ///< the entity's display name (anime title; character, company name)
+    int match_class;  ///< 0 exact, 1 prefix, 2 fuzzy
+    /// The entity's display name (anime title; character, company name); absent when it is
+    /// too long to be kept with the search terms (migrations/0018).
+    std::optional<std::string> label;
   };
   /// Runs the search; `kinds` are 1 anime, 2 character, 3 company. With `with_entities`, every
   /// hit's entity comes back in the same statement and is cached, so Load() on the hits is
@@ -103,6 +105,8 @@ class RequestLoaders {
 
   /// Statements sent on this request's connection so far (tests count round trips).
   uint64_t statements_sent() const;
+  /// Name of the statement the last Search ran (empty before any): tests check the path taken.
+  std::string_view search_statement() const { return search_statement_; }
 
   /// Every statement the loaders run (for the prepare-all test).
   static db::StatementList Statements();
@@ -116,6 +120,7 @@ class RequestLoaders {
   LoaderOptions options_;
   std::unique_ptr<db::PooledConnection> conn_;
   uint64_t statements_at_acquire_ = 0;
+  std::string_view search_statement_;
   std::unique_ptr<Cache> cache_;
 };
 

@@ -183,11 +183,12 @@ SELECT top.kind, top.entity_id, top.term, top.class, top.label,
  ORDER BY top.rank)sql"};
 
 // The same hits without the entity columns, for selections that need no more of `node` than
-// the label (kind, entity id, matched term, class, label). Looking up the entities cost as
+// the label (kind, entity id, matched term, class, label; NULL when too long to keep, 0018). Looking up the entities cost as
 // much as the search itself.
-inline constexpr db::Statement kSearchCards{
-    "gql.search_cards",
-    "SELECT kind, entity_id, term, class, label FROM psvc_search($1::text, $2::smallint[], $3::int)"};
+inline constexpr db::Statement kSearchCards{"gql.search_cards", R"sql(
+SELECT kind, entity_id, term, class, label
+  FROM psvc_search($1::text, $2::smallint[], $3::int) WITH ORDINALITY
+ ORDER BY ordinality)sql"};
 
 // Queries of 2 or 3 characters, the crowded prefixes of the first keystrokes, without
 // psvc_search's plpgsql: the window of 0017's rules read straight from search_term_prefix2 /

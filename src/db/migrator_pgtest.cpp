@@ -15,8 +15,7 @@ int64_t Count(Connection& c, const std::string& sql) { return c.Exec(sql).GetInt
 
 std::set<std::string> Tables(Connection& c) {
   std::set<std::string> out;
-  auto r = c.Exec(
-      "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
+  auto r = c.Exec("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
   for (int i = 0; i < r.rows(); ++i) out.emplace(r.Get(i, 0));
   return out;
 }
@@ -30,10 +29,10 @@ TEST(Migrator, AppliesEmbeddedMigrationsToAnEmptyDatabaseThenIsIdempotent) {
   EXPECT_EQ(m.Apply(), static_cast<int>(EmbeddedMigrations().size()));
   EXPECT_TRUE(m.UpToDate());
   auto tables = Tables(conn);
-  for (const char* t : {"anime", "character", "company", "original_work", "episode",
-                        "anime_relation", "anime_character", "anime_company",
-                        "anime_original_work_relation", "qdrant_outbox", "processed_event",
-                        "pending_anime_relation", "schema_migrations"}) {
+  for (const char* t :
+       {"anime", "character", "company", "original_work", "episode", "anime_relation",
+        "anime_character", "anime_company", "anime_original_work_relation", "qdrant_outbox",
+        "processed_event", "pending_anime_relation", "schema_migrations"}) {
     EXPECT_TRUE(tables.contains(t)) << t;
   }
   auto before = Count(conn, "SELECT count(*) FROM schema_migrations");
@@ -41,6 +40,43 @@ TEST(Migrator, AppliesEmbeddedMigrationsToAnEmptyDatabaseThenIsIdempotent) {
   EXPECT_EQ(m.Apply(&log), 0);
   EXPECT_NE(log.str().find("up to date"), std::string::npos);
   EXPECT_EQ(Count(conn, "SELECT count(*) FROM schema_migrations"), before);
+}
+
+TEST(Migrator, SearchTermsWrittenBeforeLabelsExistedGetTheirLabels) {
+  // 0017 fills search_term.label for existing rows and drops rows it cannot label; 0018
+  // shortens long names. Tests elsewhere start from empty tables, so upgrade a filled one.
+  testing::TestDatabase tdb(/*migrated=*/false);
+  auto conn = tdb.Connect();
+  std::vector<MigrationFile> before;
+  for (const auto& f : EmbeddedMigrations()) {
+    if (f.version <= 16) before.push_back(f);
+  }
+  Migrator(conn, before).Apply();
+  conn.Exec(R"sql(
+    INSERT INTO anime (id, title, title_english, synonyms) VALUES
+      ('00000000-0000-4000-8000-000000000001', 'Kanon', 'Kanon (2006)', '{"Kanon Kyoto"}'),
+      ('00000000-0000-4000-8000-000000000002', 'Long ' || repeat('ā', 300),
+       NULL, ARRAY[repeat('x', 200)]);
+    INSERT INTO character (id, name, name_japanese) VALUES
+      ('00000000-0000-4000-8000-0000000000c1', 'Ayu', 'あゆ');
+    INSERT INTO company (id, name) VALUES ('00000000-0000-4000-8000-0000000000d1', 'Kyoto');
+  )sql");
+  EXPECT_EQ(Count(conn, "SELECT count(*) FROM search_term"), 8);
+  Migrator(conn, EmbeddedMigrations()).Apply();
+  // Every term kept; each has its entity's name, except the title too long to keep (0018).
+  EXPECT_EQ(Count(conn, "SELECT count(*) FROM search_term"), 8);
+  EXPECT_EQ(Count(conn, R"sql(
+    SELECT count(*) FROM search_term t
+      LEFT JOIN anime a ON t.kind = 1 AND a.id = t.entity_id
+      LEFT JOIN character c ON t.kind = 2 AND c.id = t.entity_id
+      LEFT JOIN company co ON t.kind = 3 AND co.id = t.entity_id
+     WHERE t.label IS NOT DISTINCT FROM coalesce(a.title, c.name, co.name))sql"),
+            6);
+  EXPECT_EQ(Count(conn,
+                  "SELECT count(*) FROM search_term WHERE label IS NULL AND entity_id = "
+                  "'00000000-0000-4000-8000-000000000002'"),
+            2);
+  EXPECT_EQ(Count(conn, "SELECT max(length(term)) FROM search_term"), 150);
 }
 
 TEST(Migrator, StatusListsAppliedAndPending) {

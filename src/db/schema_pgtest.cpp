@@ -155,9 +155,17 @@ TEST_F(SchemaTest, NormalisingPrintableAsciiKeepsEveryCharacter) {
   // For printable-ASCII queries the API's 2- and 3-character search statements
   // (gql.search_prefix2/3) pick themselves by the length in bytes and normalise with lower():
   // psvc_normalize must be exactly lower() there.
+  EXPECT_EQ(
+      conn_
+          ->Exec("SELECT count(*) FROM generate_series(32, 126) i, generate_series(32, 126) j "
+                 "WHERE psvc_normalize(chr(i) || chr(j)) <> lower(chr(i) || chr(j))")
+          .Get(0, 0),
+      "0");
+  // Three characters: every letter and digit with every printable character in the middle.
   EXPECT_EQ(conn_
-                ->Exec("SELECT count(*) FROM generate_series(32, 126) i, generate_series(32, 126) j "
-                       "WHERE psvc_normalize(chr(i) || chr(j)) <> lower(chr(i) || chr(j))")
+                ->Exec("SELECT count(*) FROM (SELECT chr(i) || chr(j) || chr(k) AS s "
+                       "FROM generate_series(48, 122) i, generate_series(32, 126) j, "
+                       "generate_series(48, 122) k) x WHERE psvc_normalize(s) <> lower(s)")
                 .Get(0, 0),
             "0");
   EXPECT_EQ(conn_
@@ -222,6 +230,49 @@ TEST_F(SchemaTest, EverySearchTermCarriesItsEntitysDisplayName) {
       "UPDATE anime SET hidden_at = NULL WHERE id = '00000000-0000-4000-8000-0000000001a3'");
   EXPECT_EQ(mismatches(), "0/9");
   EXPECT_EQ(labels("00000000-0000-4000-8000-0000000001a3"), "Solo");
+}
+
+TEST_F(SchemaTest, NamesOfAnyAllowedLengthAreSearchableByTheirStart) {
+  // A btree entry holds at most 2,704 bytes; the prefix indexes carry norm, term and label
+  // (0017). Names as long as the tables allow, in 3- and 4-byte characters, must still be
+  // written (0018: terms keep their first 150 characters, labels only up to 600 bytes).
+  conn_->Exec(R"sql(
+    INSERT INTO anime (id, title, title_japanese, synonyms) VALUES
+      ('00000000-0000-4000-8000-0000000002a1',
+       (SELECT string_agg(chr(131072 + i % 5000), '') FROM generate_series(1, 500) i),
+       (SELECT string_agg(chr(19968 + (i * 7919) % 20000), '') FROM generate_series(1, 500) i),
+       ARRAY[(SELECT string_agg(chr(19968 + (i * 104729) % 20000), '')
+                FROM generate_series(1, 2000) i), 'Short synonym']);
+    INSERT INTO character (id, name, name_japanese) VALUES
+      ('00000000-0000-4000-8000-0000000002c1',
+       (SELECT string_agg(chr(131072 + i), '') FROM generate_series(1, 300) i),
+       (SELECT string_agg(chr(12353 + i % 80), '') FROM generate_series(1, 300) i));
+    INSERT INTO company (id, name) VALUES
+      ('00000000-0000-4000-8000-0000000002d1', repeat('Studio ', 42));
+  )sql");
+  auto r = conn_->Exec(R"sql(
+    SELECT kind || ':' || count(*) || ':' || max(length(term)) || ':' ||
+           count(*) FILTER (WHERE label IS NULL)
+      FROM search_term WHERE entity_id::text LIKE '00000000-0000-4000-8000-0000000002%'
+     GROUP BY kind ORDER BY kind)sql");
+  ASSERT_EQ(r.rows(), 3);
+  EXPECT_EQ(std::string(r.Get(0, 0)), "1:4:150:4");  // 2,000-byte title: no label
+  EXPECT_EQ(std::string(r.Get(1, 0)), "2:2:150:2");  // 1,200-byte name: no label
+  EXPECT_EQ(std::string(r.Get(2, 0)), "3:1:150:0");  // 294 bytes: kept
+  // Found by the start of the long names; the label is back once the title is short.
+  EXPECT_EQ(std::string(conn_
+                            ->Exec("SELECT count(*) FROM psvc_search((SELECT left(title, 3) "
+                                   "FROM anime WHERE id = '00000000-0000-4000-8000-0000000002a1'), "
+                                   "'{1}', 10) WHERE entity_id = "
+                                   "'00000000-0000-4000-8000-0000000002a1'")
+                            .Get(0, 0)),
+            "1");
+  conn_->Exec("UPDATE anime SET title = 'Short' WHERE id = '00000000-0000-4000-8000-0000000002a1'");
+  EXPECT_EQ(std::string(conn_
+                            ->Exec("SELECT string_agg(DISTINCT label, ',') FROM search_term "
+                                   "WHERE entity_id = '00000000-0000-4000-8000-0000000002a1'")
+                            .Get(0, 0)),
+            "Short");
 }
 
 TEST_F(SchemaTest, SearchTermsFollowMultiRowInsertsUpsertsRenamesAndDeletes) {
