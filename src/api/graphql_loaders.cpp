@@ -393,9 +393,8 @@ std::vector<RequestLoaders::SearchRow> RequestLoaders::Search(const std::string&
     search_statement_ = statement.name;
     return Conn().Execute(statement, {query, db::ArrayLiteral(kind_text), n});
   };
-  if (!with_entities && (query.size() == 2 || query.size() == 3) && PrintableAscii(query)) {
-    // The window in ranking order; each entity's first row is its hit (0017's rules).
-    auto r = run(query.size() == 2 ? sql::kSearchPrefix2 : sql::kSearchPrefix3);
+  // Rows in ranking order: each entity's first row is its hit.
+  auto first_per_entity = [&](const db::Result& r) {
     std::vector<std::pair<int64_t, std::string_view>> seen;
     for (int i = 0; i < r.rows() && static_cast<int>(out.size()) < limit; ++i) {
       std::pair<int64_t, std::string_view> key{r.GetInt64(i, 0), r.Get(i, 1)};
@@ -403,7 +402,18 @@ std::vector<RequestLoaders::SearchRow> RequestLoaders::Search(const std::string&
       seen.push_back(key);
       out.push_back(row_at(r, i));
     }
-    return out;
+  };
+  if (!with_entities && query.size() >= 2 && PrintableAscii(query)) {
+    if (query.size() <= 3) {  // the window of 0017's rules
+      first_per_entity(run(query.size() == 2 ? sql::kSearchPrefix2 : sql::kSearchPrefix3));
+      return out;
+    }
+    auto r = run(sql::kSearchPrefixLong);
+    // psvc_search adds fuzzy matches when its two branches hold fewer than `limit` rows.
+    if (r.rows() >= limit) {
+      first_per_entity(r);
+      return out;
+    }
   }
   if (!with_entities) {
     auto r = run(sql::kSearchCards);
@@ -428,15 +438,16 @@ std::vector<RequestLoaders::SearchRow> RequestLoaders::Search(const std::string&
 }
 
 db::StatementList RequestLoaders::Statements() {
-  static constexpr const db::Statement* kAll[] = {&sql::kAnimeByIds,         &sql::kCharactersByIds,
-                                                  &sql::kCompaniesByIds,     &sql::kEpisodesByIds,
-                                                  &sql::kOriginalWorksByIds, &sql::kAnimeCharacters,
-                                                  &sql::kAnimeCompanies,     &sql::kAnimeRelations,
-                                                  &sql::kAnimeOriginalWorks, &sql::kAnimeEpisodes,
-                                                  &sql::kCharacterAnime,     &sql::kCompanyAnime,
-                                                  &sql::kOriginalWorkAnime,  &sql::kSearch,
-                                                  &sql::kSearchCards,        &sql::kSearchPrefix2,
-                                                  &sql::kSearchPrefix3};
+  static constexpr const db::Statement* kAll[] = {
+      &sql::kAnimeByIds,         &sql::kCharactersByIds,
+      &sql::kCompaniesByIds,     &sql::kEpisodesByIds,
+      &sql::kOriginalWorksByIds, &sql::kAnimeCharacters,
+      &sql::kAnimeCompanies,     &sql::kAnimeRelations,
+      &sql::kAnimeOriginalWorks, &sql::kAnimeEpisodes,
+      &sql::kCharacterAnime,     &sql::kCompanyAnime,
+      &sql::kOriginalWorkAnime,  &sql::kSearch,
+      &sql::kSearchCards,        &sql::kSearchPrefix2,
+      &sql::kSearchPrefix3,      &sql::kSearchPrefixLong};
   return kAll;
 }
 

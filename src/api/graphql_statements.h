@@ -209,6 +209,26 @@ SELECT t.kind, t.entity_id, t.term, (length(t.norm) > 3)::int, t.label
  ORDER BY (length(t.norm) > 3), t.popularity DESC, length(t.norm), t.norm, t.kind, t.entity_id
  LIMIT $3::int * 3)sql"};
 
+// Printable-ASCII queries of 4+ characters, same idea: psvc_search's exact and prefix
+// branches (0015-0017) without its plpgsql, rows in ranking order. Class 0 rows are the exact
+// branch (at most $3), class 1 the prefix window ($3 * 3 terms; exact terms appear there too).
+// With fewer than $3 rows in all, psvc_search would add fuzzy matches: the caller then runs
+// gql.search_cards instead. Output: kind, entity id, term, class, label.
+inline constexpr db::Statement kSearchPrefixLong{"gql.search_prefix_long", R"sql(
+SELECT kind, entity_id, term, class, label FROM (
+  (SELECT t.kind, t.entity_id, t.term, 0 AS class, t.label, t.popularity, t.norm
+     FROM search_term t
+    WHERE t.norm = lower($1::text) AND t.kind = ANY ($2::smallint[])
+    ORDER BY t.popularity DESC, t.kind, t.entity_id LIMIT $3::int)
+  UNION ALL
+  (SELECT t.kind, t.entity_id, t.term, 1, t.label, t.popularity, t.norm
+     FROM search_term t
+    WHERE left(t.norm, 3) = left(lower($1::text), 3) AND length(t.norm) > 3
+      AND starts_with(t.norm, lower($1::text)) AND t.kind = ANY ($2::smallint[])
+    ORDER BY t.popularity DESC, length(t.norm), t.norm, t.kind, t.entity_id
+    LIMIT $3::int * 3)) hit
+ ORDER BY class, popularity DESC, length(norm), norm, kind, entity_id)sql"};
+
 // Search lane upkeep (primary only): company popularity, see migrations/0009. Returns the
 // number of search_term rows changed.
 inline constexpr db::Statement kRefreshCompanyPopularity{
