@@ -136,9 +136,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Request req;
     req.request_id = NextRequestId();
     req.client_verified = client_verified_;
-    beast::error_code rec;
-    auto ep = Lowest().socket().remote_endpoint(rec);
-    if (!rec) req.remote_address = ep.address().to_string();
+    if (remote_address_.empty()) {  // a connection's peer never changes: one syscall per session
+      beast::error_code rec;
+      auto ep = Lowest().socket().remote_endpoint(rec);
+      if (!rec) remote_address_ = ep.address().to_string();
+    }
+    req.remote_address = remote_address_;
     if (ec) {
       int status = ec == bhttp::error::body_limit     ? 413
                    : ec == bhttp::error::header_limit ? 431
@@ -259,6 +262,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   bool counted_ = false;
   bool first_ = true;
   bool client_verified_ = false;
+  std::string remote_address_;
 };
 
 // Loads the server certificate (and the client CA for mTLS); errors name the setting.

@@ -46,6 +46,9 @@ class ServerTest : public ::testing::Test {
     server_->Route("POST", "/echo", [](const Request& r) {
       return Response{200, "application/json", r.body, {{"X-Query", r.query}}};
     });
+    server_->Route("GET", "/peer", [](const Request& r) {
+      return Response{200, "text/plain", r.remote_address, {}};
+    });
     server_->Route("GET", "/boom", [](const Request&) -> Response {
       throw std::runtime_error("secret detail");
     });
@@ -90,6 +93,14 @@ TEST_F(ServerTest, RoutesKeepsAliveAndPassesHeadersQueryAndBody) {
   EXPECT_EQ(r2.result_int(), 200);
   EXPECT_EQ(r2.body(), "{\"x\":1}");
   EXPECT_EQ(r2["X-Query"], "a=1");
+}
+
+TEST_F(ServerTest, HandlersSeeThePeerOnEveryRequestOfAConnection) {
+  // The address is looked up once per connection; later requests reuse it.
+  for (int i = 0; i < 3; ++i) {
+    auto r = RoundTrip({bhttp::verb::get, "/peer", 11});
+    EXPECT_EQ(r.body(), "127.0.0.1") << i;
+  }
 }
 
 TEST_F(ServerTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
