@@ -730,14 +730,14 @@ GraphqlResponse GraphqlApi::Execute(const GraphqlRequest& request) const {
   er.operation_name = request.operation_name;
   er.variables = request.variables;
   er.context = &ctx;
-  er.parsed = request.parsed;
+  er.prepared = request.prepared;
   auto result = engine_->Execute(er);
   return GraphqlResponse{std::move(result.json), result.has_data, ctx.loaders.statements_sent(),
                          ctx.loaders.search_statement()};
 }
 
-graphql::ParseResult GraphqlApi::Parse(std::string_view query) const {
-  return engine_->Parse(query);
+std::shared_ptr<const graphql::PreparedDocument> GraphqlApi::Prepare(std::string_view query) const {
+  return engine_->Prepare(query);
 }
 
 OperationKind GraphqlApi::Classify(const graphql::ParseResult& parsed,

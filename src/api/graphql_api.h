@@ -21,7 +21,8 @@ class EventApplier;
 }
 namespace psvc::graphql {
 class Engine;
-}
+struct PreparedDocument;
+}  // namespace psvc::graphql
 
 namespace psvc::api {
 
@@ -45,8 +46,8 @@ enum class OperationKind { kQuery, kMutation, kSubscription, kUnknown };
 struct GraphqlRequest {
   std::string_view query;
   std::string_view operation_name;
-  const graphql::ValueMap* variables = nullptr;  ///< nullptr: none
-  const graphql::ParseResult* parsed = nullptr;  ///< `query` from GraphqlApi::Parse, if done
+  const graphql::ValueMap* variables = nullptr;         ///< nullptr: none
+  const graphql::PreparedDocument* prepared = nullptr;  ///< from GraphqlApi::Prepare, if done
 };
 
 /// The JSON response body; `has_data` is false for request errors (parse, validation,
@@ -68,9 +69,9 @@ class GraphqlApi {
 
   GraphqlResponse Execute(const GraphqlRequest& request) const;
 
-  /// Parses `query` once for both Classify and Execute (GraphqlRequest::parsed); the result
-  /// views the text of `query`.
-  graphql::ParseResult Parse(std::string_view query) const;
+  /// Parses and validates `query` once for both Classify and Execute
+  /// (GraphqlRequest::prepared); documents already seen come from the engine's cache.
+  std::shared_ptr<const graphql::PreparedDocument> Prepare(std::string_view query) const;
   /// The operation `operation_name` (or the only one) of a parsed query; kUnknown when the
   /// document does not parse or names no such operation (execution then reports the error).
   OperationKind Classify(const graphql::ParseResult& parsed, std::string_view operation_name) const;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "graphql/document_cache.h"
 #include "graphql/json.h"
 #include "http/server.h"
 #include "json/json_string.h"
@@ -253,11 +254,11 @@ void Count(const GraphqlHttpOptions& o, OperationKind kind, const char* outcome,
 }
 
 http::Response Run(const GraphqlApi& api, const GraphqlHttpOptions& o, OperationKind kind,
-                   const Params& p, const graphql::ParseResult& parsed, MediaType m) {
+                   const Params& p, const graphql::PreparedDocument& prepared, MediaType m) {
   GraphqlRequest request;
   request.query = p.query;
   request.operation_name = p.operation_name;
-  request.parsed = &parsed;
+  request.prepared = &prepared;
   if (p.variables) request.variables = &p.variables->AsMap();
   auto start = std::chrono::steady_clock::now();
   GraphqlResponse r = api.Execute(request);
@@ -324,12 +325,12 @@ http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   if (!body->IsMap()) return ErrorResponse(400, m, "The request body must be a JSON object.");
   Params p = FromJsonObject(*body);
   if (!p.error.empty()) return ErrorResponse(400, m, p.error);
-  graphql::ParseResult parsed = api.Parse(p.query);
-  OperationKind kind = api.Classify(parsed, p.operation_name);
+  auto prepared = api.Prepare(p.query);
+  OperationKind kind = api.Classify(prepared->parsed, p.operation_name);
   if (auto denied = Deny(auth, req, kind, m)) {
     return Rejected(auth, kind, "unauthenticated", std::move(*denied));
   }
-  return Run(api, auth, kind, p, parsed, m);
+  return Run(api, auth, kind, p, *prepared, m);
 }
 
 http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
@@ -372,8 +373,8 @@ http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
     if (std::string_view(name) == "variables" && v->IsMap()) p.variables = std::move(*v);
   }
   // GraphQL over HTTP: GET is for queries; a mutation must not run through it (405, POST only).
-  graphql::ParseResult parsed = api.Parse(p.query);
-  OperationKind kind = api.Classify(parsed, p.operation_name);
+  auto prepared = api.Prepare(p.query);
+  OperationKind kind = api.Classify(prepared->parsed, p.operation_name);
   if (kind == OperationKind::kMutation) {
     http::Response r = ErrorResponse(405, m, "Mutations must be sent with POST.");
     r.headers.emplace_back("Allow", "POST");
@@ -382,7 +383,7 @@ http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   if (auto denied = Deny(auth, req, kind, m)) {
     return Rejected(auth, kind, "unauthenticated", std::move(*denied));
   }
-  return Run(api, auth, kind, p, parsed, m);
+  return Run(api, auth, kind, p, *prepared, m);
 }
 
 }  // namespace

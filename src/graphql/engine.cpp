@@ -5,10 +5,21 @@
 namespace psvc::graphql {
 
 Engine::Engine(std::shared_ptr<const Schema> schema, EngineOptions options)
-    : schema_(std::move(schema)), options_(options) {}
+    : schema_(std::move(schema)),
+      options_(options),
+      cache_(std::make_unique<DocumentCache>(options.document_cache_entries,
+                                             options.document_cache_max_bytes)) {}
 
-ParseResult Engine::Parse(std::string_view query) const {
-  return graphql::Parse(query, options_.parse);
+std::shared_ptr<const PreparedDocument> Engine::Prepare(std::string_view query) const {
+  if (auto cached = cache_->Find(query)) return cached;
+  auto prepared = std::make_shared<PreparedDocument>();
+  prepared->parsed = graphql::Parse(query, options_.parse);
+  if (!prepared->parsed.error) {
+    prepared->validation_errors =
+        Validate(*schema_, *prepared->parsed.document, options_.validation);
+  }
+  cache_->Insert(query, prepared);
+  return prepared;
 }
 
 EngineResponse Engine::Execute(const EngineRequest& request) const {
@@ -17,15 +28,14 @@ EngineResponse Engine::Execute(const EngineRequest& request) const {
     MakeErrorResult(std::move(errors)).AppendJson(response.json);
     return std::move(response);
   };
-  ParseResult own;
-  const ParseResult* parsed = request.parsed;
-  if (!parsed) {
-    own = Parse(request.query);
-    parsed = &own;
+  std::shared_ptr<const PreparedDocument> own;
+  const PreparedDocument* prepared = request.prepared;
+  if (!prepared) {
+    own = Prepare(request.query);
+    prepared = own.get();
   }
-  if (parsed->error) return error_response({*parsed->error});
-  std::vector<Error> errors = Validate(*schema_, *parsed->document, options_.validation);
-  if (!errors.empty()) return error_response(std::move(errors));
+  if (prepared->parsed.error) return error_response({*prepared->parsed.error});
+  if (!prepared->validation_errors.empty()) return error_response(prepared->validation_errors);
 
   std::optional<Value> decoded;
   const ValueMap* variables = request.variables;
@@ -41,7 +51,7 @@ EngineResponse Engine::Execute(const EngineRequest& request) const {
     variables = &decoded->AsMap();
   }
   ExecutionRequest exec;
-  exec.document = parsed->document.get();
+  exec.document = prepared->parsed.document.get();
   exec.operation_name = request.operation_name;
   exec.variables = variables;
   exec.context = request.context;

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "graphql/document_cache.h"
 #include "graphql/executor.h"
 #include "graphql/parser.h"
 #include "graphql/schema.h"
@@ -14,17 +15,19 @@ namespace psvc::graphql {
 /// Limits and switches for the whole pipeline.
 struct EngineOptions {
   ParseOptions parse;
-  ValidationOptions validation;  // validation.introspection also gates execution of __schema
+  ValidationOptions validation;         // validation.introspection also gates execution of __schema
+  size_t document_cache_entries = 512;  // prepared documents kept by query text; 0: none
+  size_t document_cache_max_bytes = 16 * 1024;  // longer query texts are prepared every time
 };
 
 /// One GraphQL request as it arrives over HTTP.
 struct EngineRequest {
   std::string_view query;
   std::string_view operation_name;
-  std::string_view variables_json;      // JSON object text, or empty
-  const ValueMap* variables = nullptr;  // alternative to variables_json, already decoded
-  void* context = nullptr;              // handed to every resolver
-  const ParseResult* parsed = nullptr;  // `query` already parsed (Engine::Parse), or nullptr
+  std::string_view variables_json;             // JSON object text, or empty
+  const ValueMap* variables = nullptr;         // alternative to variables_json, already decoded
+  void* context = nullptr;                     // handed to every resolver
+  const PreparedDocument* prepared = nullptr;  // `query` from Engine::Prepare, or nullptr
 };
 
 /// The response body and whether execution started (false: parse/validation/variable errors).
@@ -33,14 +36,16 @@ struct EngineResponse {
   bool has_data = false;
 };
 
-/// Parse + validate + execute against one schema; thread-safe (the schema is immutable).
+/// Parse + validate + execute against one schema; thread-safe (the schema is immutable, the
+/// document cache locks).
 class Engine {
  public:
   explicit Engine(std::shared_ptr<const Schema> schema, EngineOptions options = {});
 
   EngineResponse Execute(const EngineRequest& request) const;
-  /// Parses with this engine's limits, for a caller that looks at the document first.
-  ParseResult Parse(std::string_view query) const;
+  /// Parses and validates with this engine's limits, or finds the result of an earlier call
+  /// with the same text; for a caller that looks at the document before executing it.
+  std::shared_ptr<const PreparedDocument> Prepare(std::string_view query) const;
 
   const Schema& schema() const { return *schema_; }
   const EngineOptions& options() const { return options_; }
@@ -48,6 +53,7 @@ class Engine {
  private:
   std::shared_ptr<const Schema> schema_;
   EngineOptions options_;
+  std::unique_ptr<DocumentCache> cache_;
 };
 
 }  // namespace psvc::graphql
