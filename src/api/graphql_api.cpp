@@ -153,6 +153,22 @@ std::vector<Value> Root(const ResolveParams& p, Value v) {
 
 Value RefOrNull(const Value* v) { return v ? Value::Ref(*v) : Value(); }
 
+// The entities of `ids`, in order, as references into the request's cache (null: none).
+std::vector<Value> LoadRefs(RequestContext& ctx, EntityKind kind,
+                            const std::vector<std::string>& ids) {
+  std::vector<Value> out;
+  for (const Value* v : ctx.loaders.Load(kind, ids)) out.push_back(RefOrNull(v));
+  return out;
+}
+
+// For fields holding the id of one anime in their parent's `id_key`.
+std::vector<Value> LoadParentsAnime(const ResolveParams& p, RequestContext& ctx,
+                                    const char* id_key) {
+  std::vector<std::string> ids;
+  for (const Value* parent : p.parents) ids.emplace_back(parent->Deref().Find(id_key)->AsString());
+  return LoadRefs(ctx, EntityKind::kAnime, ids);
+}
+
 // Query.<one>(id) and Query.<many>(ids) for one entity table.
 void AddByIdRoots(graphql::TypeBuilder query, EntityKind kind, const std::string& type,
                   const std::string& one, const std::string& many) {
@@ -167,9 +183,7 @@ void AddByIdRoots(graphql::TypeBuilder query, EntityKind kind, const std::string
   query
       .Field(many, "[" + type + "]!", Guarded([kind](const ResolveParams& p, RequestContext& ctx) {
                auto ids = RequireUuids(*p.Arg("ids"), "ids", ctx.options.max_page_size);
-               ValueList list;
-               for (const Value* v : ctx.loaders.Load(kind, ids)) list.push_back(RefOrNull(v));
-               return Root(p, Value(std::move(list)));
+               return Root(p, Value(LoadRefs(ctx, kind, ids)));
              }))
       .Arg("ids", "[ID!]!")
       .Description("Several by id, in the order of `ids`; null for an id with no " + type + ".")
@@ -527,13 +541,7 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
       .Cost(1, 20);
   b.Get("Episode").Field("anime", "Anime!",
                          Guarded([](const ResolveParams& p, RequestContext& ctx) {
-                           std::vector<std::string> ids;
-                           for (const Value* e : p.parents)
-                             ids.emplace_back(e->Deref().Find("animeId")->AsString());
-                           std::vector<Value> out;
-                           for (const Value* a : ctx.loaders.Load(EntityKind::kAnime, ids))
-                             out.push_back(RefOrNull(a));
-                           return out;
+                           return LoadParentsAnime(p, ctx, "animeId");
                          }));
   b.Get("OriginalWork")
       .Field("anime", "[Anime!]!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
@@ -576,8 +584,8 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
                   }
                 }
                 if (ids.empty()) continue;
-                auto loaded = ctx.loaders.Load(kind, ids);
-                for (size_t j = 0; j < at.size(); ++j) out[at[j]] = RefOrNull(loaded[j]);
+                auto loaded = LoadRefs(ctx, kind, ids);
+                for (size_t j = 0; j < at.size(); ++j) out[at[j]] = std::move(loaded[j]);
               }
               return out;
             }))
@@ -589,13 +597,7 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
   b.Object("UpdateAnimePayload", "The anime after the update.").Field("version", "Int!");
   b.Get("UpdateAnimePayload")
       .Field("anime", "Anime", Guarded([](const ResolveParams& p, RequestContext& ctx) {
-               std::vector<std::string> ids;
-               for (const Value* v : p.parents)
-                 ids.emplace_back(v->Deref().Find("_id")->AsString());
-               std::vector<Value> out;
-               for (const Value* a : ctx.loaders.Load(EntityKind::kAnime, ids))
-                 out.push_back(RefOrNull(a));
-               return out;
+               return LoadParentsAnime(p, ctx, "_id");
              }))
       .Description("Read back from the read pool (a replica may lag behind the write).");
 
