@@ -1,9 +1,15 @@
 // Graph primitives on a loaded catalogue: latency percentiles and throughput through gRPC,
 // beside the same SQL run directly through libpq (GraphQueries on a plain connection) in the
-// same run, so the service's own overhead is a measured difference.
+// same run, so the service's own overhead is a measured difference. The two modes alternate in
+// short rounds, so a drift of the machine's speed lands on both.
 //
-//   graph_bench --database-url URL [--seconds 5] [--clients 1,8] [--seed 7] [--only PREFIX]
-//               [--server HOST:PORT | --metrics]
+// The service runs as serve runs it: in its own process (forked before any gRPC state
+// exists), with the per-call metrics and access-log interceptor, tcmalloc and ConfigureGrpcRuntime.
+// The client is an ordinary C++ one: the async stub on one completion queue per client thread
+// and an arena per answer.
+//
+//   graph_bench --database-url URL [--seconds 5] [--rounds 5] [--clients 1,8] [--seed 7]
+//               [--only PREFIX] [--server HOST:PORT | --in-process] [--no-metrics]
 #include <grpcpp/grpcpp.h>
 #include <CLI/CLI.hpp>
 
@@ -15,6 +21,10 @@
 #include <optional>
 #include <random>
 #include <thread>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "anime/graph/v1/graph_service.grpc.pb.h"
 #include "api/graph_service.h"
@@ -77,8 +87,14 @@ double Pct(std::vector<double>& v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
-// Runs `op(client, i)` from `clients` threads for `seconds`.
-Stats Drive(int clients, double seconds, const std::function<bool(int, uint64_t)>& op) {
+using Op = std::function<bool(int, uint64_t)>;
+
+// Runs `op(client, i)` from `clients` threads, client c taking inputs i = first + c,
+// first + c + clients, ... With `replay` empty it runs for `seconds` and stores how many calls
+// each client made in `made`; otherwise each client makes exactly replay[c] calls, so a second
+// mode can be measured on the very inputs of the first (latency varies a lot by input).
+Stats Drive(int clients, double seconds, const Op& op, uint64_t first = 0,
+            const std::vector<uint64_t>& replay = {}, std::vector<uint64_t>* made = nullptr) {
   std::vector<std::vector<double>> per(clients);
   std::atomic<uint64_t> errors{0};
   auto start = Clock::now();
@@ -86,7 +102,9 @@ Stats Drive(int clients, double seconds, const std::function<bool(int, uint64_t)
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      for (uint64_t i = c; Clock::now() < end; i += clients) {
+      uint64_t n = 0;
+      for (uint64_t i = first + c; replay.empty() ? Clock::now() < end : n < replay[c];
+           i += clients, ++n) {
         auto t0 = Clock::now();
         bool ok = op(c, i);
         per[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
@@ -97,9 +115,75 @@ Stats Drive(int clients, double seconds, const std::function<bool(int, uint64_t)
   for (auto& t : threads) t.join();
   Stats s;
   s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  for (auto& v : per) s.ms.insert(s.ms.end(), v.begin(), v.end());
+  if (made) made->clear();
+  for (auto& v : per) {
+    s.ms.insert(s.ms.end(), v.begin(), v.end());
+    if (made) made->push_back(v.size());
+  }
   s.errors = errors;
   return s;
+}
+
+void Merge(Stats& into, Stats s) {
+  into.ms.insert(into.ms.end(), s.ms.begin(), s.ms.end());
+  into.seconds += s.seconds;
+  into.errors += s.errors;
+}
+
+// One unary call through the async stub: a completion queue per client thread (created once)
+// and the answer on an arena, as a latency-minded C++ client does it.
+template <typename Request, typename Response, typename Stub, typename Start>
+grpc::Status Call(Stub& stub, Start start, const Request& request, Response** response,
+                  google::protobuf::Arena& arena) {
+  thread_local grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  grpc::Status status;
+  *response = google::protobuf::Arena::CreateMessage<Response>(&arena);
+  auto rpc = (stub.*start)(&ctx, request, &cq);
+  rpc->Finish(*response, &status, response);
+  void* tag = nullptr;
+  bool ok = false;
+  if (!cq.Next(&tag, &ok) || tag != response || !ok) {
+    return {grpc::StatusCode::INTERNAL, "completion queue failed"};
+  }
+  return status;
+}
+
+// Serves the graph service in a child process, the way `serve` does (metrics and access log
+// on unless `metrics` is false, logs discarded), and returns its port. Must run before this
+// process creates any gRPC object: gRPC's threads do not survive fork().
+int ForkServer(const std::string& url, int max_clients, bool metrics) {
+  std::fflush(nullptr);  // or the child would write our buffered output again
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    close(fds[0]);
+    // Access-log lines would interleave with the results.
+    if (FILE* null = std::freopen("/dev/null", "w", stdout); null == nullptr) _exit(1);
+    psvc::observability::MetricsRegistry registry;
+    psvc::db::Pool pool({.url = url,
+                         .size = static_cast<size_t>(max_clients),
+                         .read_only = true,
+                         .session_setup = psvc::graph::GraphQueries::SessionSetup(),
+                         .metrics = metrics ? &registry : nullptr});
+    psvc::api::GrpcServer server({.address = "127.0.0.1:0",
+                                  .max_threads = 4 * max_clients + 4,
+                                  .metrics = metrics ? &registry : nullptr});
+    psvc::api::RegisterGraphService(server, pool, {});
+    server.Start();
+    int port = server.port();
+    if (write(fds[1], &port, sizeof port) != sizeof port) _exit(1);
+    pause();  // until the parent exits (PR_SET_PDEATHSIG)
+    _exit(0);
+  }
+  close(fds[1]);
+  int port = 0;
+  if (read(fds[0], &port, sizeof port) != sizeof port) throw std::runtime_error("server failed");
+  close(fds[0]);
+  return port;
 }
 
 void Print(const char* primitive, const char* mode, int clients, Stats s) {
@@ -124,23 +208,37 @@ int main(int argc, char** argv) {
       ->envname("DATABASE_URL")
       ->required();
   app.add_option("--seconds", seconds, "per measurement")->capture_default_str();
+  int rounds = 5;
+  app.add_option("--rounds", rounds, "alternations of libpq and gRPC within --seconds")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   app.add_option("--clients", client_counts, "concurrent clients")->delimiter(',');
   app.add_option("--seed", seed, "input selection seed")->capture_default_str();
   app.add_option("--only", only,
                  "run only primitives whose name starts with this (e.g. neighbors)");
-  app.add_option("--server", target,
-                 "host:port of a running `postgres-service serve` on the same catalogue, plaintext "
-                 "and without --read-auth; default: an in-process server");
-  bool with_metrics = false;
-  app.add_flag("--metrics", with_metrics,
-               "in-process server with serve's per-call metrics and access-log interceptor");
+  auto* server_opt =
+      app.add_option("--server", target,
+                     "host:port of a running `postgres-service serve` on the same catalogue, "
+                     "plaintext and without --read-auth; default: a server in a child process");
+  bool in_process = false;
+  app.add_flag("--in-process", in_process,
+               "serve from this process instead (gRPC's client and server then share pollers)")
+      ->excludes(server_opt);
+  bool no_metrics = false;
+  app.add_flag("--no-metrics", no_metrics,
+               "without serve's per-call metrics and access-log interceptor")
+      ->excludes(server_opt);
   CLI11_PARSE(app, argc, argv);
+  psvc::api::ConfigureGrpcRuntime();
 
   auto in = PickInputs(url, seed);
   std::printf("inputs: %zu nodes, %zu near pairs (1-5 hops), %zu relation-unreachable pairs\n",
               in.nodes.size(), in.near.size(), in.apart.size());
 
   int max_clients = *std::max_element(client_counts.begin(), client_counts.end());
+  if (target.empty() && !in_process) {
+    target = "127.0.0.1:" + std::to_string(ForkServer(url, max_clients, !no_metrics));
+  }
   psvc::observability::MetricsRegistry metrics;
   std::optional<psvc::db::Pool> pool;
   std::optional<psvc::api::GrpcServer> server;
@@ -151,7 +249,7 @@ int main(int argc, char** argv) {
                                        .session_setup = psvc::graph::GraphQueries::SessionSetup()});
     server.emplace(psvc::api::GrpcServerOptions{.address = "127.0.0.1:0",
                                                 .max_threads = 4 * max_clients + 4,
-                                                .metrics = with_metrics ? &metrics : nullptr});
+                                                .metrics = no_metrics ? nullptr : &metrics});
     psvc::api::RegisterGraphService(*server, *pool, {});
     server->Start();
     target = "127.0.0.1:" + std::to_string(server->port());
@@ -177,11 +275,11 @@ int main(int argc, char** argv) {
   auto direct_q = [&](int c) {
     return psvc::graph::GraphQueries(*direct[c], Clock::now() + 10s, 2000ms);
   };
-  auto ok_or = [](const grpc::Status& s) { return s.ok(); };
+  using Stub = pb::PostgresGraphService::Stub;
 
   struct Case {
     const char* name;
-    std::function<bool(int, uint64_t)> libpq, grpc;
+    Op libpq, grpc;
   };
   std::vector<Case> cases = {
       // The transports' floor: a query that does nothing against a call the service refuses
@@ -192,11 +290,12 @@ int main(int argc, char** argv) {
          return true;
        },
        [&](int c, uint64_t) {
-         grpc::ClientContext ctx;
          pb::NeighborsRequest r;
          r.set_node_id("not-a-uuid");
-         pb::NeighborsResponse resp;
-         return stubs[c]->Neighbors(&ctx, r, &resp).error_code() == grpc::INVALID_ARGUMENT;
+         google::protobuf::Arena arena;
+         pb::NeighborsResponse* resp;
+         return Call(*stubs[c], &Stub::AsyncNeighbors, r, &resp, arena).error_code() ==
+                grpc::INVALID_ARGUMENT;
        }},
       {"neighbors",
        [&](int c, uint64_t i) {
@@ -204,11 +303,11 @@ int main(int argc, char** argv) {
          return true;
        },
        [&](int c, uint64_t i) {
-         grpc::ClientContext ctx;
          pb::NeighborsRequest r;
          r.set_node_id(in.nodes[i % in.nodes.size()]);
-         pb::NeighborsResponse resp;
-         return ok_or(stubs[c]->Neighbors(&ctx, r, &resp));
+         google::protobuf::Arena arena;
+         pb::NeighborsResponse* resp;
+         return Call(*stubs[c], &Stub::AsyncNeighbors, r, &resp, arena).ok();
        }},
       {"k_hop(3,max caps)",
        [&](int c, uint64_t i) {
@@ -216,14 +315,14 @@ int main(int argc, char** argv) {
          return true;
        },
        [&](int c, uint64_t i) {
-         grpc::ClientContext ctx;
          pb::KHopRequest r;
          r.set_node_id(in.nodes[i % in.nodes.size()]);
          r.set_max_hops(3);
          r.set_max_fanout_per_hop(50);
          r.set_max_results(50);
-         pb::KHopResponse resp;
-         return ok_or(stubs[c]->KHop(&ctx, r, &resp));
+         google::protobuf::Arena arena;
+         pb::KHopResponse* resp;
+         return Call(*stubs[c], &Stub::AsyncKHop, r, &resp, arena).ok();
        }},
       {"path(<=5 hops)",
        [&](int c, uint64_t i) {
@@ -233,12 +332,12 @@ int main(int argc, char** argv) {
        },
        [&](int c, uint64_t i) {
          auto& p = in.near[i % in.near.size()];
-         grpc::ClientContext ctx;
          pb::PathRequest r;
          r.set_from_id(p.first);
          r.set_to_id(p.second);
-         pb::PathResponse resp;
-         return ok_or(stubs[c]->Path(&ctx, r, &resp)) && resp.found();
+         google::protobuf::Arena arena;
+         pb::PathResponse* resp;
+         return Call(*stubs[c], &Stub::AsyncPath, r, &resp, arena).ok() && resp->found();
        }},
       {"path(unreachable,rel)",
        [&](int c, uint64_t i) {
@@ -248,13 +347,13 @@ int main(int argc, char** argv) {
        },
        [&](int c, uint64_t i) {
          auto& p = in.apart[i % in.apart.size()];
-         grpc::ClientContext ctx;
          pb::PathRequest r;
          r.set_from_id(p.first);
          r.set_to_id(p.second);
          for (int t = 1; t <= 10; ++t) r.add_edge_types(static_cast<pb::EdgeType>(t));
-         pb::PathResponse resp;
-         return ok_or(stubs[c]->Path(&ctx, r, &resp)) && !resp.found();
+         google::protobuf::Arena arena;
+         pb::PathResponse* resp;
+         return Call(*stubs[c], &Stub::AsyncPath, r, &resp, arena).ok() && !resp->found();
        }},
       {"compare",
        [&](int c, uint64_t i) {
@@ -264,17 +363,18 @@ int main(int argc, char** argv) {
        },
        [&](int c, uint64_t i) {
          auto& p = in.near[i % in.near.size()];
-         grpc::ClientContext ctx;
          pb::CompareRequest r;
          r.set_a_id(p.first);
          r.set_b_id(p.second);
-         pb::CompareResponse resp;
-         return ok_or(stubs[c]->Compare(&ctx, r, &resp));
+         google::protobuf::Arena arena;
+         pb::CompareResponse* resp;
+         return Call(*stubs[c], &Stub::AsyncCompare, r, &resp, arena).ok();
        }},
   };
 
   std::printf("%-22s %-6s %7s %8s %9s %9s %9s %10s %7s\n", "primitive", "mode", "clients", "n",
               "p50_ms", "p99_ms", "max_ms", "req/s", "errors");
+  std::vector<std::string> overheads;
   for (auto& c : cases) {
     if ((std::string(c.name).starts_with("path(unr") && in.apart.empty()) ||
         (std::string(c.name).starts_with("path(<") && in.near.empty()) ||
@@ -282,12 +382,29 @@ int main(int argc, char** argv) {
       continue;
     }
     for (int clients : client_counts) {
-      Drive(clients, 0.5, c.libpq);  // warm caches and prepared statements
-      Print(c.name, "libpq", clients, Drive(clients, seconds, c.libpq));
+      Drive(clients, 0.5, c.libpq);  // warm caches, connections and prepared statements
       Drive(clients, 0.5, c.grpc);
-      Print(c.name, "grpc", clients, Drive(clients, seconds, c.grpc));
+      // Rounds alternate the modes on the same inputs: libpq for seconds/rounds, then gRPC
+      // replays exactly those calls; the next round continues with the next inputs.
+      Stats libpq, grpc;
+      uint64_t first = 0;
+      std::vector<uint64_t> made;
+      for (int r = 0; r < rounds; ++r) {
+        Merge(libpq, Drive(clients, seconds / rounds, c.libpq, first, {}, &made));
+        Merge(grpc, Drive(clients, 0, c.grpc, first, made));
+        first += *std::max_element(made.begin(), made.end()) * clients;
+      }
+      double base = Pct(libpq.ms, 0.50), over = Pct(grpc.ms, 0.50) - base;
+      Print(c.name, "libpq", clients, std::move(libpq));
+      Print(c.name, "grpc", clients, std::move(grpc));
+      char line[128];
+      std::snprintf(line, sizeof line, "%-22s %7d %9.3f ms (%.0f%% of libpq p50)", c.name, clients,
+                    over, 100 * over / base);
+      overheads.emplace_back(line);
     }
   }
+  std::printf("\nservice overhead at p50 (grpc p50 - libpq p50):\n");
+  for (const auto& line : overheads) std::printf("%s\n", line.c_str());
   if (server) server->Shutdown(1s);
   return 0;
 }

@@ -104,11 +104,12 @@ class GraphService final : public pb::PostgresGraphService::Service {
       WithQueries(ctx, [&](graph::GraphQueries& q) {
         auto r = q.Neighbors(id, filter, limits.max_results, limits.hub_window);
         resp->set_start_found(r.start_found);
+        resp->mutable_neighbors()->Reserve(static_cast<int>(r.edges.size()));
         for (auto& e : r.edges) {
           auto* out = resp->add_neighbors();
-          out->set_node_id(e.node_id);
+          out->set_node_id(std::move(e.node_id));
           out->set_edge_type(ToProto(e.type));
-          out->set_via_id(e.via_id);
+          out->set_via_id(std::move(e.via_id));
         }
         Fill(limits, resp->mutable_applied_limits());
       });
@@ -135,13 +136,14 @@ class GraphService final : public pb::PostgresGraphService::Service {
         auto r = q.KHop(id, filter, limits);
         resp->set_start_found(r.start_found);
         resp->set_truncated(r.truncated);
+        resp->mutable_results()->Reserve(static_cast<int>(r.nodes.size()));
         for (auto& n : r.nodes) {
           auto* out = resp->add_results();
-          out->set_node_id(n.node_id);
+          out->set_node_id(std::move(n.node_id));
           out->set_depth(n.depth);
           out->set_edge_type(ToProto(n.type));
-          out->set_parent_id(n.parent_id);
-          out->set_via_id(n.via_id);
+          out->set_parent_id(std::move(n.parent_id));
+          out->set_via_id(std::move(n.via_id));
         }
         Fill(limits, resp->mutable_applied_limits());
       });
@@ -169,9 +171,9 @@ class GraphService final : public pb::PostgresGraphService::Service {
         resp->set_truncated(r.truncated);
         for (auto& s : r.steps) {
           auto* out = resp->add_steps();
-          out->set_node_id(s.node_id);
+          out->set_node_id(std::move(s.node_id));
           if (s.type) out->set_edge_type(ToProto(*s.type));
-          out->set_via_id(s.via_id);
+          out->set_via_id(std::move(s.via_id));
         }
         Fill(limits, resp->mutable_applied_limits());
       });

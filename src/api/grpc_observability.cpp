@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include "observability/logging.h"
@@ -17,12 +18,23 @@ namespace {
 using grpc::experimental::InterceptionHookPoints;
 
 const char* CodeName(grpc::StatusCode code) {
-  static const char* const kNames[] = {
-      "OK",           "CANCELLED",        "UNKNOWN",           "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",   "ALREADY_EXISTS",    "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",  "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",        "UNAVAILABLE",       "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
   int i = static_cast<int>(code);
   return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
 }
@@ -31,8 +43,22 @@ class ObservabilityInterceptor final : public grpc::experimental::Interceptor {
  public:
   ObservabilityInterceptor(grpc::experimental::ServerRpcInfo* info,
                            observability::MetricsRegistry& metrics, std::string request_id)
-      : method_(info->method()), metrics_(metrics), request_id_(std::move(request_id)),
+      : method_(info->method()),
+        metrics_(metrics),
+        request_id_(std::move(request_id)),
         start_(std::chrono::steady_clock::now()) {}
+  // gRPC destroys the interceptor once the call's last batch is done, i.e. after the status
+  // went out: counting and logging here keeps them off the caller's latency (they cost a
+  // neighbors call ~0.03 ms when done before the status was sent). Metrics and the access log
+  // therefore trail the reply by a few microseconds.
+  ~ObservabilityInterceptor() override {
+    if (!code_) return;
+    try {
+      Record(*code_);
+    } catch (...) {
+      // Observability must never take the server down.
+    }
+  }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
@@ -44,21 +70,23 @@ class ObservabilityInterceptor final : public grpc::experimental::Interceptor {
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      Finish(methods->GetSendStatus().error_code());
+      code_ = methods->GetSendStatus().error_code();
+      end_ = std::chrono::steady_clock::now();
     }
     methods->Proceed();
   }
 
  private:
-  void Finish(grpc::StatusCode code) {
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  void Record(grpc::StatusCode code) {
+    double seconds = std::chrono::duration<double>(end_ - start_).count();
     const char* status = CodeName(code);
-    metrics_.GetCounter("psvc_grpc_requests_total", "gRPC calls by method and status code",
-                        {{"method", method_}, {"code", status}})
+    metrics_
+        .GetCounter("psvc_grpc_requests_total", "gRPC calls by method and status code",
+                    {{"method", method_}, {"code", status}})
         .Inc();
-    metrics_.GetHistogram("psvc_grpc_request_duration_seconds", "gRPC call latency by method",
-                          {{"method", method_}})
+    metrics_
+        .GetHistogram("psvc_grpc_request_duration_seconds", "gRPC call latency by method",
+                      {{"method", method_}})
         .Observe(seconds);
     observability::LogRequest({.surface = "grpc",
                                .method = method_,
@@ -73,6 +101,8 @@ class ObservabilityInterceptor final : public grpc::experimental::Interceptor {
   std::string request_id_;
   std::string trace_id_;
   std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point end_;
+  std::optional<grpc::StatusCode> code_;  // set when the status is about to be sent
 };
 
 class Factory final : public grpc::experimental::ServerInterceptorFactoryInterface {

@@ -1,5 +1,6 @@
 #include "api/grpc_server.h"
 
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/service_type.h>
@@ -48,6 +49,13 @@ std::shared_ptr<grpc::ServerCredentials> Credentials(const GrpcServerOptions& o)
 }
 
 }  // namespace
+
+void ConfigureGrpcRuntime() {
+  // Debian builds abseil without NDEBUG, which leaves absl::Mutex's deadlock detection on:
+  // every lock gRPC takes then updates a global lock graph (GraphCycles), 2-3% of the CPU of
+  // each call on either side (docs/benchmarks.md). It is a debugging aid; switch it off.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
 
 GrpcServer::GrpcServer(GrpcServerOptions options) : options_(std::move(options)) {}
 

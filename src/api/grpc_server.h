@@ -19,6 +19,10 @@ namespace psvc::api {
 
 class HealthState;
 
+/// Process-wide settings of gRPC's runtime libraries. Call once from main, before any gRPC
+/// object exists.
+void ConfigureGrpcRuntime();
+
 /// Listen address, thread bound and observability of the gRPC server.
 struct GrpcServerOptions {
   std::string address = "127.0.0.1:50051";  ///< host:port; port 0 picks a free port

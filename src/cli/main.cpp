@@ -3,10 +3,12 @@
 
 #include <iostream>
 
+#include "api/grpc_server.h"
 #include "cli/commands.h"
 #include "cli/settings.h"
 
 int main(int argc, char** argv) {
+  psvc::api::ConfigureGrpcRuntime();
   CLI::App app{
       "postgres-service: the anime catalogue's PostgreSQL owner.\n"
       "Serves graph traversal (gRPC), event ingestion and GraphQL; migrates and loads data.",

@@ -72,7 +72,9 @@ std::vector<std::string> GraphQueries::Existing(const std::vector<std::string>& 
 NeighborsResult GraphQueries::Neighbors(const std::string& id, const EdgeFilter& filter, int limit,
                                         int hub_window) {
   NeighborsResult out;
-  for (auto& row : Expand({id}, filter, hub_window, {id}, limit)) {
+  auto rows = Expand({id}, filter, hub_window, {id}, limit);
+  out.edges.reserve(rows.size());
+  for (auto& row : rows) {
     out.edges.push_back({std::move(row.dst), row.type, std::move(row.via)});
   }
   // Edges imply the node exists; only an empty answer needs the extra look-up.

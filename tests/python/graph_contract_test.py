@@ -6,6 +6,7 @@ with graph_fixture.sql. Stubs are generated from proto/ at test time (GRPC_STUBS
 import os
 import re
 import sys
+import time
 import unittest
 import urllib.request
 
@@ -145,12 +146,8 @@ class Operations(unittest.TestCase):
             list(watch("", timeout=5))
         self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
 
-    def test_metrics_are_valid_exposition_and_count_calls(self):
-        channel = grpc.insecure_channel(os.environ["GRPC_ADDRESS"])
-        stub = rpc.PostgresGraphServiceStub(channel)
-        stub.Neighbors(pb.NeighborsRequest(node_id=U(1)), timeout=5)
-        with self.assertRaises(grpc.RpcError):
-            stub.Neighbors(pb.NeighborsRequest(node_id="bad"), timeout=5)
+    def scrape(self):
+        """The /metrics exposition as {name{labels}: value}, checking its syntax."""
         status, text = self.get("/metrics")
         self.assertEqual(status, 200)
         samples = {}
@@ -166,7 +163,24 @@ class Operations(unittest.TestCase):
             m = self.SAMPLE.match(line)
             self.assertIsNotNone(m, "invalid exposition line: %r" % line)
             samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+        return samples
+
+    def test_metrics_are_valid_exposition_and_count_calls(self):
+        channel = grpc.insecure_channel(os.environ["GRPC_ADDRESS"])
+        stub = rpc.PostgresGraphServiceStub(channel)
+        stub.Neighbors(pb.NeighborsRequest(node_id=U(1)), timeout=5)
+        with self.assertRaises(grpc.RpcError):
+            stub.Neighbors(pb.NeighborsRequest(node_id="bad"), timeout=5)
         method = "/anime.graph.v1.PostgresGraphService/Neighbors"
+        # Calls are counted just after their status is sent, so the last one may trail its
+        # reply by a moment: scrape until both are in (bounded).
+        deadline = time.monotonic() + 5
+        while True:
+            samples = self.scrape()
+            done = samples.get('psvc_grpc_request_duration_seconds_count{method="%s"}' % method, 0)
+            if done >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         self.assertGreaterEqual(samples['psvc_grpc_requests_total{method="%s",code="OK"}' % method], 1)
         self.assertGreaterEqual(
             samples['psvc_grpc_requests_total{method="%s",code="INVALID_ARGUMENT"}' % method], 1)
