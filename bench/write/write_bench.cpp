@@ -320,6 +320,7 @@ int main(int argc, char** argv) {
   app.add_option("--lag-rate", lag_rate, "events/s for the outbox lag measurement")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  psvc::api::ConfigureGrpcRuntime();  // as serve does
   std::printf("AnimeEnriched (8 characters, 2 companies, 2 relations, 1 work) events/s:\n");
   std::printf("  direct EventApplier, %d threads: %.0f events/s\n", clients,
               RunDirect(admin, clients, seconds));
