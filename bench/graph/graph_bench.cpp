@@ -149,6 +149,31 @@ grpc::Status Call(Stub& stub, Start start, const Request& request, Response** re
   return status;
 }
 
+// The graph service as `serve` hosts it: a read-only pool with the graph session settings
+// and, unless `metrics` is false, the per-call metrics and access-log interceptor.
+class BenchServer {
+ public:
+  BenchServer(const std::string& url, int max_clients, bool metrics)
+      : pool_({.url = url,
+               .size = static_cast<size_t>(max_clients),
+               .read_only = true,
+               .session_setup = psvc::graph::GraphQueries::SessionSetup(),
+               .metrics = metrics ? &registry_ : nullptr}),
+        server_({.address = "127.0.0.1:0",
+                 .max_threads = 4 * max_clients + 4,
+                 .metrics = metrics ? &registry_ : nullptr}) {
+    psvc::api::RegisterGraphService(server_, pool_, {});
+    server_.Start();
+  }
+  ~BenchServer() { server_.Shutdown(1s); }
+  int port() const { return server_.port(); }
+
+ private:
+  psvc::observability::MetricsRegistry registry_;
+  psvc::db::Pool pool_;
+  psvc::api::GrpcServer server_;
+};
+
 // Serves the graph service in a child process, the way `serve` does (metrics and access log
 // on unless `metrics` is false, logs discarded), and returns its port. Must run before this
 // process creates any gRPC object: gRPC's threads do not survive fork().
@@ -163,17 +188,7 @@ int ForkServer(const std::string& url, int max_clients, bool metrics) {
     close(fds[0]);
     // Access-log lines would interleave with the results.
     if (FILE* null = std::freopen("/dev/null", "w", stdout); null == nullptr) _exit(1);
-    psvc::observability::MetricsRegistry registry;
-    psvc::db::Pool pool({.url = url,
-                         .size = static_cast<size_t>(max_clients),
-                         .read_only = true,
-                         .session_setup = psvc::graph::GraphQueries::SessionSetup(),
-                         .metrics = metrics ? &registry : nullptr});
-    psvc::api::GrpcServer server({.address = "127.0.0.1:0",
-                                  .max_threads = 4 * max_clients + 4,
-                                  .metrics = metrics ? &registry : nullptr});
-    psvc::api::RegisterGraphService(server, pool, {});
-    server.Start();
+    BenchServer server(url, max_clients, metrics);
     int port = server.port();
     if (write(fds[1], &port, sizeof port) != sizeof port) _exit(1);
     pause();  // until the parent exits (PR_SET_PDEATHSIG)
@@ -239,19 +254,9 @@ int main(int argc, char** argv) {
   if (target.empty() && !in_process) {
     target = "127.0.0.1:" + std::to_string(ForkServer(url, max_clients, !no_metrics));
   }
-  psvc::observability::MetricsRegistry metrics;
-  std::optional<psvc::db::Pool> pool;
-  std::optional<psvc::api::GrpcServer> server;
+  std::optional<BenchServer> server;  // --in-process
   if (target.empty()) {
-    pool.emplace(psvc::db::PoolOptions{.url = url,
-                                       .size = static_cast<size_t>(max_clients),
-                                       .read_only = true,
-                                       .session_setup = psvc::graph::GraphQueries::SessionSetup()});
-    server.emplace(psvc::api::GrpcServerOptions{.address = "127.0.0.1:0",
-                                                .max_threads = 4 * max_clients + 4,
-                                                .metrics = no_metrics ? nullptr : &metrics});
-    psvc::api::RegisterGraphService(*server, *pool, {});
-    server->Start();
+    server.emplace(url, max_clients, !no_metrics);
     target = "127.0.0.1:" + std::to_string(server->port());
   }
   auto channel_args = grpc::ChannelArguments();
@@ -405,6 +410,5 @@ int main(int argc, char** argv) {
   }
   std::printf("\nservice overhead at p50 (grpc p50 - libpq p50):\n");
   for (const auto& line : overheads) std::printf("%s\n", line.c_str());
-  if (server) server->Shutdown(1s);
   return 0;
 }

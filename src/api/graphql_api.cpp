@@ -326,12 +326,12 @@ struct SearchCardShape {
   const char* type;
   const char* label_field;
 };
-constexpr SearchCardShape kSearchCards[] = {{EntityKind::kAnime, "Anime", "title"},
-                                            {EntityKind::kCharacter, "Character", "name"},
-                                            {EntityKind::kCompany, "Company", "name"}};
+constexpr SearchCardShape kCardShapes[] = {{EntityKind::kAnime, "Anime", "title"},
+                                           {EntityKind::kCharacter, "Character", "name"},
+                                           {EntityKind::kCompany, "Company", "name"}};
 
 Value SearchCard(EntityKind kind, std::string_view id, std::string_view label) {
-  for (const auto& shape : kSearchCards) {
+  for (const auto& shape : kCardShapes) {
     if (shape.kind != kind) continue;
     ValueMap m;
     m.emplace_back("__typename", Value(shape.type));
@@ -349,7 +349,7 @@ Value SearchCard(EntityKind kind, std::string_view id, std::string_view label) {
 bool CardsSuffice(const ResolveParams& p) {
   for (const auto& [key, hit_fields] : p.look_ahead.Collect("SearchHit", p.nodes)) {
     if (hit_fields.front()->name != "node") continue;
-    for (const auto& shape : kSearchCards) {
+    for (const auto& shape : kCardShapes) {
       for (const auto& [k, fields] : p.look_ahead.Collect(shape.type, hit_fields)) {
         std::string_view name = fields.front()->name;
         if (name != "__typename" && name != "id" && name != shape.label_field) return false;

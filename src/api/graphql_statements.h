@@ -195,7 +195,8 @@ SELECT kind, entity_id, term, class, label
 // _prefix3, which are in ranking order. The caller keeps each entity's first row and stops at
 // the limit. Only for printable-ASCII queries, on which psvc_normalize is lower() (unaccent
 // leaves ASCII alone; SchemaTest checks it), so the length is known and the plpgsql call is
-// saved (~8% of the statement). $3 is the limit (the window is 3x).
+// saved (~8% of the statement). $3 is the limit (the window is 3x). One statement per length:
+// the planner uses the expression indexes on left(norm, 2) / left(norm, 3) only for a literal.
 inline constexpr db::Statement kSearchPrefix2{"gql.search_prefix2", R"sql(
 SELECT t.kind, t.entity_id, t.term, (length(t.norm) > 2)::int, t.label
   FROM search_term t
