@@ -10,6 +10,7 @@
 //
 //   graph_bench --database-url URL [--seconds 5] [--rounds 5] [--clients 1,8] [--seed 7]
 //               [--only PREFIX] [--server HOST:PORT | --in-process] [--no-metrics]
+//               [--deadline-ms N]
 #include <grpcpp/grpcpp.h>
 #include <CLI/CLI.hpp>
 
@@ -134,9 +135,10 @@ void Merge(Stats& into, Stats s) {
 // and the answer on an arena, as a latency-minded C++ client does it.
 template <typename Request, typename Response, typename Stub, typename Start>
 grpc::Status Call(Stub& stub, Start start, const Request& request, Response** response,
-                  google::protobuf::Arena& arena) {
+                  google::protobuf::Arena& arena, std::chrono::milliseconds deadline) {
   thread_local grpc::CompletionQueue cq;
   grpc::ClientContext ctx;
+  if (deadline.count() > 0) ctx.set_deadline(std::chrono::system_clock::now() + deadline);
   grpc::Status status;
   *response = google::protobuf::Arena::CreateMessage<Response>(&arena);
   auto rpc = (stub.*start)(&ctx, request, &cq);
@@ -243,7 +245,13 @@ int main(int argc, char** argv) {
   app.add_flag("--no-metrics", no_metrics,
                "without serve's per-call metrics and access-log interceptor")
       ->excludes(server_opt);
+  int deadline_ms = 0;
+  app.add_option("--deadline-ms", deadline_ms,
+                 "gRPC calls carry this deadline, as an agent's calls do (0: none)")
+      ->check(CLI::Range(0, 3'600'000))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  const std::chrono::milliseconds call_deadline(deadline_ms);
   psvc::api::ConfigureGrpcRuntime();
 
   auto in = PickInputs(url, seed);
@@ -299,8 +307,8 @@ int main(int argc, char** argv) {
          r.set_node_id("not-a-uuid");
          google::protobuf::Arena arena;
          pb::NeighborsResponse* resp;
-         return Call(*stubs[c], &Stub::AsyncNeighbors, r, &resp, arena).error_code() ==
-                grpc::INVALID_ARGUMENT;
+         return Call(*stubs[c], &Stub::AsyncNeighbors, r, &resp, arena, call_deadline)
+                    .error_code() == grpc::INVALID_ARGUMENT;
        }},
       {"neighbors",
        [&](int c, uint64_t i) {
@@ -312,7 +320,7 @@ int main(int argc, char** argv) {
          r.set_node_id(in.nodes[i % in.nodes.size()]);
          google::protobuf::Arena arena;
          pb::NeighborsResponse* resp;
-         return Call(*stubs[c], &Stub::AsyncNeighbors, r, &resp, arena).ok();
+         return Call(*stubs[c], &Stub::AsyncNeighbors, r, &resp, arena, call_deadline).ok();
        }},
       {"k_hop(3,max caps)",
        [&](int c, uint64_t i) {
@@ -327,7 +335,7 @@ int main(int argc, char** argv) {
          r.set_max_results(50);
          google::protobuf::Arena arena;
          pb::KHopResponse* resp;
-         return Call(*stubs[c], &Stub::AsyncKHop, r, &resp, arena).ok();
+         return Call(*stubs[c], &Stub::AsyncKHop, r, &resp, arena, call_deadline).ok();
        }},
       {"path(<=5 hops)",
        [&](int c, uint64_t i) {
@@ -342,7 +350,8 @@ int main(int argc, char** argv) {
          r.set_to_id(p.second);
          google::protobuf::Arena arena;
          pb::PathResponse* resp;
-         return Call(*stubs[c], &Stub::AsyncPath, r, &resp, arena).ok() && resp->found();
+         return Call(*stubs[c], &Stub::AsyncPath, r, &resp, arena, call_deadline).ok() &&
+                resp->found();
        }},
       {"path(unreachable,rel)",
        [&](int c, uint64_t i) {
@@ -358,7 +367,8 @@ int main(int argc, char** argv) {
          for (int t = 1; t <= 10; ++t) r.add_edge_types(static_cast<pb::EdgeType>(t));
          google::protobuf::Arena arena;
          pb::PathResponse* resp;
-         return Call(*stubs[c], &Stub::AsyncPath, r, &resp, arena).ok() && !resp->found();
+         return Call(*stubs[c], &Stub::AsyncPath, r, &resp, arena, call_deadline).ok() &&
+                !resp->found();
        }},
       {"compare",
        [&](int c, uint64_t i) {
@@ -373,7 +383,7 @@ int main(int argc, char** argv) {
          r.set_b_id(p.second);
          google::protobuf::Arena arena;
          pb::CompareResponse* resp;
-         return Call(*stubs[c], &Stub::AsyncCompare, r, &resp, arena).ok();
+         return Call(*stubs[c], &Stub::AsyncCompare, r, &resp, arena, call_deadline).ok();
        }},
   };
 

@@ -2,8 +2,12 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 
 #include "db/error.h"
@@ -41,8 +45,7 @@ int64_t Result::affected() const {
 }
 bool Result::IsNull(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
 std::string_view Result::Get(int row, int col) const {
-  return {PQgetvalue(res_.get(), row, col),
-          static_cast<size_t>(PQgetlength(res_.get(), row, col))};
+  return {PQgetvalue(res_.get(), row, col), static_cast<size_t>(PQgetlength(res_.get(), row, col))};
 }
 std::optional<std::string_view> Result::GetOpt(int row, int col) const {
   if (IsNull(row, col)) return std::nullopt;
@@ -52,7 +55,8 @@ int64_t Result::GetInt64(int row, int col) const {
   auto s = Get(row, col);
   int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc()) throw DbError(ErrorKind::kInternal, "not an integer: column " + std::to_string(col));
+  if (ec != std::errc())
+    throw DbError(ErrorKind::kInternal, "not an integer: column " + std::to_string(col));
   return v;
 }
 double Result::GetDouble(int row, int col) const {
@@ -70,7 +74,8 @@ Connection::~Connection() = default;
 
 Connection Connection::Open(const std::string& url, std::chrono::milliseconds connect_timeout) {
   // connect_timeout is whole seconds in libpq; at least 1 so 0 does not mean "forever".
-  std::string timeout = std::to_string(std::max<int64_t>(1, (connect_timeout.count() + 999) / 1000));
+  std::string timeout =
+      std::to_string(std::max<int64_t>(1, (connect_timeout.count() + 999) / 1000));
   const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
   const char* values[] = {url.c_str(), timeout.c_str(), "postgres-service", nullptr};
   // expand_dbname=1: the URL's own settings win over the defaults given here.
@@ -88,7 +93,8 @@ Result Connection::Check(pg_result* res, std::string_view what) {
   ++statements_sent_;
   if (!res) ThrowFromResult(nullptr, conn_.get(), what);
   auto st = PQresultStatus(res);
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return Result(res);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)
+    return Result(res);
   ThrowFromResult(res, conn_.get(), what);
 }
 
@@ -154,32 +160,112 @@ Result Connection::Execute(const Statement& stmt, std::initializer_list<Param> p
 }
 
 Result Connection::Execute(const Statement& stmt, const std::vector<Param>& params) {
+  return ExecuteNamed(stmt, params, std::nullopt);
+}
+
+Result Connection::Execute(const Statement& stmt, const std::vector<Param>& params,
+                           std::chrono::steady_clock::time_point cancel_at) {
+  return ExecuteNamed(stmt, params, cancel_at);
+}
+
+namespace {
+
+// Asks the server to cancel the running statement. Best effort: if the request cannot be
+// delivered, the statement timeout remains the backstop.
+void RequestCancel(pg_conn* conn) {
+  std::unique_ptr<PGcancel, void (*)(PGcancel*)> cancel(PQgetCancel(conn), PQfreeCancel);
+  char err[256];
+  if (cancel) PQcancel(cancel.get(), err, sizeof err);
+}
+
+// Sends a prepared statement and waits for its result, cancelling it at `cancel_at`. The
+// result is what PQexecPrepared would have returned (nullptr when the send itself failed).
+// `cancelled` tells whether the cancel was requested, so an error can be named for it.
+pg_result* ExecPreparedUntil(pg_conn* conn, const std::string& name, const BoundParams& bound,
+                             std::chrono::steady_clock::time_point cancel_at, bool& cancelled) {
+  cancelled = false;
+  if (!PQsendQueryPrepared(conn, name.c_str(), static_cast<int>(bound.values.size()),
+                           bound.values.data(), bound.lengths.data(), nullptr, 0)) {
+    return nullptr;
+  }
+  while (PQisBusy(conn)) {
+    timespec wait{};
+    timespec* timeout = nullptr;  // after the cancel: until the server answers
+    if (!cancelled) {
+      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          cancel_at - std::chrono::steady_clock::now());
+      if (left.count() < 0) left = std::chrono::nanoseconds(0);
+      wait.tv_sec = static_cast<time_t>(left.count() / 1'000'000'000);
+      wait.tv_nsec = static_cast<long>(left.count() % 1'000'000'000);
+      timeout = &wait;
+    }
+    pollfd fd{PQsocket(conn), POLLIN, 0};
+    int ready = ppoll(&fd, 1, timeout, nullptr);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      RequestCancel(conn);
+      cancelled = true;
+      continue;
+    }
+    // A broken connection ends the wait; PQgetResult then reports why.
+    if (ready < 0 || !PQconsumeInput(conn)) break;
+  }
+  // One statement gives one result; an error result wins over anything after it.
+  pg_result* out = nullptr;
+  while (pg_result* r = PQgetResult(conn)) {
+    if (!out || PQresultStatus(r) == PGRES_FATAL_ERROR) {
+      if (out) PQclear(out);
+      out = r;
+    } else {
+      PQclear(r);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result Connection::ExecuteNamed(const Statement& stmt, const std::vector<Param>& params,
+                                std::optional<std::chrono::steady_clock::time_point> cancel_at) {
   observability::Histogram* histogram = PrepareObserved(stmt);
   std::string name(stmt.name);
   BoundParams bound(params);
-  if (!histogram) {
-    return Check(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()),
-                                bound.values.data(), bound.lengths.data(), nullptr, 0),
-                 name);
-  }
   auto start = std::chrono::steady_clock::now();
   auto observe = [&] {
-    histogram->Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (histogram) {
+      histogram->Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
   };
   try {
-    Result r = Check(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()),
-                                    bound.values.data(), bound.lengths.data(), nullptr, 0),
-                     name);
+    pg_result* res = nullptr;
+    bool cancelled = false;
+    if (cancel_at) {
+      res = ExecPreparedUntil(conn_.get(), name, bound, *cancel_at, cancelled);
+    } else {
+      res = PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()),
+                           bound.values.data(), bound.lengths.data(), nullptr, 0);
+    }
+    if (cancelled && res && PQresultStatus(res) == PGRES_FATAL_ERROR) {
+      const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+      if (state && std::string_view(state) == "57014") {
+        PQclear(res);
+        ++statements_sent_;
+        throw DbError(ErrorKind::kTimeout, name + ": cancelled at the caller's deadline", "57014");
+      }
+    }
+    Result r = Check(res, name);
     observe();
     return r;
   } catch (const DbError& e) {
     observe();
     // Failures are rare: the registry lock here costs nothing on the hot path.
-    metrics_
-        ->GetCounter("psvc_db_statement_errors_total", "Named SQL statements that failed",
-                     {{"statement", name}, {"kind", std::string(ToString(e.kind()))}})
-        .Inc();
+    if (metrics_) {
+      metrics_
+          ->GetCounter("psvc_db_statement_errors_total", "Named SQL statements that failed",
+                       {{"statement", name}, {"kind", std::string(ToString(e.kind()))}})
+          .Inc();
+    }
     throw;
   }
 }

@@ -76,6 +76,11 @@ class Connection {
   /// Runs a named statement, preparing it on this connection the first time.
   Result Execute(const Statement& stmt, std::initializer_list<Param> params = {});
   Result Execute(const Statement& stmt, const std::vector<Param>& params);
+  /// As Execute, but a statement still running at `cancel_at` is cancelled then and fails
+  /// with DbError(kTimeout). Costs no round trip unless it fires (a caller's deadline enforced
+  /// with SET statement_timeout cost one per statement).
+  Result Execute(const Statement& stmt, const std::vector<Param>& params,
+                 std::chrono::steady_clock::time_point cancel_at);
   /// Prepares without running (used by the statement check test).
   void Prepare(const Statement& stmt);
 
@@ -103,6 +108,8 @@ class Connection {
   };
   explicit Connection(pg_conn* conn);
   Result Check(pg_result* res, std::string_view what);
+  Result ExecuteNamed(const Statement& stmt, const std::vector<Param>& params,
+                      std::optional<std::chrono::steady_clock::time_point> cancel_at);
   /// Prepares when needed; returns the statement's histogram (nullptr when not observed).
   observability::Histogram* PrepareObserved(const Statement& stmt);
 

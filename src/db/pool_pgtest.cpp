@@ -47,8 +47,10 @@ TEST(Pool, NamedStatementsAreCountedTimedAndTheirFailuresCountedByKind) {
       << text;
   EXPECT_NE(text.find("psvc_db_statement_duration_seconds_count{statement=\"test.divide\"} 1\n"),
             std::string::npos);
-  EXPECT_NE(text.find("psvc_db_statement_errors_total{statement=\"test.divide\",kind=\"invalid_input\"} 1\n"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          "psvc_db_statement_errors_total{statement=\"test.divide\",kind=\"invalid_input\"} 1\n"),
+      std::string::npos)
       << text;
   EXPECT_EQ(text.find("statement=\"test.add\",kind"), std::string::npos);
 }
@@ -95,6 +97,38 @@ TEST(Pool, StatementTimeoutIsMappedAndTheConnectionStaysUsable) {
     EXPECT_EQ(e.sqlstate(), "57014");
   }
   EXPECT_EQ(c->Exec("SELECT 7").GetInt64(0, 0), 7);
+}
+
+TEST(Connection, AStatementRunningAtItsCancelTimeIsCancelledAndTheConnectionStaysUsable) {
+  testing::TestDatabase tdb;
+  auto c = Connection::Open(tdb.url());
+  constexpr Statement kSleep{"test.sleep", "SELECT pg_sleep($1::float8), 1"};
+  auto start = std::chrono::steady_clock::now();
+  try {
+    c.Execute(kSleep, {"5"}, start + 150ms);
+    FAIL() << "expected the statement to be cancelled";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kTimeout);
+    EXPECT_EQ(e.sqlstate(), "57014");
+    EXPECT_NE(std::string(e.what()).find("deadline"), std::string::npos) << e.what();
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, 150ms);
+  EXPECT_LT(took, 2s) << "the cancel must stop the 5 s statement";
+  EXPECT_TRUE(c.IdleOutsideTransaction());
+  // A cancel time already past cancels at once; one in the future leaves the statement alone.
+  EXPECT_THROW(c.Execute(kSleep, {"5"}, std::chrono::steady_clock::now() - 1ms), DbError);
+  auto r = c.Execute(kSleep, {"0.05"}, std::chrono::steady_clock::now() + 5s);
+  EXPECT_EQ(r.GetInt64(0, 1), 1);
+  // An SQL error under a cancel time is that error, not a timeout.
+  constexpr Statement kDivide{"test.divide_by", "SELECT 1 / $1::int"};
+  try {
+    c.Execute(kDivide, {"0"}, std::chrono::steady_clock::now() + 5s);
+    FAIL() << "expected division by zero";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.sqlstate(), "22012");
+  }
+  EXPECT_EQ(c.Execute(kDivide, {"2"}, std::chrono::steady_clock::now() + 5s).GetInt64(0, 0), 0);
 }
 
 TEST(Pool, ConnectionLeftInATransactionOrBrokenIsReplaced) {

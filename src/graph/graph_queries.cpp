@@ -31,26 +31,25 @@ std::vector<std::string> GraphQueries::SessionSetup() {
   return {std::string(db::kForceGenericPlans)};
 }
 
-void GraphQueries::BeforeStatement() {
-  using namespace std::chrono;
-  auto remaining = duration_cast<milliseconds>(deadline_ - steady_clock::now());
-  if (remaining <= milliseconds(0)) {
+db::Result GraphQueries::Run(const db::Statement& stmt, const std::vector<db::Param>& params) {
+  auto now = std::chrono::steady_clock::now();
+  if (deadline_ <= now) {
     throw db::DbError(db::ErrorKind::kTimeout, "deadline exceeded before the query could run");
   }
-  // The caller's deadline, when shorter, replaces the server's statement timeout.
-  conn_.SetStatementTimeout(std::min(statement_timeout_, remaining));
+  conn_.SetStatementTimeout(statement_timeout_);  // a no-op after the connection's first use
+  // A caller's deadline that comes before the statement timeout cancels the statement then.
+  if (deadline_ < now + statement_timeout_) return conn_.Execute(stmt, params, deadline_);
+  return conn_.Execute(stmt, params);
 }
 
 std::vector<GraphQueries::Row> GraphQueries::Expand(const std::vector<std::string>& frontier,
                                                     const EdgeFilter& filter, int hub_window,
                                                     const std::vector<std::string>& exclude,
                                                     int per_node) {
-  BeforeStatement();
-  auto res = conn_.Execute(
-      sql::kNeighbors,
-      {db::ArrayLiteral(frontier), db::ArrayLiteral(filter.relation_types),
-       Bool(filter.same_studio), Bool(filter.co_appears), Bool(filter.adapted_from),
-       std::to_string(hub_window), db::ArrayLiteral(exclude), std::to_string(per_node)});
+  auto res = Run(sql::kNeighbors,
+                 {db::ArrayLiteral(frontier), db::ArrayLiteral(filter.relation_types),
+                  Bool(filter.same_studio), Bool(filter.co_appears), Bool(filter.adapted_from),
+                  std::to_string(hub_window), db::ArrayLiteral(exclude), std::to_string(per_node)});
   std::vector<Row> rows;
   rows.reserve(res.rows());
   for (int r = 0; r < res.rows(); ++r) {
@@ -62,8 +61,7 @@ std::vector<GraphQueries::Row> GraphQueries::Expand(const std::vector<std::strin
 }
 
 std::vector<std::string> GraphQueries::Existing(const std::vector<std::string>& ids) {
-  BeforeStatement();
-  auto res = conn_.Execute(sql::kExisting, {db::ArrayLiteral(ids)});
+  auto res = Run(sql::kExisting, {db::ArrayLiteral(ids)});
   std::vector<std::string> out;
   for (int r = 0; r < res.rows(); ++r) out.emplace_back(res.Get(r, 0));
   return out;
@@ -197,8 +195,7 @@ PathResult GraphQueries::Path(const std::string& from, const std::string& to,
 
 CompareResult GraphQueries::Compare(const std::string& a, const std::string& b) {
   CompareResult out;
-  BeforeStatement();
-  auto res = conn_.Execute(sql::kCompareSummary, {a, b});
+  auto res = Run(sql::kCompareSummary, {a, b});
   for (int r = 0; r < res.rows(); ++r) {
     AnimeSummary s;
     s.id = res.Get(r, 0);
@@ -216,8 +213,7 @@ CompareResult GraphQueries::Compare(const std::string& a, const std::string& b) 
   }
   if (!out.a || !out.b) return out;
   auto shared = [&](const db::Statement& stmt, std::vector<SharedEntity>& into) {
-    BeforeStatement();
-    auto r = conn_.Execute(stmt, {a, b});
+    auto r = Run(stmt, {a, b});
     for (int i = 0; i < r.rows(); ++i) {
       into.push_back({std::string(r.Get(i, 0)), std::string(r.Get(i, 1)), std::string(r.Get(i, 2)),
                       std::string(r.Get(i, 3))});
@@ -226,8 +222,7 @@ CompareResult GraphQueries::Compare(const std::string& a, const std::string& b) 
   shared(sql::kCompareCharacters, out.characters);
   shared(sql::kCompareStudios, out.studios);
   shared(sql::kCompareWorks, out.original_works);
-  BeforeStatement();
-  auto direct = conn_.Execute(sql::kCompareDirect, {a, b});
+  auto direct = Run(sql::kCompareDirect, {a, b});
   for (int i = 0; i < direct.rows(); ++i) {
     if (auto t = EdgeTypeFromName(direct.Get(i, 0))) out.direct_relations.push_back(*t);
   }

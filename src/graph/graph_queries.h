@@ -106,7 +106,8 @@ class GraphQueries {
   std::vector<Row> Expand(const std::vector<std::string>& frontier, const EdgeFilter& filter,
                           int hub_window, const std::vector<std::string>& exclude, int per_node);
   std::vector<std::string> Existing(const std::vector<std::string>& ids);
-  void BeforeStatement();
+  /// Runs one statement within the caller's deadline and the statement timeout.
+  db::Result Run(const db::Statement& stmt, const std::vector<db::Param>& params);
 
   db::Connection& conn_;
   std::chrono::steady_clock::time_point deadline_;

@@ -40,16 +40,18 @@ class GraphTest : public ::testing::Test {
     conn_->Query("INSERT INTO company (id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                  {Hub(hub), "studio " + std::to_string(hub)});
     for (int m : members) {
-      conn_->Query("INSERT INTO anime_company (anime_id, company_id, role) VALUES ($1, $2, 'studio')",
-                   {U(m), Hub(hub)});
+      conn_->Query(
+          "INSERT INTO anime_company (anime_id, company_id, role) VALUES ($1, $2, 'studio')",
+          {U(m), Hub(hub)});
     }
   }
   void Character(int hub, const std::vector<int>& members) {
     conn_->Query("INSERT INTO character (id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                  {Hub(hub), "character " + std::to_string(hub)});
     for (int m : members) {
-      conn_->Query("INSERT INTO anime_character (anime_id, character_id, role) VALUES ($1, $2, 'MAIN')",
-                   {U(m), Hub(hub)});
+      conn_->Query(
+          "INSERT INTO anime_character (anime_id, character_id, role) VALUES ($1, $2, 'MAIN')",
+          {U(m), Hub(hub)});
     }
   }
 
@@ -253,7 +255,8 @@ TEST_F(GraphTest, PathFindsAShortestLabelledChainOrNothing) {
   EXPECT_EQ(p.steps[2].node_id, U(4));
   EXPECT_EQ(p.steps[2].type, EdgeType::kOther);
   // Backward half is labelled as seen walking from 4 toward 1.
-  auto back = Q().Path(U(4), U(2), EdgeFilter::Of({EdgeType::kPrequel, EdgeType::kFullStory}), 5, 10, 20000);
+  auto back = Q().Path(U(4), U(2), EdgeFilter::Of({EdgeType::kPrequel, EdgeType::kFullStory}), 5,
+                       10, 20000);
   ASSERT_TRUE(back.found);
   ASSERT_EQ(back.steps.size(), 3u);
   EXPECT_EQ(back.steps[1].node_id, U(3));
@@ -306,6 +309,55 @@ TEST_F(GraphTest, ExpiredDeadlineIsATimeout) {
   } catch (const db::DbError& e) {
     EXPECT_EQ(e.kind(), db::ErrorKind::kTimeout);
   }
+}
+
+TEST_F(GraphTest, ACallersDeadlineCostsNoExtraRoundTrip) {
+  // The deadline is enforced by cancelling a statement still running at it, not by a
+  // SET statement_timeout before each statement (one round trip each). Same work, same count.
+  for (int i = 1; i <= 6; ++i) Anime(i);
+  for (int i = 1; i < 6; ++i) Relation(i, i + 1, "SEQUEL");
+  auto sent = [&](std::chrono::milliseconds budget) {
+    auto before = conn_->statements_sent();
+    auto k = Q(budget).KHop(U(1), EdgeFilter::All(), L(5, 50, 50));
+    EXPECT_EQ(k.nodes.size(), 5u);
+    auto p = Q(budget).Path(U(1), U(6), EdgeFilter::All(), 5, 10, 20000);
+    EXPECT_TRUE(p.found);
+    return conn_->statements_sent() - before;
+  };
+  sent(1h);  // prepares the statements and sets the session's statement timeout once
+  auto without_deadline = sent(1h);
+  EXPECT_EQ(sent(1500ms), without_deadline);
+  EXPECT_EQ(sent(300ms), without_deadline);
+}
+
+TEST_F(GraphTest, AStatementStillRunningAtTheCallersDeadlineIsCancelled) {
+  // A dense co-appearance graph makes one k_hop level slow enough to outlive a 20 ms deadline
+  // (the statement timeout stays at 2 s): the deadline, not the timeout, must stop it.
+  conn_->Exec(R"sql(
+    SELECT setseed(0.42);
+    INSERT INTO anime (id, title, year)
+      SELECT ('10000000-0000-4000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 'dense ' || n, 1950 + n % 70
+        FROM generate_series(1, 1500) n;
+    INSERT INTO character (id, name)
+      SELECT ('20000000-0000-4000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 'c' || n FROM generate_series(1, 100) n;
+    INSERT INTO anime_character (anime_id, character_id, role)
+      SELECT ('10000000-0000-4000-8000-' || lpad(to_hex(a), 12, '0'))::uuid,
+             ('20000000-0000-4000-8000-' || lpad(to_hex(ch), 12, '0'))::uuid, 'MAIN'
+        FROM generate_series(1, 1500) a, generate_series(1, 100) ch
+       WHERE random() < 0.6;
+    ANALYZE anime, character, anime_character;
+  )sql");
+  auto start = std::chrono::steady_clock::now();
+  try {
+    Q(20ms).KHop("10000000-0000-4000-8000-000000000001", EdgeFilter::All(), L(5, 50, 50));
+    FAIL() << "expected the deadline to stop the search";
+  } catch (const db::DbError& e) {
+    EXPECT_EQ(e.kind(), db::ErrorKind::kTimeout);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_TRUE(conn_->IdleOutsideTransaction());
+  Anime(1);
+  EXPECT_TRUE(Q().Neighbors(U(1), EdgeFilter::All(), 50, 10).start_found);
 }
 
 // Random graphs: KHop depths and Path lengths must match a reference BFS over the same edges.
