@@ -85,6 +85,31 @@ TEST(Pool, AWaiterGetsTheConnectionWhenItIsReleased) {
   releaser.join();
 }
 
+TEST(Pool, HandsOutTheMostRecentlyReleasedConnectionFirst) {
+  testing::TestDatabase tdb;
+  Pool pool({.url = tdb.url(), .size = 3});
+  auto pid = [](PooledConnection& c) { return c->Exec("SELECT pg_backend_pid()").GetInt64(0, 0); };
+  int64_t a_pid = 0, b_pid = 0, c_pid = 0;
+  {
+    auto a = pool.Acquire();
+    auto b = pool.Acquire();
+    auto c = pool.Acquire();
+    a_pid = pid(a);
+    b_pid = pid(b);
+    c_pid = pid(c);
+    // Destroyed in reverse order: c, then b, then a is released last.
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto again = pool.Acquire();
+    EXPECT_EQ(pid(again), a_pid) << "sequential use must stay on the warmest connection";
+  }
+  auto first = pool.Acquire();
+  auto second = pool.Acquire();
+  EXPECT_EQ(pid(first), a_pid);
+  EXPECT_EQ(pid(second), b_pid);
+  EXPECT_NE(c_pid, a_pid);
+}
+
 TEST(Pool, StatementTimeoutIsMappedAndTheConnectionStaysUsable) {
   testing::TestDatabase tdb;
   Pool pool({.url = tdb.url(), .size = 1, .statement_timeout = 100ms});
