@@ -183,28 +183,28 @@ void RequestCancel(pg_conn* conn) {
 // `cancelled` tells whether the cancel was requested, so an error can be named for it.
 pg_result* ExecPreparedUntil(pg_conn* conn, const std::string& name, const BoundParams& bound,
                              std::chrono::steady_clock::time_point cancel_at, bool& cancelled) {
+  using namespace std::chrono;
+  // A cancel that reaches the backend before it has read the statement is dropped (it is
+  // idle then), so until the answer comes the cancel is repeated at this interval.
+  constexpr auto kCancelAgainAfter = milliseconds(20);
   cancelled = false;
   if (!PQsendQueryPrepared(conn, name.c_str(), static_cast<int>(bound.values.size()),
                            bound.values.data(), bound.lengths.data(), nullptr, 0)) {
     return nullptr;
   }
-  while (PQisBusy(conn)) {
-    timespec wait{};
-    timespec* timeout = nullptr;  // after the cancel: until the server answers
-    if (!cancelled) {
-      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
-          cancel_at - std::chrono::steady_clock::now());
-      if (left.count() < 0) left = std::chrono::nanoseconds(0);
-      wait.tv_sec = static_cast<time_t>(left.count() / 1'000'000'000);
-      wait.tv_nsec = static_cast<long>(left.count() % 1'000'000'000);
-      timeout = &wait;
-    }
+  auto next_cancel = cancel_at;
+  while (PQisBusy(conn) && PQsocket(conn) >= 0) {
+    auto left = duration_cast<nanoseconds>(next_cancel - steady_clock::now());
+    if (left.count() < 0) left = nanoseconds(0);
+    timespec wait{static_cast<time_t>(left.count() / 1'000'000'000),
+                  static_cast<long>(left.count() % 1'000'000'000)};
     pollfd fd{PQsocket(conn), POLLIN, 0};
-    int ready = ppoll(&fd, 1, timeout, nullptr);
+    int ready = ppoll(&fd, 1, &wait, nullptr);
     if (ready < 0 && errno == EINTR) continue;
     if (ready == 0) {
       RequestCancel(conn);
       cancelled = true;
+      next_cancel = steady_clock::now() + kCancelAgainAfter;
       continue;
     }
     // A broken connection ends the wait; PQgetResult then reports why.

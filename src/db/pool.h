@@ -28,6 +28,10 @@ struct PoolOptions {
   std::vector<std::string> session_setup;
   /// When set, named statements are counted and timed (Connection::ObserveStatements).
   observability::MetricsRegistry* metrics = nullptr;
+  /// A connection idle this long is closed instead of handed out. The most recently released
+  /// connection is reused first, so after a burst the others can sit idle for hours, where a
+  /// server or network idle timeout would break them unnoticed.
+  std::chrono::milliseconds max_idle{std::chrono::minutes(5)};
 };
 
 /// Counters for metrics and tests.
@@ -83,8 +87,12 @@ class Pool {
   PoolOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Connection> idle_;
-  std::size_t open_ = 0;  // idle + in use + being opened
+  struct Idle {
+    Connection conn;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::deque<Idle> idle_;  // oldest release at the front
+  std::size_t open_ = 0;   // idle + in use + being opened
   PoolStats stats_;
 };
 

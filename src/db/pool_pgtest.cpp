@@ -110,6 +110,36 @@ TEST(Pool, HandsOutTheMostRecentlyReleasedConnectionFirst) {
   EXPECT_NE(c_pid, a_pid);
 }
 
+TEST(Pool, ConnectionsIdleLongerThanMaxIdleAreClosedNotHandedOut) {
+  testing::TestDatabase tdb;
+  Pool pool({.url = tdb.url(), .size = 2, .max_idle = 100ms});
+  auto pid = [](PooledConnection& c) { return c->Exec("SELECT pg_backend_pid()").GetInt64(0, 0); };
+  int64_t a_pid = 0, b_pid = 0;
+  {
+    auto a = pool.Acquire();
+    auto b = pool.Acquire();
+    a_pid = pid(a);
+    b_pid = pid(b);
+  }
+  EXPECT_EQ(pool.stats().idle, 2u);
+  std::this_thread::sleep_for(200ms);
+  auto fresh = pool.Acquire();
+  EXPECT_NE(pid(fresh), a_pid);
+  EXPECT_NE(pid(fresh), b_pid);
+  auto stats = pool.stats();
+  EXPECT_EQ(stats.idle, 0u);
+  EXPECT_EQ(stats.in_use, 1u);
+  // The closed backends are gone from the server, not just from the pool.
+  auto count = fresh->Query("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])",
+                            {"{" + std::to_string(a_pid) + "," + std::to_string(b_pid) + "}"});
+  for (int i = 0; i < 50 && count.GetInt64(0, 0) != 0; ++i) {
+    std::this_thread::sleep_for(20ms);  // a backend exits just after its client hangs up
+    count = fresh->Query("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])",
+                         {"{" + std::to_string(a_pid) + "," + std::to_string(b_pid) + "}"});
+  }
+  EXPECT_EQ(count.GetInt64(0, 0), 0);
+}
+
 TEST(Pool, StatementTimeoutIsMappedAndTheConnectionStaysUsable) {
   testing::TestDatabase tdb;
   Pool pool({.url = tdb.url(), .size = 1, .statement_timeout = 100ms});

@@ -32,13 +32,18 @@ std::vector<std::string> GraphQueries::SessionSetup() {
 }
 
 db::Result GraphQueries::Run(const db::Statement& stmt, const std::vector<db::Param>& params) {
-  auto now = std::chrono::steady_clock::now();
-  if (deadline_ <= now) {
+  using namespace std::chrono;
+  auto now = steady_clock::now();
+  // Under a millisecond left, the statement could not finish anyway: do not start it.
+  if (deadline_ - now < milliseconds(1)) {
     throw db::DbError(db::ErrorKind::kTimeout, "deadline exceeded before the query could run");
   }
   conn_.SetStatementTimeout(statement_timeout_);  // a no-op after the connection's first use
-  // A caller's deadline that comes before the statement timeout cancels the statement then.
-  if (deadline_ < now + statement_timeout_) return conn_.Execute(stmt, params, deadline_);
+  // A caller's deadline that comes before the statement timeout (0: none) cancels the
+  // statement then.
+  if (statement_timeout_.count() == 0 || deadline_ < now + statement_timeout_) {
+    return conn_.Execute(stmt, params, deadline_);
+  }
   return conn_.Execute(stmt, params);
 }
 
