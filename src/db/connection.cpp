@@ -237,23 +237,12 @@ Result Connection::ExecuteNamed(const Statement& stmt, const std::vector<Param>&
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
   };
+  bool cancelled = false;
   try {
-    pg_result* res = nullptr;
-    bool cancelled = false;
-    if (cancel_at) {
-      res = ExecPreparedUntil(conn_.get(), name, bound, *cancel_at, cancelled);
-    } else {
-      res = PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()),
-                           bound.values.data(), bound.lengths.data(), nullptr, 0);
-    }
-    if (cancelled && res && PQresultStatus(res) == PGRES_FATAL_ERROR) {
-      const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-      if (state && std::string_view(state) == "57014") {
-        PQclear(res);
-        ++statements_sent_;
-        throw DbError(ErrorKind::kTimeout, name + ": cancelled at the caller's deadline", "57014");
-      }
-    }
+    pg_result* res =
+        cancel_at ? ExecPreparedUntil(conn_.get(), name, bound, *cancel_at, cancelled)
+                  : PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()),
+                                   bound.values.data(), bound.lengths.data(), nullptr, 0);
     Result r = Check(res, name);
     observe();
     return r;
@@ -265,6 +254,10 @@ Result Connection::ExecuteNamed(const Statement& stmt, const std::vector<Param>&
           ->GetCounter("psvc_db_statement_errors_total", "Named SQL statements that failed",
                        {{"statement", name}, {"kind", std::string(ToString(e.kind()))}})
           .Inc();
+    }
+    // PostgreSQL says "canceling statement due to user request"; the user was the deadline.
+    if (cancelled && e.sqlstate() == "57014") {
+      throw DbError(ErrorKind::kTimeout, name + ": cancelled at the caller's deadline", "57014");
     }
     throw;
   }

@@ -7,6 +7,7 @@
 #include "db/error.h"
 #include "observability/metrics.h"
 #include "testing/test_database.h"
+#include "testing/wait_until.h"
 
 namespace psvc::db {
 namespace {
@@ -14,6 +15,10 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr Statement kAdd{"test.add", "SELECT $1::int + $2::int"};
+
+int64_t BackendPid(PooledConnection& c) {
+  return c->Exec("SELECT pg_backend_pid()").GetInt64(0, 0);
+}
 
 TEST(Pool, ReusesConnectionsAndPreparesOncePerConnection) {
   testing::TestDatabase tdb;
@@ -88,56 +93,54 @@ TEST(Pool, AWaiterGetsTheConnectionWhenItIsReleased) {
 TEST(Pool, HandsOutTheMostRecentlyReleasedConnectionFirst) {
   testing::TestDatabase tdb;
   Pool pool({.url = tdb.url(), .size = 3});
-  auto pid = [](PooledConnection& c) { return c->Exec("SELECT pg_backend_pid()").GetInt64(0, 0); };
   int64_t a_pid = 0, b_pid = 0, c_pid = 0;
   {
     auto a = pool.Acquire();
     auto b = pool.Acquire();
     auto c = pool.Acquire();
-    a_pid = pid(a);
-    b_pid = pid(b);
-    c_pid = pid(c);
+    a_pid = BackendPid(a);
+    b_pid = BackendPid(b);
+    c_pid = BackendPid(c);
     // Destroyed in reverse order: c, then b, then a is released last.
   }
   for (int i = 0; i < 3; ++i) {
     auto again = pool.Acquire();
-    EXPECT_EQ(pid(again), a_pid) << "sequential use must stay on the warmest connection";
+    EXPECT_EQ(BackendPid(again), a_pid) << "sequential use must stay on the warmest connection";
   }
   auto first = pool.Acquire();
   auto second = pool.Acquire();
-  EXPECT_EQ(pid(first), a_pid);
-  EXPECT_EQ(pid(second), b_pid);
+  EXPECT_EQ(BackendPid(first), a_pid);
+  EXPECT_EQ(BackendPid(second), b_pid);
   EXPECT_NE(c_pid, a_pid);
 }
 
 TEST(Pool, ConnectionsIdleLongerThanMaxIdleAreClosedNotHandedOut) {
   testing::TestDatabase tdb;
   Pool pool({.url = tdb.url(), .size = 2, .max_idle = 100ms});
-  auto pid = [](PooledConnection& c) { return c->Exec("SELECT pg_backend_pid()").GetInt64(0, 0); };
   int64_t a_pid = 0, b_pid = 0;
   {
     auto a = pool.Acquire();
     auto b = pool.Acquire();
-    a_pid = pid(a);
-    b_pid = pid(b);
+    a_pid = BackendPid(a);
+    b_pid = BackendPid(b);
   }
   EXPECT_EQ(pool.stats().idle, 2u);
   std::this_thread::sleep_for(200ms);
   auto fresh = pool.Acquire();
-  EXPECT_NE(pid(fresh), a_pid);
-  EXPECT_NE(pid(fresh), b_pid);
+  EXPECT_NE(BackendPid(fresh), a_pid);
+  EXPECT_NE(BackendPid(fresh), b_pid);
   auto stats = pool.stats();
   EXPECT_EQ(stats.idle, 0u);
   EXPECT_EQ(stats.in_use, 1u);
-  // The closed backends are gone from the server, not just from the pool.
-  auto count = fresh->Query("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])",
-                            {"{" + std::to_string(a_pid) + "," + std::to_string(b_pid) + "}"});
-  for (int i = 0; i < 50 && count.GetInt64(0, 0) != 0; ++i) {
-    std::this_thread::sleep_for(20ms);  // a backend exits just after its client hangs up
-    count = fresh->Query("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])",
-                         {"{" + std::to_string(a_pid) + "," + std::to_string(b_pid) + "}"});
-  }
-  EXPECT_EQ(count.GetInt64(0, 0), 0);
+  // The closed backends are gone from the server, not just from the pool (a backend exits
+  // just after its client hangs up).
+  auto gone = [&] {
+    return fresh
+               ->Query("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])",
+                       {"{" + std::to_string(a_pid) + "," + std::to_string(b_pid) + "}"})
+               .GetInt64(0, 0) == 0;
+  };
+  EXPECT_TRUE(testing::WaitUntil(gone, 1s, 20ms));
 }
 
 TEST(Pool, StatementTimeoutIsMappedAndTheConnectionStaysUsable) {
