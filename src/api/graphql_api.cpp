@@ -624,6 +624,10 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
       .Field(
           "search", "[SearchHit!]!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
             std::string_view q = Trim(p.Arg("query")->AsString());
+            // libpq sends parameters as C strings: a NUL would silently cut the query.
+            if (q.find('\0') != std::string_view::npos) {
+              throw UserError("query: contains a NUL character");
+            }
             int limit = IntArg(p, "limit", 1, kMaxSearchLimit);
             size_t length = CodePoints(q);
             if (length > kMaxSearchLength) {

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "graphql/document_cache.h"
-#include "graphql/json.h"
+#include "graphql/request_params.h"
 #include "http/server.h"
 #include "json/json_string.h"
 #include "observability/metrics.h"
@@ -81,86 +81,6 @@ http::Response ErrorResponse(int status, MediaType m, std::string_view message) 
   json::AppendQuoted(body, message);
   body += "}]}";
   return {status, ContentType(m == MediaType::kNone ? MediaType::kJson : m), std::move(body), {}};
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded decoding ('+' is a space).
-std::string UrlDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && HexDigit(s[i + 1]) >= 0 &&
-               HexDigit(s[i + 2]) >= 0) {
-      out += static_cast<char>(HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::vector<std::pair<std::string, std::string>> QueryParams(std::string_view query) {
-  std::vector<std::pair<std::string, std::string>> out;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view item = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (item.empty()) continue;
-    size_t eq = item.find('=');
-    out.emplace_back(UrlDecode(item.substr(0, eq)),
-                     eq == std::string_view::npos ? std::string() : UrlDecode(item.substr(eq + 1)));
-  }
-  return out;
-}
-
-/// The GraphQL request parameters of one HTTP request, decoded and checked.
-struct Params {
-  std::string query;
-  std::string operation_name;
-  std::optional<Value> variables;  // an object, or nullopt
-  std::string error;               // non-empty: a 400 with this message
-};
-
-// Checks the parameter members of a decoded JSON object (POST body).
-Params FromJsonObject(const Value& body) {
-  Params p;
-  const Value* query = body.Find("query");
-  if (!query) {
-    p.error = "The request has no `query` parameter.";
-    return p;
-  }
-  if (!query->IsString()) {
-    p.error = "The `query` parameter must be a string.";
-    return p;
-  }
-  p.query = std::string(query->AsString());
-  if (const Value* op = body.Find("operationName"); op && !op->IsNull()) {
-    if (!op->IsString()) {
-      p.error = "The `operationName` parameter must be a string or null.";
-      return p;
-    }
-    p.operation_name = std::string(op->AsString());
-  }
-  if (const Value* vars = body.Find("variables"); vars && !vars->IsNull()) {
-    if (!vars->IsMap()) {
-      p.error = "The `variables` parameter must be an object or null.";
-      return p;
-    }
-    p.variables = *vars;
-  }
-  if (const Value* ext = body.Find("extensions"); ext && !ext->IsNull() && !ext->IsMap()) {
-    p.error = "The `extensions` parameter must be an object or null.";
-  }
-  return p;
 }
 
 /// GraphiQL's page and its four static files, read once at start-up.
@@ -254,9 +174,10 @@ void Count(const GraphqlHttpOptions& o, OperationKind kind, const char* outcome,
 }
 
 http::Response Run(const GraphqlApi& api, const GraphqlHttpOptions& o, OperationKind kind,
-                   const Params& p, const graphql::PreparedDocument& prepared, MediaType m) {
+                   const graphql::RequestParams& p, const graphql::PreparedDocument& prepared,
+                   MediaType m) {
   GraphqlRequest request;
-  request.query = p.query;
+  request.query = *p.query;
   request.operation_name = p.operation_name;
   request.prepared = &prepared;
   if (p.variables) request.variables = &p.variables->AsMap();
@@ -318,14 +239,9 @@ http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
       return ErrorResponse(415, m, "Only the utf-8 charset is supported.");
     }
   }
-  if (req.body.empty()) return ErrorResponse(400, m, "The request body is empty.");
-  std::string why;
-  auto body = graphql::ParseJson(req.body, &why);
-  if (!body) return ErrorResponse(400, m, "The request body is not valid JSON: " + why);
-  if (!body->IsMap()) return ErrorResponse(400, m, "The request body must be a JSON object.");
-  Params p = FromJsonObject(*body);
+  graphql::RequestParams p = graphql::DecodeJsonBody(req.body);
   if (!p.error.empty()) return ErrorResponse(400, m, p.error);
-  auto prepared = api.Prepare(p.query);
+  auto prepared = api.Prepare(*p.query);
   OperationKind kind = api.Classify(prepared->parsed, p.operation_name);
   if (auto denied = Deny(auth, req, kind, m)) {
     return Rejected(auth, kind, "unauthenticated", std::move(*denied));
@@ -335,15 +251,8 @@ http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
 
 http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
                          const GraphiqlAssets& graphiql, const http::Request& req) {
-  auto params = QueryParams(req.query);
-  auto find = [&](std::string_view name) -> const std::string* {
-    for (const auto& [k, v] : params) {
-      if (k == name) return &v;
-    }
-    return nullptr;
-  };
-  const std::string* query = find("query");
-  if (!query && Accepts(AcceptedTypes(req.Header("accept")), "text/html")) {
+  graphql::RequestParams p = graphql::DecodeQueryString(req.query);
+  if (!p.query && Accepts(AcceptedTypes(req.Header("accept")), "text/html")) {
     if (!graphiql.available) {
       return {503,
               "text/plain; charset=utf-8",
@@ -357,23 +266,9 @@ http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
     return ErrorResponse(406, MediaType::kJson,
                          "Accept application/graphql-response+json or application/json.");
   }
-  if (!query) return ErrorResponse(400, m, "The request has no `query` parameter.");
-  Params p;
-  p.query = *query;
-  if (const std::string* op = find("operationName")) p.operation_name = *op;
-  for (const char* name : {"variables", "extensions"}) {
-    const std::string* text = find(name);
-    if (!text || text->empty()) continue;
-    std::string why;
-    auto v = graphql::ParseJson(*text, &why);
-    if (!v || !(v->IsMap() || v->IsNull())) {
-      return ErrorResponse(400, m,
-                           std::string("The `") + name + "` parameter must be a JSON object.");
-    }
-    if (std::string_view(name) == "variables" && v->IsMap()) p.variables = std::move(*v);
-  }
+  if (!p.error.empty()) return ErrorResponse(400, m, p.error);
   // GraphQL over HTTP: GET is for queries; a mutation must not run through it (405, POST only).
-  auto prepared = api.Prepare(p.query);
+  auto prepared = api.Prepare(*p.query);
   OperationKind kind = api.Classify(prepared->parsed, p.operation_name);
   if (kind == OperationKind::kMutation) {
     http::Response r = ErrorResponse(405, m, "Mutations must be sent with POST.");

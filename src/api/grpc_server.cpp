@@ -11,6 +11,7 @@
 
 #include "api/grpc_health.h"
 #include "api/grpc_observability.h"
+#include "api/grpc_request_decoding.h"
 
 namespace psvc::api {
 
@@ -83,11 +84,10 @@ void GrpcServer::Start() {
   builder.SetResourceQuota(quota);
   builder.SetMaxReceiveMessageSize(4 << 20);
   for (auto& s : services_) builder.RegisterService(s.get());
-  if (options_.metrics) {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-    creators.push_back(MakeObservabilityInterceptor(*options_.metrics));
-    builder.experimental().SetInterceptorCreators(std::move(creators));
-  }
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(MakeRequestDecodingInterceptor());  // first: the others see its status
+  if (options_.metrics) creators.push_back(MakeObservabilityInterceptor(*options_.metrics));
+  builder.experimental().SetInterceptorCreators(std::move(creators));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();

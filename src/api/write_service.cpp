@@ -265,7 +265,9 @@ std::vector<events::HandleResult> HandleIngestMessages(write::EventApplier& appl
     if (item.result) {
       r = {HandleResult::kAck, write::ToString(item.result->outcome)};
     } else if (item.error == E::kNotFound) {
-      r = HandleResult::DeadLetter(item.message);
+      // Its anime may still be on its way (a redelivered enrichment can come after the
+      // episodes and updates that follow it in the stream): wait, then dead-letter.
+      r = HandleResult::Later(item.message);
     } else if (item.db_error == db::ErrorKind::kInvalidInput ||
                item.db_error == db::ErrorKind::kConflict) {
       r = HandleResult::DeadLetter("rejected by the database: " +

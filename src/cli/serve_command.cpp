@@ -53,6 +53,7 @@ struct ServeOptions {
   std::string changes_stream = "ANIME_CHANGES";
   std::string changes_prefix = "anime.changes";
   int outbox_retention_hours = 24;
+  int ingest_dependency_wait_ms = 180000;
   std::string saga_reply_prefix = "anime.saga.replies";
   int saga_lease_ms = 30000;
   int saga_reply_timeout_ms = 30000;
@@ -70,6 +71,7 @@ struct ServeOptions {
   int http_threads = 4;
   int http_max_in_flight = 256;
   int http_queue_timeout_ms = 1000;
+  std::string cors_origins;
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
@@ -227,6 +229,7 @@ int RunServe(const ServeOptions& o) {
     co.durable = o.ingest_durable;
     co.dead_letter_subject = o.dead_letter_subject;
     co.fetch_batch = 128;  // one transaction per fetch (ApplyBatch)
+    co.dependency_wait = std::chrono::milliseconds(o.ingest_dependency_wait_ms);
     consumer = std::make_unique<events::JetStreamConsumer>(
         co, events::BatchHandler([&applier](const std::vector<events::Delivery>& batch) {
           return api::HandleIngestMessages(applier, batch);
@@ -242,6 +245,9 @@ int RunServe(const ServeOptions& o) {
             {}, static_cast<double>(s.redeliveries));
       w.Add("psvc_ingest_retried_total", "Ingestion messages put back after a transient failure",
             "counter", {}, static_cast<double>(s.retried));
+      w.Add("psvc_ingest_waiting_total",
+            "Ingestion messages put back to wait for an anime not applied yet", "counter", {},
+            static_cast<double>(s.waiting));
       w.Add("psvc_ingest_dead_lettered_total", "Ingestion messages sent to the dead-letter subject",
             "counter", {}, static_cast<double>(s.dead_lettered));
     });
@@ -255,6 +261,7 @@ int RunServe(const ServeOptions& o) {
                        .threads = o.http_threads,
                        .max_in_flight = o.http_max_in_flight,
                        .queue_timeout = std::chrono::milliseconds(o.http_queue_timeout_ms),
+                       .cors_origins = api::SplitTokens(o.cors_origins),
                        .observer = api::MakeHttpObserver(metrics),
                        .tls_cert_file = o.tls_cert,
                        .tls_key_file = o.tls_key,
@@ -349,6 +356,12 @@ void AddServeCommand(CLI::App& app) {
                   "Where events that can never apply go, with the reason in headers")
       ->envname("PSVC_DEAD_LETTER_SUBJECT")
       ->capture_default_str();
+  cmd->add_option("--ingest-dependency-wait-ms", o->ingest_dependency_wait_ms,
+                  "An event for an anime that has not arrived yet is retried with backoff this "
+                  "long in all (its enrichment may be redelivered after it), then dead-lettered")
+      ->envname("PSVC_INGEST_DEPENDENCY_WAIT_MS")
+      ->check(CLI::Range(0, 7 * 24 * 3600 * 1000))
+      ->capture_default_str();
   cmd->add_option("--changes-stream", o->changes_stream,
                   "JetStream stream the outbox relay publishes to")
       ->envname("PSVC_CHANGES_STREAM")
@@ -437,6 +450,21 @@ void AddServeCommand(CLI::App& app) {
       ->envname("PSVC_HTTP_QUEUE_TIMEOUT_MS")
       ->check(CLI::Range(1, 600000))
       ->capture_default_str();
+  cmd->add_option("--cors-origins", o->cors_origins,
+                  "Comma-separated browser origins allowed to call the HTTP API cross-origin "
+                  "(CORS), e.g. https://app.example.com, or * for any; empty = CORS off")
+      ->envname("PSVC_CORS_ORIGINS")
+      ->check([](const std::string& list) -> std::string {
+        for (const auto& origin : api::SplitTokens(list)) {
+          if (origin != "*" && !origin.starts_with("http://") && !origin.starts_with("https://")) {
+            return "an origin is * or scheme://host[:port], not " + origin;
+          }
+          if (origin != "*" && origin.back() == '/') {
+            return "an origin has no path or trailing slash: " + origin;
+          }
+        }
+        return {};
+      });
   cmd->add_option("--tls-cert", o->tls_cert,
                   "PEM certificate chain: serve gRPC and HTTP over TLS (with --tls-key)")
       ->envname("PSVC_TLS_CERT")

@@ -27,6 +27,21 @@ std::chrono::milliseconds RedeliveryDelay(int delivery_count, std::chrono::milli
   return std::min(d, max);
 }
 
+std::chrono::milliseconds WaitedBeforeDelivery(int delivery_count,
+                                               std::chrono::milliseconds initial,
+                                               std::chrono::milliseconds max) {
+  std::chrono::milliseconds total{0};
+  for (int n = 1; n < delivery_count; ++n) {
+    std::chrono::milliseconds d = RedeliveryDelay(n, initial, max);
+    total += d;
+    if (d == max) {  // every later delay is max too: no need to loop per delivery
+      total += max * (delivery_count - 1 - n);
+      break;
+    }
+  }
+  return total;
+}
+
 namespace {
 std::vector<std::string_view> Tokens(std::string_view s) {
   std::vector<std::string_view> out;

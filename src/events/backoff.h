@@ -30,6 +30,12 @@ class Backoff {
 std::chrono::milliseconds RedeliveryDelay(int delivery_count, std::chrono::milliseconds initial,
                                           std::chrono::milliseconds max);
 
+/// The least time a message has waited before its n-th delivery (1-based) when every earlier
+/// delivery was NAKed with RedeliveryDelay: the sum of those delays.
+std::chrono::milliseconds WaitedBeforeDelivery(int delivery_count,
+                                               std::chrono::milliseconds initial,
+                                               std::chrono::milliseconds max);
+
 /// NATS subject matching: `*` matches one token, a trailing `>` one or more tokens.
 bool SubjectMatches(std::string_view pattern, std::string_view subject);
 

@@ -28,6 +28,19 @@ TEST(Backoff, RedeliveryDelayIsExponentialAndCapped) {
   EXPECT_EQ(RedeliveryDelay(1000000, 100ms, 5s), 5s);
 }
 
+TEST(Backoff, WaitedBeforeDeliveryIsTheSumOfEarlierDelays) {
+  EXPECT_EQ(WaitedBeforeDelivery(1, 100ms, 5s), 0ms);
+  EXPECT_EQ(WaitedBeforeDelivery(2, 100ms, 5s), 100ms);
+  EXPECT_EQ(WaitedBeforeDelivery(4, 100ms, 5s), 700ms);  // 100 + 200 + 400
+  // 100+200+400+800+1600+3200 = 6300, then capped at 5000 from the 7th delay on.
+  EXPECT_EQ(WaitedBeforeDelivery(7, 100ms, 5s), 6300ms);
+  EXPECT_EQ(WaitedBeforeDelivery(8, 100ms, 5s), 6300ms + 5s);
+  EXPECT_EQ(WaitedBeforeDelivery(10, 100ms, 5s), 6300ms + 15s);
+  int64_t sum = 0;
+  for (int n = 1; n < 50; ++n) sum += RedeliveryDelay(n, 500ms, 30s).count();
+  EXPECT_EQ(WaitedBeforeDelivery(50, 500ms, 30s).count(), sum);
+}
+
 TEST(SubjectMatches, WildcardsFollowNatsRules) {
   EXPECT_TRUE(SubjectMatches("anime.ingest.>", "anime.ingest.dlq"));
   EXPECT_TRUE(SubjectMatches("anime.ingest.>", "anime.ingest.a.b"));

@@ -370,6 +370,26 @@ JetStreamConsumer::Impl::Outcome JetStreamConsumer::Impl::Settle(Fetched& f,
     case HandleResult::kDeadLetter:
       DeadLetter(msg, result.reason, delivered, stream_seq);
       return Outcome::kOther;
+    case HandleResult::kLater: {
+      auto waited =
+          WaitedBeforeDelivery(static_cast<int>(delivered), opt.retry_initial, opt.retry_max);
+      if (waited >= opt.dependency_wait) {
+        DeadLetter(msg,
+                   "still not applicable after waiting " + std::to_string(waited.count() / 1000) +
+                       " s over " + std::to_string(delivered) + " deliveries: " + result.reason,
+                   delivered, stream_seq);
+        return Outcome::kOther;
+      }
+      spdlog::info("ingest consumer: seq {} delivery {} waits for what it depends on: {}",
+                   stream_seq, delivered, result.reason);
+      Nak(msg, RedeliveryDelay(static_cast<int>(delivered), opt.retry_initial, opt.retry_max));
+      Count([](auto& st) {
+        ++st.retried;
+        ++st.waiting;
+      });
+      // Not kTransient: fetching must go on, since what it waits for comes through it.
+      return Outcome::kOther;
+    }
   }
   return Outcome::kOther;
 }

@@ -7,7 +7,8 @@
 /// or one fetch at a time (BatchHandler); a message that needs retrying is NAKed with a
 /// delay, so later messages are not held up behind it.
 /// Dead-lettering: kDeadLetter at once; a throwing handler after max_deliver deliveries;
-/// kRetry (transient) only after retry_deadline; any message after max_deliver_unhandled.
+/// kRetry (transient) only after retry_deadline; kLater once it has waited dependency_wait;
+/// any message after max_deliver_unhandled.
 
 #include <chrono>
 #include <cstdint>
@@ -25,6 +26,10 @@ struct HandleResult {
     kAck,         ///< applied (committed) or a redelivery already applied: acknowledge
     kRetry,       ///< transient failure (database down, serialization): redeliver later
     kDeadLetter,  ///< can never apply (undecodable, invalid): park it on the dead-letter subject
+    /// Cannot apply yet: it depends on something that has not arrived (an episode of an anime
+    /// whose enrichment is still on its way, maybe redelivered after this one). Retried with
+    /// backoff until it has waited dependency_wait in all, then dead-lettered with the reason.
+    kLater,
   };
   Kind kind = kAck;
   std::string reason;
@@ -32,6 +37,7 @@ struct HandleResult {
   static HandleResult Ack() { return {kAck, {}}; }
   static HandleResult Retry(std::string reason) { return {kRetry, std::move(reason)}; }
   static HandleResult DeadLetter(std::string reason) { return {kDeadLetter, std::move(reason)}; }
+  static HandleResult Later(std::string reason) { return {kLater, std::move(reason)}; }
 };
 
 /// Called on the consumer's thread for every message; an exception counts as kRetry.
@@ -70,6 +76,11 @@ struct JetStreamConsumerOptions {
   /// handler sees it (e.g. it kills the process every time). Counts every delivery, so keep it
   /// well above what a database outage produces (~1 per retry_max).
   int max_deliver_unhandled = 200;
+  /// kLater: how long in all a message waits for what it depends on before it is
+  /// dead-lettered, counted as the sum of its NAK delays (retry_initial doubling up to
+  /// retry_max), so every replica reaches the same verdict. The default outlasts several
+  /// ack_waits: the event it waits for may sit unacked on a replica that froze or died.
+  std::chrono::milliseconds dependency_wait{std::chrono::minutes(3)};
   int fetch_batch = 32;
   /// How long one fetch waits for messages; also bounds how long Stop() waits.
   std::chrono::milliseconds fetch_wait{500};
@@ -91,7 +102,8 @@ struct JetStreamConsumerStats {
   int64_t pending = -1;  ///< undelivered + unacked messages at the last check (-1 unknown)
   uint64_t handled = 0;  ///< handler calls
   uint64_t acked = 0;
-  uint64_t retried = 0;       ///< NAKs with delay
+  uint64_t retried = 0;       ///< NAKs with delay (kRetry and kLater)
+  uint64_t waiting = 0;       ///< of those, kLater: waiting for an event not applied yet
   uint64_t redeliveries = 0;  ///< messages seen with delivery count > 1
   uint64_t dead_lettered = 0;
   uint64_t skipped_dead_letters = 0;  ///< our own dead letters read back from the stream

@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
@@ -41,15 +42,71 @@ namespace {
 
 using Routes = std::map<std::string, std::map<std::string, Handler>>;  // path → method → handler
 
-Response Dispatch(const Routes& routes, const Request& req) {
+constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
+
+Response Overloaded() {
+  return {503, std::string(kTextPlain), "overloaded: retry shortly\n", {{"Retry-After", "1"}}};
+}
+
+bool CorsAllows(const ServerOptions& o, std::string_view origin) {
+  if (origin.empty()) return false;
+  for (const auto& allowed : o.cors_origins) {
+    if (allowed == "*" || allowed == origin) return true;
+  }
+  return false;
+}
+
+// The methods a path answers (HEAD with GET), for Allow and preflights.
+std::string AllowedMethods(const std::map<std::string, Handler>& methods) {
+  std::string allow;
+  for (const auto& [m, _] : methods) allow += (allow.empty() ? "" : ", ") + m;
+  return allow;
+}
+
+// A CORS preflight (Fetch standard §3.2.2), or nullopt when the request is not one.
+std::optional<Response> Preflight(const Routes& routes, const ServerOptions& o,
+                                  const Request& req) {
+  if (o.cors_origins.empty() || req.method != "OPTIONS" || req.Header("origin").empty() ||
+      req.Header("access-control-request-method").empty()) {
+    return std::nullopt;
+  }
+  auto it = routes.find(req.path);
+  if (it == routes.end()) return Response{404, std::string(kTextPlain), "not found\n", {}};
+  if (!CorsAllows(o, req.Header("origin"))) {
+    return Response{403, std::string(kTextPlain), "origin not allowed (--cors-origins)\n", {}};
+  }
+  std::string_view asked = req.Header("access-control-request-headers");
+  return Response{204,
+                  std::string(kTextPlain),
+                  {},
+                  {{"Access-Control-Allow-Methods", AllowedMethods(it->second) + ", OPTIONS"},
+                   {"Access-Control-Allow-Headers",
+                    asked.empty() ? "authorization, content-type" : std::string(asked)},
+                   {"Access-Control-Max-Age", "600"}}};
+}
+
+// CORS headers for an answer to an allowed origin.
+void AddCorsHeaders(const ServerOptions& o, const Request& req, Response& resp) {
+  if (o.cors_origins.empty()) return;
+  std::string_view origin = req.Header("origin");
+  // The answer depends on Origin whenever CORS is on: caches must key on it.
+  resp.headers.emplace_back("Vary", "Origin");
+  if (!CorsAllows(o, origin)) return;
+  resp.headers.emplace_back("Access-Control-Allow-Origin", std::string(origin));
+  resp.headers.emplace_back("Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
+}
+
+Response Dispatch(const Routes& routes, const ServerOptions& o, const Request& req) {
+  if (auto preflight = Preflight(routes, o, req)) return std::move(*preflight);
   auto it = routes.find(req.path);
   if (it == routes.end()) return {404, "text/plain; charset=utf-8", "not found\n", {}};
   auto h = it->second.find(req.method);
   if (h == it->second.end() && req.method == "HEAD") h = it->second.find("GET");
   if (h == it->second.end()) {
-    std::string allow;
-    for (const auto& [m, _] : it->second) allow += (allow.empty() ? "" : ", ") + m;
-    return {405, "text/plain; charset=utf-8", "method not allowed\n", {{"Allow", allow}}};
+    return {405,
+            std::string(kTextPlain),
+            "method not allowed\n",
+            {{"Allow", AllowedMethods(it->second)}}};
   }
   try {
     return h->second(req);
@@ -149,9 +206,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       std::string msg = status == 413   ? "request body too large\n"
                         : status == 431 ? "request headers too large\n"
                                         : "malformed HTTP request: " + ec.message() + "\n";
-      Response resp{status, "text/plain; charset=utf-8", msg, {}};
+      Response resp{status, std::string(kTextPlain), msg, {}};
       Observe(req, resp, "unmatched", start);
-      return Write(MakeResponse(std::move(resp), req.request_id, {11, false, false, false}));
+      return Write(MakeResponse(std::move(resp), req, {11, false, false, false}),
+                   /*release=*/false);
     }
     auto& msg = parser_->get();
     req.method = std::string(msg.method_string());
@@ -167,31 +225,53 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     req.body = std::move(msg.body());
     Reply reply{msg.version(), msg.keep_alive(), req.method == "HEAD",
                 shared_.routes.contains(req.path)};
-    counted_ = true;  // released when the answer has been written (see Write)
     if (shared_.in_flight.fetch_add(1) >= shared_.options.max_in_flight) {
-      Response resp{
-          503, "text/plain; charset=utf-8", "overloaded: retry shortly\n", {{"Retry-After", "1"}}};
+      Response resp = Overloaded();
       Observe(req, resp, reply.matched ? req.path : "unmatched", start);
-      return Write(MakeResponse(std::move(resp), req.request_id, reply));
+      return Write(MakeResponse(std::move(resp), req, reply), /*release=*/true);
     }
     // Handlers may block on the database: they run on the handler pool, so the I/O threads
-    // stay free to read requests and turn the excess away at once (above).
-    asio::post(shared_.handlers, [self = this->shared_from_this(), req = std::move(req), reply,
-                                  start]() mutable {
-      // Waited too long behind slow handlers: the client is better off retrying
-      // (elsewhere) than getting an answer this late.
-      Response resp = std::chrono::steady_clock::now() - start > self->shared_.options.queue_timeout
-                          ? Response{503,
-                                     "text/plain; charset=utf-8",
-                                     "overloaded: retry shortly\n",
-                                     {{"Retry-After", "1"}}}
-                          : Dispatch(self->shared_.routes, req);
-      self->Observe(req, resp, reply.matched ? req.path : "unmatched", start);
-      auto out = self->MakeResponse(std::move(resp), req.request_id, reply);
-      asio::post(self->stream_.get_executor(),
-                 [self, out = std::move(out)]() mutable { self->Write(std::move(out)); });
+    // stay free to read requests and turn the excess away at once (above). Whichever comes
+    // first claims the request: a handler thread (runs it) or the queue timer (answers 503
+    // now, from this strand, not when a thread frees up).
+    auto job = std::make_shared<QueuedRequest>(std::move(req), stream_.get_executor());
+    job->timer.expires_after(shared_.options.queue_timeout);
+    job->timer.async_wait(
+        [self = this->shared_from_this(), job, reply, start](beast::error_code ec) {
+          if (ec || !job->Claim(QueuedRequest::kTimedOut)) return;
+          Response resp = Overloaded();
+          self->Observe(job->req, resp, reply.matched ? job->req.path : "unmatched", start);
+          // The slot stays taken until a handler thread drops the request (below).
+          self->Write(self->MakeResponse(std::move(resp), job->req, reply), /*release=*/false);
+        });
+    asio::post(shared_.handlers, [self = this->shared_from_this(), job, reply, start] {
+      if (!job->Claim(QueuedRequest::kRunning)) {
+        self->shared_.in_flight.fetch_sub(1);  // answered 503 by the timer
+        return;
+      }
+      Response resp = Dispatch(self->shared_.routes, self->shared_.options, job->req);
+      self->Observe(job->req, resp, reply.matched ? job->req.path : "unmatched", start);
+      auto out = self->MakeResponse(std::move(resp), job->req, reply);
+      asio::post(self->stream_.get_executor(), [self, job, out = std::move(out)]() mutable {
+        job->timer.cancel();
+        self->Write(std::move(out), /*release=*/true);
+      });
     });
   }
+
+  // A request between the I/O thread and a handler thread; exactly one of them claims it.
+  struct QueuedRequest {
+    enum State { kQueued, kRunning, kTimedOut };
+    template <class Executor>
+    QueuedRequest(Request r, const Executor& ex) : req(std::move(r)), timer(ex) {}
+    bool Claim(State to) {
+      int expected = kQueued;
+      return state.compare_exchange_strong(expected, to);
+    }
+    Request req;
+    asio::steady_timer timer;  // used on the session's strand only
+    std::atomic<int> state{kQueued};
+  };
 
   // What the answer needs from the request once the parser is reused.
   struct Reply {
@@ -211,13 +291,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
   }
 
-  bhttp::response<bhttp::string_body> MakeResponse(Response r, const std::string& request_id,
+  bhttp::response<bhttp::string_body> MakeResponse(Response r, const Request& req,
                                                    const Reply& reply) {
+    AddCorsHeaders(shared_.options, req, r);
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), reply.version};
     res.set(bhttp::field::server, "postgres-service");
-    res.set(bhttp::field::content_type, r.content_type);
-    res.set("X-Request-Id", request_id);
-    for (auto& [k, v] : r.headers) res.set(k, v);
+    if (r.status != 204) res.set(bhttp::field::content_type, r.content_type);
+    res.set("X-Request-Id", req.request_id);
+    for (auto& [k, v] : r.headers) res.insert(k, v);
     res.keep_alive(reply.keep_alive);
     res.body() = std::move(r.body);
     res.prepare_payload();
@@ -225,17 +306,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     return res;
   }
 
-  void Write(bhttp::response<bhttp::string_body> res) {
+  // `release`: the answer frees the request's max_in_flight slot once written.
+  void Write(bhttp::response<bhttp::string_body> res, bool release) {
     auto sp = std::make_shared<bhttp::response<bhttp::string_body>>(std::move(res));
     bool close = !sp->keep_alive();
     Lowest().expires_after(shared_.options.read_timeout);
     bhttp::async_write(
         stream_, *sp,
-        [self = this->shared_from_this(), sp, close](beast::error_code ec, std::size_t) {
-          if (self->counted_) {
-            self->counted_ = false;
-            self->shared_.in_flight.fetch_sub(1);
-          }
+        [self = this->shared_from_this(), sp, close, release](beast::error_code ec, std::size_t) {
+          if (release) self->shared_.in_flight.fetch_sub(1);
           if (ec || close) return self->Close();
           self->Read();
         });
@@ -259,7 +338,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   const Shared& shared_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  bool counted_ = false;
   bool first_ = true;
   bool client_verified_ = false;
   std::string remote_address_;

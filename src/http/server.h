@@ -59,11 +59,17 @@ struct ServerOptions {
   /// answer is 503 with Retry-After at once, from an I/O thread, so an overload costs little
   /// instead of queueing without bound.
   int max_in_flight = 256;
-  /// A request that waited longer than this for a handler thread is answered 503 +
-  /// Retry-After, without running, when a thread picks it up: it is not run late, after its
-  /// client may have given up. (It still waits for that thread; max_in_flight bounds the
-  /// queue.)
+  /// A request still waiting for a handler thread after this long is answered 503 +
+  /// Retry-After at that moment (from an I/O thread) and never runs: it is not run late,
+  /// after its client may have given up. It keeps its max_in_flight slot until a handler
+  /// thread has dropped it, so the queue stays bounded.
   std::chrono::milliseconds queue_timeout{1000};
+  /// Browser origins (e.g. "https://app.example.com", or "*" for any) that may call the
+  /// server cross-origin (CORS). Empty: no CORS headers and OPTIONS preflights answer 405.
+  /// An allowed origin gets Access-Control-Allow-Origin on every answer, and its preflight
+  /// (OPTIONS with Access-Control-Request-Method) on a known path answers 204 with the path's
+  /// methods; a preflight from any other origin answers 403.
+  std::vector<std::string> cors_origins;
   /// Access logs and metrics; runs on the worker thread, so it must be quick.
   RequestObserver observer;
   /// HTTPS when both are set (PEM files: certificate chain, private key).

@@ -10,7 +10,9 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <map>
 #include <thread>
+#include <vector>
 
 namespace psvc::http {
 namespace {
@@ -49,9 +51,8 @@ class ServerTest : public ::testing::Test {
     server_->Route("GET", "/peer", [](const Request& r) {
       return Response{200, "text/plain", r.remote_address, {}};
     });
-    server_->Route("GET", "/boom", [](const Request&) -> Response {
-      throw std::runtime_error("secret detail");
-    });
+    server_->Route("GET", "/boom",
+                   [](const Request&) -> Response { throw std::runtime_error("secret detail"); });
     server_->Start();
     socket_.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
   }
@@ -185,6 +186,132 @@ TEST(ServerLifecycle, ARequestQueuedTooLongIs503WithoutRunning) {
   t.join();
   EXPECT_EQ(first, 200);
   EXPECT_EQ(runs, 1);
+}
+
+// The 503 for a request stuck in the queue comes at the queue timeout, while the handler
+// ahead of it is still running, not when a thread frees up; the dropped request keeps its
+// in-flight slot until a handler thread has discarded it, so the queue stays bounded.
+TEST(ServerLifecycle, AQueuedRequestIsAnswered503AtTheQueueTimeoutNotWhenAThreadFrees) {
+  ServerOptions o;
+  o.threads = 1;
+  o.max_in_flight = 2;
+  o.queue_timeout = std::chrono::milliseconds(100);
+  Server server(o);
+  std::atomic<int> runs{0};
+  std::atomic<bool> release{false};
+  server.Route("GET", "/block", [&](const Request&) {
+    ++runs;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return Response{200, "text/plain", "done", {}};
+  });
+  server.Start();
+  int first = 0;
+  std::thread t([&] { first = GetStatus(server.port(), "/block"); });
+  while (runs == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(GetStatus(server.port(), "/block"), 503);  // the only thread is still blocked
+  EXPECT_FALSE(release);
+  EXPECT_EQ(GetStatus(server.port(), "/block"), 503);  // both slots still taken: at once
+  release = true;
+  t.join();
+  EXPECT_EQ(first, 200);
+  EXPECT_EQ(runs, 1);  // the timed-out request never ran
+  // The dropped request's slot is given back once the thread has discarded it.
+  for (int i = 0; i < 200 && GetStatus(server.port(), "/block") != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(GetStatus(server.port(), "/block"), 200);
+}
+
+/// One request on a fresh connection: status and headers (lower-case names).
+std::pair<int, std::map<std::string, std::string>> Exchange(
+    uint16_t port, bhttp::verb verb, const char* target,
+    std::vector<std::pair<std::string, std::string>> headers) {
+  asio::io_context ioc;
+  tcp::socket s(ioc);
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  bhttp::request<bhttp::string_body> req{verb, target, 11};
+  req.set(bhttp::field::host, "x");
+  for (auto& [k, v] : headers) req.set(k, v);
+  req.prepare_payload();
+  bhttp::write(s, req);
+  boost::beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(s, buf, res);
+  std::map<std::string, std::string> out;
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out[name] = std::string(f.value());
+  }
+  return {static_cast<int>(res.result_int()), out};
+}
+
+TEST(ServerCors, OffByDefaultPreflightIs405AndNoHeaders) {
+  Server server(ServerOptions{});
+  server.Route("POST", "/graphql", [](const Request&) {
+    return Response{200, "text/plain", "", {}};
+  });
+  server.Start();
+  auto [status, h] =
+      Exchange(server.port(), bhttp::verb::options, "/graphql",
+               {{"Origin", "https://a.example"}, {"Access-Control-Request-Method", "POST"}});
+  EXPECT_EQ(status, 405);
+  EXPECT_FALSE(h.contains("access-control-allow-origin"));
+  auto [s2, h2] =
+      Exchange(server.port(), bhttp::verb::post, "/graphql", {{"Origin", "https://a.example"}});
+  EXPECT_EQ(s2, 200);
+  EXPECT_FALSE(h2.contains("access-control-allow-origin"));
+}
+
+TEST(ServerCors, AllowedOriginsGetPreflightsAndHeadersOthersDoNot) {
+  ServerOptions o;
+  o.cors_origins = {"https://a.example"};
+  Server server(o);
+  server.Route("POST", "/graphql", [](const Request&) {
+    return Response{200, "text/plain", "", {}};
+  });
+  server.Route("GET", "/graphql", [](const Request&) {
+    return Response{200, "text/plain", "", {}};
+  });
+  server.Start();
+  auto [status, h] = Exchange(server.port(), bhttp::verb::options, "/graphql",
+                              {{"Origin", "https://a.example"},
+                               {"Access-Control-Request-Method", "POST"},
+                               {"Access-Control-Request-Headers", "authorization,content-type"}});
+  EXPECT_EQ(status, 204);
+  EXPECT_EQ(h["access-control-allow-origin"], "https://a.example");
+  EXPECT_EQ(h["access-control-allow-methods"], "GET, POST, OPTIONS");
+  EXPECT_EQ(h["access-control-allow-headers"], "authorization,content-type");
+  EXPECT_EQ(h["vary"], "Origin");
+  auto [s2, h2] =
+      Exchange(server.port(), bhttp::verb::options, "/graphql",
+               {{"Origin", "https://b.example"}, {"Access-Control-Request-Method", "POST"}});
+  EXPECT_EQ(s2, 403);
+  EXPECT_FALSE(h2.contains("access-control-allow-origin"));
+  auto [s3, h3] =
+      Exchange(server.port(), bhttp::verb::post, "/graphql", {{"Origin", "https://a.example"}});
+  EXPECT_EQ(s3, 200);
+  EXPECT_EQ(h3["access-control-allow-origin"], "https://a.example");
+  EXPECT_EQ(h3["access-control-expose-headers"], "X-Request-Id, Retry-After");
+  auto [s4, h4] =
+      Exchange(server.port(), bhttp::verb::post, "/graphql", {{"Origin", "https://b.example"}});
+  EXPECT_EQ(s4, 200);  // served; the browser withholds it from the page
+  EXPECT_FALSE(h4.contains("access-control-allow-origin"));
+  // A plain OPTIONS (no preflight headers) is still an ordinary request: 405.
+  auto [s5, h5] = Exchange(server.port(), bhttp::verb::options, "/graphql", {});
+  EXPECT_EQ(s5, 405);
+}
+
+TEST(ServerCors, AStarAllowsAnyOrigin) {
+  ServerOptions o;
+  o.cors_origins = {"*"};
+  Server server(o);
+  server.Route("GET", "/x", [](const Request&) { return Response{200, "text/plain", "", {}}; });
+  server.Start();
+  auto [status, h] =
+      Exchange(server.port(), bhttp::verb::get, "/x", {{"Origin", "http://localhost:3000"}});
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(h["access-control-allow-origin"], "http://localhost:3000");
 }
 
 TEST(ServerLifecycle, StopLetsRequestsInFlightFinishAndOverloadIs503WithRetryAfter) {
