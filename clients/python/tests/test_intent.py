@@ -356,11 +356,12 @@ class Retries(unittest.TestCase):
     def test_no_pause_runs_past_the_deadline(self):
         slow = pgc.RetryPolicy(max_attempts=10, initial_backoff=30, max_backoff=30)
         service, client = self.scripted([grpc.StatusCode.UNAVAILABLE] * 9, retry=slow)
-        random.seed(1)  # a pause of 30 s * U(0, 1): above 0.3 s unless the draw is tiny
+        random.seed(1)  # the first pause, 30 s * U(0, 1), is 4 s with this seed
         started = time.monotonic()
-        with self.assertRaises(pgc.UnavailableError):
-            client.neighbors(A, timeout=0.3)
-        self.assertLess(time.monotonic() - started, 10)
+        with self.assertRaises(pgc.UnavailableError) as ctx:
+            client.neighbors(A, timeout=2)
+        self.assertEqual(ctx.exception.attempts, 1)
+        self.assertLess(time.monotonic() - started, 30)
         with self.assertRaises(pgc.DeadlineExceededError) as ctx:
             client.neighbors(A, timeout=0)
         self.assertEqual(ctx.exception.attempts, 0)
@@ -381,10 +382,14 @@ class Retries(unittest.TestCase):
                 with self.assertRaises(pgc.UnavailableError) as ctx:
                     await client.neighbors(A)
                 self.assertEqual(ctx.exception.attempts, 4)
+            slow = pgc.RetryPolicy(max_attempts=10, initial_backoff=30, max_backoff=30)
+            async with pgc.AsyncGraphClient(service.address, retry=slow) as client:
                 service.script = [grpc.StatusCode.UNAVAILABLE] * 9
+                random.seed(1)  # a pause far beyond the deadline: no second attempt
                 with self.assertRaises(pgc.UnavailableError) as ctx:
-                    await client.neighbors(A, timeout=0.001)
-                return first
+                    await client.neighbors(A, timeout=2)
+                self.assertEqual(ctx.exception.attempts, 1)
+            return first
         first = asyncio.run(run())
         self.assertEqual(first.neighbors, (pgc.Neighbor(B, "SEQUEL"),))
 

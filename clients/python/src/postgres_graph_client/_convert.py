@@ -19,55 +19,92 @@ _HUB_MESSAGE = ("via", "hub", "via_hub")
 _EXPLANATION = ("explanation", "explain", "reason")
 
 
-def _scalar(msg, names, kind):
-    fields = msg.DESCRIPTOR.fields_by_name
+def _scalar_field(descriptor, names, kind):
+    """The first of `names` that is a singular string (kind str) or integer (kind int) field."""
     for name in names:
-        f = fields.get(name)
+        f = descriptor.fields_by_name.get(name)
         if f is None or f.label == FieldDescriptor.LABEL_REPEATED:
             continue
         if kind is str and f.type == FieldDescriptor.TYPE_STRING:
-            value = getattr(msg, name)
-        elif kind is int and f.cpp_type in (FieldDescriptor.CPPTYPE_INT32,
-                                            FieldDescriptor.CPPTYPE_INT64):
-            value = getattr(msg, name)
-        else:
-            continue
-        if value:
-            return value
+            return name
+        if kind is int and f.cpp_type in (FieldDescriptor.CPPTYPE_INT32,
+                                          FieldDescriptor.CPPTYPE_INT64):
+            return name
     return None
 
 
-def _submessage(msg, names):
-    fields = msg.DESCRIPTOR.fields_by_name
+def _message_field(descriptor, names):
     for name in names:
-        f = fields.get(name)
+        f = descriptor.fields_by_name.get(name)
         if (f is not None and f.type == FieldDescriptor.TYPE_MESSAGE and
-                f.label != FieldDescriptor.LABEL_REPEATED and msg.HasField(name)):
-            return getattr(msg, name)
+                f.label != FieldDescriptor.LABEL_REPEATED):
+            return name
     return None
+
+
+class _LabelFields:
+    """Which label fields a message type has, found once per type: answers from a server
+    without labels cost one dictionary look-up per item."""
+
+    def __init__(self, d):
+        self.title = _scalar_field(d, _TITLE, str)
+        self.type = _scalar_field(d, _ANIME_TYPE, str)
+        self.year = _scalar_field(d, _YEAR, int)
+        self.node_message = _message_field(d, _NODE_MESSAGE)
+        self.hub_name = _scalar_field(d, _HUB_NAME, str)
+        self.hub_kind = _scalar_field(d, _HUB_KIND, str)
+        self.hub_message = _message_field(d, _HUB_MESSAGE)
+        self.explanation = _scalar_field(d, _EXPLANATION, str)
+        self.has_node_label = bool(self.title or self.node_message)
+        # Inside a nested hub message: its kind and name.
+        self.kind = _scalar_field(d, ("kind", "type"), str)
+        self.name = _scalar_field(d, ("name", "title", "label"), str)
+
+
+_FIELDS = {}
+
+
+def _fields(msg):
+    d = msg.DESCRIPTOR
+    found = _FIELDS.get(d.full_name)
+    if found is None:
+        found = _FIELDS[d.full_name] = _LabelFields(d)
+    return found
+
+
+def _get(msg, name):
+    return (getattr(msg, name) or None) if name else None
 
 
 def node_label(msg):
     """The anime's label carried by an answer item (its own fields or a nested message)."""
-    inner = _submessage(msg, _NODE_MESSAGE)
-    source = inner if inner is not None else msg
-    title = _scalar(source, _TITLE, str)
+    f = _fields(msg)
+    if not f.has_node_label:
+        return None
+    source = msg
+    if f.node_message and msg.HasField(f.node_message):
+        source = getattr(msg, f.node_message)
+        f = _fields(source)
+    title = _get(source, f.title)
     if title is None:
         return None
-    return t.NodeLabel(title=title, type=_scalar(source, _ANIME_TYPE, str),
-                       year=_scalar(source, _YEAR, int))
+    return t.NodeLabel(title=title, type=_get(source, f.type), year=_get(source, f.year))
 
 
 def hub(msg):
     """The hub of a derived edge, with its kind and name when the server sends them."""
     if not msg.via_id:
         return None
-    inner = _submessage(msg, _HUB_MESSAGE)
-    if inner is not None:
-        return t.Hub(id=msg.via_id, kind=_scalar(inner, ("kind", "type"), str),
-                     name=_scalar(inner, ("name", "title", "label"), str))
-    return t.Hub(id=msg.via_id, kind=_scalar(msg, _HUB_KIND, str),
-                 name=_scalar(msg, _HUB_NAME, str))
+    f = _fields(msg)
+    if f.hub_message and msg.HasField(f.hub_message):
+        inner = getattr(msg, f.hub_message)
+        g = _fields(inner)
+        return t.Hub(id=msg.via_id, kind=_get(inner, g.kind), name=_get(inner, g.name))
+    return t.Hub(id=msg.via_id, kind=_get(msg, f.hub_kind), name=_get(msg, f.hub_name))
+
+
+def explanation(msg):
+    return _get(msg, _fields(msg).explanation)
 
 
 def limits(msg):
@@ -99,7 +136,7 @@ def path(request, resp):
         from_found=resp.from_found, to_found=resp.to_found, truncated=resp.truncated,
         steps=tuple(t.PathStep(node_id=s.node_id, edge_type=edge_type_name(s.edge_type),
                                via=hub(s), label=node_label(s),
-                               explanation=_scalar(s, _EXPLANATION, str)) for s in resp.steps),
+                               explanation=explanation(s)) for s in resp.steps),
         limits=limits(resp.applied_limits))
 
 
