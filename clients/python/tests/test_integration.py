@@ -247,6 +247,7 @@ class Primitives(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("neighbors of [%s]; edge types SEQUEL: none found" % FMAB, out.stdout)
         self.assertIn("shared studios: Bones [%s]" % BONES, out.stdout)
+        self.assertIn("-FULL_STORY-> [%s]" % BEBOP, out.stdout)
         self.assertIn("refused: edge_types[0]: unknown edge type 'sequels'", out.stdout)
 
 
