@@ -113,30 +113,46 @@ def limits(msg):
                            clamped=tuple(msg.clamped))
 
 
+def _labelling(items):
+    """(node label reader, hub reader) for the items of one repeated field: all share a type,
+    so the label fields are looked up once, and a type without labels costs nothing per item."""
+    if not items:
+        return None, None
+    f = _fields(items[0])
+    label = node_label if f.has_node_label else (lambda msg: None)
+    has_hub_labels = f.hub_message or f.hub_kind or f.hub_name
+    via = hub if has_hub_labels else (lambda msg: t.Hub(msg.via_id) if msg.via_id else None)
+    return label, via
+
+
 def neighbors(request, resp):
+    items = resp.neighbors
+    label, via = _labelling(items)
     return t.NeighborsResult(
         start_id=request.node_id, start_found=resp.start_found,
-        neighbors=tuple(t.Neighbor(node_id=n.node_id, edge_type=edge_type_name(n.edge_type),
-                                   via=hub(n), label=node_label(n)) for n in resp.neighbors),
+        neighbors=tuple(t.Neighbor(n.node_id, edge_type_name(n.edge_type), via(n), label(n))
+                        for n in items),
         limits=limits(resp.applied_limits))
 
 
 def k_hop(request, resp):
+    items = resp.results
+    label, via = _labelling(items)
     return t.KHopResult(
         start_id=request.node_id, start_found=resp.start_found, truncated=resp.truncated,
-        nodes=tuple(t.KHopNode(node_id=n.node_id, depth=n.depth,
-                               edge_type=edge_type_name(n.edge_type), parent_id=n.parent_id,
-                               via=hub(n), label=node_label(n)) for n in resp.results),
+        nodes=tuple(t.KHopNode(n.node_id, n.depth, edge_type_name(n.edge_type), n.parent_id,
+                               via(n), label(n)) for n in items),
         limits=limits(resp.applied_limits))
 
 
 def path(request, resp):
+    items = resp.steps
+    label, via = _labelling(items)
     return t.PathResult(
         from_id=request.from_id, to_id=request.to_id, found=resp.found,
         from_found=resp.from_found, to_found=resp.to_found, truncated=resp.truncated,
-        steps=tuple(t.PathStep(node_id=s.node_id, edge_type=edge_type_name(s.edge_type),
-                               via=hub(s), label=node_label(s),
-                               explanation=explanation(s)) for s in resp.steps),
+        steps=tuple(t.PathStep(s.node_id, edge_type_name(s.edge_type), via(s), label(s),
+                               explanation(s)) for s in items),
         limits=limits(resp.applied_limits))
 
 
