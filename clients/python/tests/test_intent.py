@@ -420,11 +420,13 @@ def labelled_message_types():
     message("NestedEdge", [("node_id", T.TYPE_STRING, None), ("edge_type", T.TYPE_INT32, None),
                            ("via_id", T.TYPE_STRING, None), ("label", T.TYPE_MESSAGE, "Label"),
                            ("via", T.TYPE_MESSAGE, "HubLabel")])
+    message("Merged", [(name, T.TYPE_STRING, None) for name in (
+        "merged_into", "from_merged_into", "to_merged_into", "a_merged_into", "b_merged_into")])
     pool = descriptor_pool.DescriptorPool()
     pool.Add(f)
     factory = message_factory.MessageFactory(pool)
     return {name: factory.GetPrototype(pool.FindMessageTypeByName("labelled.test." + name))
-            for name in ("FlatStep", "NestedEdge")}
+            for name in ("FlatStep", "NestedEdge", "Merged")}
 
 
 class Labels(unittest.TestCase):
@@ -451,6 +453,7 @@ class Labels(unittest.TestCase):
         request = pb.PathRequest(from_id=A, to_id=B)
 
         class Response:  # a PathResponse whose steps carry labels
+            DESCRIPTOR = pb.PathResponse.DESCRIPTOR
             steps = [types["FlatStep"](node_id=A, title="Fullmetal Alchemist", node_type="TV",
                                        year=2003), flat]
             found = from_found = to_found = True
@@ -463,6 +466,43 @@ class Labels(unittest.TestCase):
             "Fullmetal Alchemist (TV, 2003) [%s] -same_studio via studio Bones [%s]-> "
             "Shamballa (MOVIE, 2005) [%s]" % (A, H, B),
             "1. both made by Bones"]))
+
+
+class MergedIds(unittest.TestCase):
+    """Servers that answer for the anime an id was merged into say so (merged_into fields);
+    the client reports it when the field exists, and is None for servers without it."""
+
+    def test_merged_into_is_read_and_noted(self):
+        merged_type = labelled_message_types()["Merged"]
+
+        class Response:  # a NeighborsResponse of a server with merged_into
+            DESCRIPTOR = merged_type.DESCRIPTOR
+            neighbors = [pb.Edge(node_id=B, edge_type=pb.EDGE_TYPE_SEQUEL)]
+            start_found = True
+            applied_limits = pb.AppliedLimits(max_results=50)
+            merged_into = C
+        data = _convert.neighbors(pb.NeighborsRequest(node_id=A), Response)
+        self.assertEqual(data.merged_into, C)
+        text = GraphResult("neighbors", pgc.GraphIntent("neighbors", A), data).to_prompt()
+        self.assertEqual(text.splitlines()[-1], "note: [%s] was merged into [%s]; the answer "
+                                                "is about [%s]" % (A, C, C))
+
+        class PathResponse(Response):
+            steps = []
+            found, from_found, to_found, truncated = False, True, True, False
+            merged_into = from_merged_into = ""
+            to_merged_into = C
+        data = _convert.path(pb.PathRequest(from_id=A, to_id=B), PathResponse)
+        self.assertEqual((data.from_merged_into, data.to_merged_into), (None, C))
+        text = GraphResult("path", pgc.GraphIntent("path", A, B), data).to_prompt()
+        self.assertIn("note: [%s] was merged into [%s]" % (B, C), text)
+        # Today's messages have no such field.
+        plain = _convert.neighbors(pb.NeighborsRequest(node_id=A), pb.NeighborsResponse())
+        self.assertIsNone(plain.merged_into)
+        compared = pgc.Comparison(A, B, True, True, pgc.AnimeSummary(C, "Three"),
+                                  pgc.AnimeSummary(B, "Two"), a_merged_into=C)
+        text = GraphResult("compare", pgc.GraphIntent("compare", A, B), compared).to_prompt()
+        self.assertIn("note: [%s] was merged into [%s]" % (A, C), text)
 
 
 class PromptText(unittest.TestCase):

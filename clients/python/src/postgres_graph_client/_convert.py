@@ -56,6 +56,7 @@ class _LabelFields:
         self.hub_message = _message_field(d, _HUB_MESSAGE)
         self.explanation = _scalar_field(d, _EXPLANATION, str)
         self.has_node_label = bool(self.title or self.node_message)
+        self.names = frozenset(d.fields_by_name)
         # Inside a nested hub message: its kind and name.
         self.kind = _scalar_field(d, ("kind", "type"), str)
         self.name = _scalar_field(d, ("name", "title", "label"), str)
@@ -107,6 +108,11 @@ def explanation(msg):
     return _get(msg, _fields(msg).explanation)
 
 
+def _optional(msg, name):
+    """A string field of newer servers (e.g. merged_into), None when absent or empty."""
+    return (getattr(msg, name) or None) if name in _fields(msg).names else None
+
+
 def limits(msg):
     return t.AppliedLimits(max_hops=msg.max_hops, max_fanout_per_hop=msg.max_fanout_per_hop,
                            max_results=msg.max_results, hub_window=msg.hub_window,
@@ -132,7 +138,7 @@ def neighbors(request, resp):
         start_id=request.node_id, start_found=resp.start_found,
         neighbors=tuple(t.Neighbor(n.node_id, edge_type_name(n.edge_type), via(n), label(n))
                         for n in items),
-        limits=limits(resp.applied_limits))
+        limits=limits(resp.applied_limits), merged_into=_optional(resp, "merged_into"))
 
 
 def k_hop(request, resp):
@@ -142,7 +148,7 @@ def k_hop(request, resp):
         start_id=request.node_id, start_found=resp.start_found, truncated=resp.truncated,
         nodes=tuple(t.KHopNode(n.node_id, n.depth, edge_type_name(n.edge_type), n.parent_id,
                                via(n), label(n)) for n in items),
-        limits=limits(resp.applied_limits))
+        limits=limits(resp.applied_limits), merged_into=_optional(resp, "merged_into"))
 
 
 def path(request, resp):
@@ -153,7 +159,9 @@ def path(request, resp):
         from_found=resp.from_found, to_found=resp.to_found, truncated=resp.truncated,
         steps=tuple(t.PathStep(s.node_id, edge_type_name(s.edge_type), via(s), label(s),
                                explanation(s)) for s in items),
-        limits=limits(resp.applied_limits))
+        limits=limits(resp.applied_limits),
+        from_merged_into=_optional(resp, "from_merged_into"),
+        to_merged_into=_optional(resp, "to_merged_into"))
 
 
 def _summary(msg):
@@ -178,4 +186,6 @@ def compare(request, resp):
         shared_characters=_shared(resp.shared_characters),
         shared_studios=_shared(resp.shared_studios),
         shared_original_works=_shared(resp.shared_original_works),
-        direct_relations=tuple(edge_type_name(e) for e in resp.direct_relations))
+        direct_relations=tuple(edge_type_name(e) for e in resp.direct_relations),
+        a_merged_into=_optional(resp, "a_merged_into"),
+        b_merged_into=_optional(resp, "b_merged_into"))

@@ -39,8 +39,19 @@ def _count(n, noun, plural=None):
     return "%d %s" % (n, noun if n == 1 else plural or noun + "s")
 
 
+_MERGED = {"neighbors": (("start_id", "merged_into"),),
+           "k_hop": (("start_id", "merged_into"),),
+           "path": (("from_id", "from_merged_into"), ("to_id", "to_merged_into")),
+           "compare": (("a_id", "a_merged_into"), ("b_id", "b_merged_into"))}
+
+
 def _notes(result):
     lines = []
+    for asked, survivor in _MERGED[result.query_type]:
+        into = getattr(result.data, survivor)
+        if into:
+            lines.append("note: [%s] was merged into [%s]; the answer is about [%s]"
+                         % (getattr(result.data, asked), into, into))
     limits = result.limits
     for key in result.clamped:  # intent keys, named as AppliedLimits names them
         lines.append("note: %s was above the server's cap and was lowered to %d"

@@ -1,7 +1,8 @@
 """Answers of the four primitives as plain, immutable dataclasses.
 
 Edge types are vocabulary names ('SEQUEL', 'same_studio'). Labels (an anime's title, type and
-year; a hub's kind and name) are filled when the server sends them and None otherwise.
+year; a hub's kind and name) are filled when the server sends them and None otherwise, and so
+is `merged_into` (the anime a requested id was merged into, whose answer this is).
 """
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
@@ -48,6 +49,7 @@ class NeighborsResult:
     start_found: bool
     neighbors: Tuple[Neighbor, ...]
     limits: AppliedLimits
+    merged_into: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class KHopResult:
     truncated: bool  # max_results stopped the search before every node within max_hops
     nodes: Tuple[KHopNode, ...]
     limits: AppliedLimits
+    merged_into: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ class PathResult:
     truncated: bool  # the search hit its node budget before proving there is no path
     steps: Tuple[PathStep, ...]
     limits: AppliedLimits
+    from_merged_into: Optional[str] = None
+    to_merged_into: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -133,3 +138,5 @@ class Comparison:
     shared_studios: Tuple[SharedEntity, ...] = ()
     shared_original_works: Tuple[SharedEntity, ...] = ()
     direct_relations: Tuple[str, ...] = field(default=())  # edges from a to b, seen from a
+    a_merged_into: Optional[str] = None
+    b_merged_into: Optional[str] = None
