@@ -68,9 +68,14 @@ class DemoDatabase:
         psql(ADMIN_URL, "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name)
 
 
+STARTED = []  # every serve of the module, so none outlives it when a test fails midway
+
+
 def serve(*args, port=0):
-    return Service(BINARY, None, ["--database-url", DB.url, "--grpc-address",
-                                  "127.0.0.1:%d" % port, "--http-port", "0", *args])
+    svc = Service(BINARY, None, ["--database-url", DB.url, "--grpc-address",
+                                 "127.0.0.1:%d" % port, "--http-port", "0", *args])
+    STARTED.append(svc)
+    return svc
 
 
 def setUpModule():
@@ -82,8 +87,9 @@ def setUpModule():
 
 
 def tearDownModule():
-    if SERVICE:
-        SERVICE.stop()
+    for svc in STARTED:
+        if svc.proc.poll() is None:
+            svc.stop()
     if DB:
         DB.drop()
 
@@ -420,7 +426,8 @@ class ServerStopped(unittest.TestCase):
                 result = ex.execute(FMAB_INTENT)
             finally:
                 thread.join()
-                started["svc"].stop()
+                if "svc" in started:
+                    started["svc"].stop()
         self.assertGreater(len(pauses), 0, "the call was answered without a retry")
         self.assertEqual(result.data.neighbors, FMAB_NEIGHBORS)
 
