@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import importlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,6 +33,7 @@ import grpc  # noqa: E402
 import grpc.aio  # noqa: E402
 
 import postgres_graph_client as pgc  # noqa: E402
+from service_process import ADMIN_URL, Service, psql  # noqa: E402
 
 FMA = "de0a0000-0000-4000-8000-000000000001"
 FMAB = "de0a0000-0000-4000-8000-000000000003"
@@ -101,28 +103,29 @@ def main():
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="psvc-client-bench-")
-    pb, rpc = raw_stubs(workdir)
     service = db = None
-    address = args.address
-    if not address:
-        from service_process import ADMIN_URL, Service, psql
-        if not ADMIN_URL:
-            raise SystemExit('start the stack: eval "$(scripts/stack env)"')
-        db = "psvc_bench_pyclient_%d" % os.getpid()
-        owner = ADMIN_URL.rsplit("/", 1)[0] + "/" + db
-        psql(ADMIN_URL, "-c", "CREATE DATABASE %s" % db)
-        for command in ("migrate", "demo-data"):
-            subprocess.run([args.binary, command, "--database-url", owner], check=True,
-                           stdout=subprocess.DEVNULL)
-        service = Service(args.binary, owner.replace("psvc_owner@", "psvc_app@"),
-                          ["--grpc-threads", str(args.grpc_threads)])
-        address = service.grpc_address
     try:
+        pb, rpc = raw_stubs(workdir)
+        address = args.address
+        if not address:
+            if not ADMIN_URL:
+                raise SystemExit('start the stack: eval "$(scripts/stack env)"')
+            db = "psvc_bench_pyclient_%d" % os.getpid()
+            owner = ADMIN_URL.rsplit("/", 1)[0] + "/" + db
+            psql(ADMIN_URL, "-c", "CREATE DATABASE %s" % db)
+            for command in ("migrate", "demo-data"):
+                subprocess.run([args.binary, command, "--database-url", owner], check=True,
+                               stdout=subprocess.DEVNULL)
+            service = Service(args.binary, owner.replace("psvc_owner@", "psvc_app@"),
+                              ["--grpc-threads", str(args.grpc_threads)])
+            address = service.grpc_address
         run(args, address, pb, rpc)
     finally:
         if service:
             service.stop()
+        if db:
             psql(ADMIN_URL, "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(args, address, pb, rpc):
