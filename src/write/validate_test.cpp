@@ -44,7 +44,7 @@ struct Case {
 
 TEST(ValidateEvent, NamesTheFieldOfEveryProblem) {
   std::vector<Case> cases = {
-      {"bad event id", [](Event& e) { e.event_id = "x"; }, "event_id: not a UUID"},
+      {"bad event id", [](Event& e) { e.event_id = std::string(1, 'x'); }, "event_id: not a UUID"},
       {"no time", [](Event& e) { e.occurred_at_ms = 0; }, "occurred_at: required"},
       {"future", [](Event& e) { e.occurred_at_ms = 99999999999999; }, "occurred_at: more than a day"},
       {"bad anime id", [](Event& e) { A(e).anime_id = "nope"; }, "anime_enriched.anime_id: not a UUID"},
