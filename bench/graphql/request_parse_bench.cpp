@@ -55,8 +55,23 @@ std::vector<Shape> Shapes() {
   s.push_back({"string of \\u escapes",
                Fill("{\"query\":\"{ __typename }\",\"variables\":{\"v\":\"", "\\u00e9", "\"}}")});
   s.push_back(
-      {"arrays 64 deep, repeated", Fill("{\"query\":\"{ __typename }\",\"variables\":{\"v\":[0",
+      {"arrays 63 deep, repeated", Fill("{\"query\":\"{ __typename }\",\"variables\":{\"v\":[0",
                                         "," + std::string(60, '[') + std::string(60, ']'), "]}}")});
+  // The largest bodies that are accepted: just under the 20,000-value cap, 1 MiB in all.
+  s.push_back({"19,000 keys of 50 characters", [] {
+                 std::string v = "{\"query\":\"{ __typename }\",\"variables\":{";
+                 for (int i = 0; i < 19000; ++i) {
+                   v += (i ? ",\"" : "\"") + std::string(44, 'k') + std::to_string(100000 + i) +
+                        "\":0";
+                 }
+                 return v + "}}";
+               }()});
+  s.push_back({"19,000 strings of 50 characters", [] {
+                 std::string v = "{\"query\":\"{ __typename }\",\"variables\":{\"v\":[";
+                 for (int i = 0; i < 19000; ++i)
+                   v += (i ? ",\"" : "\"") + std::string(50, 's') + "\"";
+                 return v + "]}}";
+               }()});
   s.push_back({"arrays 1M deep (refused)", std::string(kSize, '[')});
   s.push_back({"objects 200k deep (refused)", Fill("", "{\"a\":", "")});
   s.push_back({"junk after the document", Fill("{\"query\":\"{ __typename }\"} ", "x", "")});
