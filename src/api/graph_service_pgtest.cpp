@@ -54,7 +54,8 @@ class GraphServiceTest : public ::testing::Test {
   }
 
   template <typename Req, typename Resp, typename Call>
-  grpc::Status Invoke(Call call, const Req& req, Resp& resp, std::chrono::milliseconds deadline = 5s) {
+  grpc::Status Invoke(Call call, const Req& req, Resp& resp,
+                      std::chrono::milliseconds deadline = 5s) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + deadline);
     return ((*stub_).*call)(&ctx, req, &resp);
@@ -126,6 +127,60 @@ TEST_F(GraphServiceTest, UnknownNodeIsOkWithFoundFalse) {
   EXPECT_EQ(kr.results_size(), 0);
 }
 
+// The rule for merged ids (proto header): an id a completed merge retired is answered for its
+// survivor, and every response says so; an unknown id stays not found without a redirect.
+TEST_F(GraphServiceTest, MergedIdsAreAnsweredForTheirSurvivor) {
+  // What MergeAnime(77 -> 2) leaves behind: no row for 77, a redirect to 2.
+  tdb_.Connect().Exec("INSERT INTO anime_redirect (from_id, to_id, saga_id) VALUES ('" + U(0x77) +
+                      "', '" + U(2) + "', gen_random_uuid())");
+  Start();
+  pb::NeighborsRequest n;
+  n.set_node_id(U(0x77));
+  pb::NeighborsResponse nr;
+  ASSERT_TRUE(Invoke(&pb::PostgresGraphService::Stub::Neighbors, n, nr).ok());
+  EXPECT_TRUE(nr.start_found());
+  EXPECT_EQ(nr.merged_into(), U(2));
+  ASSERT_EQ(nr.neighbors_size(), 2);
+  EXPECT_EQ(nr.neighbors(0).node_id(), U(3));
+
+  pb::KHopRequest k;
+  k.set_node_id(U(0x77));
+  pb::KHopResponse kr;
+  ASSERT_TRUE(Invoke(&pb::PostgresGraphService::Stub::KHop, k, kr).ok());
+  EXPECT_TRUE(kr.start_found());
+  EXPECT_EQ(kr.merged_into(), U(2));
+  EXPECT_EQ(kr.results_size(), 2);
+
+  pb::PathRequest p;
+  p.set_from_id(U(1));
+  p.set_to_id(U(0x77));
+  pb::PathResponse pr;
+  ASSERT_TRUE(Invoke(&pb::PostgresGraphService::Stub::Path, p, pr).ok());
+  EXPECT_TRUE(pr.found());
+  EXPECT_TRUE(pr.to_found());
+  EXPECT_EQ(pr.to_merged_into(), U(2));
+  EXPECT_EQ(pr.from_merged_into(), "");
+  ASSERT_EQ(pr.steps_size(), 2);
+  EXPECT_EQ(pr.steps(1).node_id(), U(2));
+
+  pb::CompareRequest c;
+  c.set_a_id(U(0x77));
+  c.set_b_id(U(3));
+  pb::CompareResponse cr;
+  ASSERT_TRUE(Invoke(&pb::PostgresGraphService::Stub::Compare, c, cr).ok());
+  EXPECT_TRUE(cr.a_found());
+  EXPECT_EQ(cr.a().id(), U(2));
+  EXPECT_EQ(cr.a_merged_into(), U(2));
+  EXPECT_EQ(cr.b_merged_into(), "");
+
+  // Unknown stays unknown.
+  n.set_node_id(U(0x78));
+  pb::NeighborsResponse unknown;
+  ASSERT_TRUE(Invoke(&pb::PostgresGraphService::Stub::Neighbors, n, unknown).ok());
+  EXPECT_FALSE(unknown.start_found());
+  EXPECT_EQ(unknown.merged_into(), "");
+}
+
 struct BadCase {
   const char* name;
   std::function<grpc::Status(GraphServiceTest&)> call;
@@ -158,15 +213,15 @@ TEST_F(GraphServiceTest, EveryInvalidArgumentNamesItsField) {
       {"sql in uuid", neighbors([](auto& r) { r.set_node_id("1' OR '1'='1"); }), "node_id"},
       {"unknown enum", neighbors([](auto& r) { r.add_edge_types(static_cast<pb::EdgeType>(42)); }),
        "edge_types[0]: unknown edge type 42"},
-      {"unspecified enum",
-       neighbors([](auto& r) {
+      {"unspecified enum", neighbors([](auto& r) {
          r.add_edge_types(pb::EDGE_TYPE_SEQUEL);
          r.add_edge_types(pb::EDGE_TYPE_UNSPECIFIED);
        }),
        "edge_types[1]"},
       {"negative limit", neighbors([](auto& r) { r.set_limit(-1); }), "limit"},
       {"negative hops", khop([](auto& r) { r.set_max_hops(-3); }), "max_hops"},
-      {"negative fanout", khop([](auto& r) { r.set_max_fanout_per_hop(-1); }), "max_fanout_per_hop"},
+      {"negative fanout", khop([](auto& r) { r.set_max_fanout_per_hop(-1); }),
+       "max_fanout_per_hop"},
       {"negative results", khop([](auto& r) { r.set_max_results(-50); }), "max_results"},
       {"path to malformed",
        [](GraphServiceTest& t) {
