@@ -848,6 +848,24 @@ TEST_F(GraphqlApiTest, MutationsNamingAMergedAnimeAreRefusedWithTheSurvivorsId) 
             "0");
 }
 
+// A removal awaiting its confirmation hides the anime from reads but not from writes: the
+// removal may be reverted, and a write it swallowed would be lost (docs/sagas.md).
+TEST_F(GraphqlApiTest, MutationsApplyToAnAnimeHiddenByAPendingRemoval) {
+  auto c = tdb_.Connect();
+  c.Query("UPDATE anime SET hidden_at = now() WHERE id = $1", {kPokemon});
+  Value d = Data("mutation { recordView(animeId: \"" + std::string(kPokemon) +
+                 "\") { viewCount } updateAnime(id: \"" + kPokemon +
+                 "\", input: {titleEnglish: \"Pocket Monsters\"}, expectedVersion: 1) "
+                 "{ version anime { id } } }");
+  EXPECT_EQ(At(d, "recordView.viewCount").AsInt(), 51);
+  EXPECT_EQ(At(d, "updateAnime.version").AsInt(), 2);
+  EXPECT_TRUE(At(d, "updateAnime.anime").IsNull());
+  EXPECT_TRUE(
+      At(Data("{ anime(id: \"" + std::string(kPokemon) + "\") { id } }"), "anime").IsNull());
+  EXPECT_EQ(c.Query("SELECT title_english FROM anime WHERE id = $1", {kPokemon}).Get(0, 0),
+            "Pocket Monsters");
+}
+
 TEST_F(GraphqlApiTest, UpdateAnimeAppliesAtTheExpectedVersionAndRefusesStaleOnes) {
   auto outbox = [&] {
     return tdb_.Connect().Query("SELECT count(*) FROM qdrant_outbox").GetInt64(0, 0);
