@@ -71,6 +71,13 @@ ApplyResult RetiredResult(const std::string& anime_id, const Retired& r) {
           r.merged_into};
 }
 
+/// Worth running again from the start: a deadlock or serialization failure rolled everything
+/// back, or a foreign key's target was deleted by a transaction we waited for (a saga purging a
+/// relation target: the next attempt sees its redirect or tombstone and routes the edge there).
+bool Retryable(const db::DbError& e) {
+  return e.kind() == db::ErrorKind::kSerialization || e.sqlstate() == "23503";
+}
+
 const std::string& AnimeIdOf(const Event& e) {
   return std::visit([](const auto& p) -> const std::string& { return p.anime_id; }, e.payload);
 }
@@ -92,8 +99,7 @@ ApplyResult EventApplier::Apply(Event event) {
       tx.Commit();
       return result;
     } catch (const db::DbError& e) {
-      // A deadlock or serialization failure rolled everything back: safe to run again.
-      if (e.kind() != db::ErrorKind::kSerialization || attempt >= options_.retries) throw;
+      if (!Retryable(e) || attempt >= options_.retries) throw;
     }
   }
 }
@@ -195,7 +201,7 @@ void EventApplier::ApplyEachInSavepoints(db::Connection& conn, const std::vector
       } catch (const db::DbError& e) {
         if (!conn.Healthy()) throw;  // the connection is gone: the caller retries the batch
         conn.Exec("ROLLBACK TO SAVEPOINT event");
-        if (e.kind() == db::ErrorKind::kSerialization && attempt < options_.retries) continue;
+        if (Retryable(e) && attempt < options_.retries) continue;
         items[i] = {std::nullopt,
                     e.kind() == db::ErrorKind::kInvalidInput ? BatchItem::Error::kInvalid
                                                              : BatchItem::Error::kTransient,
