@@ -6,6 +6,7 @@
 #include "api/auth.h"
 #include "api/grpc_server.h"
 #include "api/grpc_status.h"
+#include "db/connection.h"
 #include "db/pool.h"
 #include "graph/graph_queries.h"
 #include "ids/uuid.h"
@@ -17,6 +18,19 @@ namespace {
 namespace pb = anime::graph::v1;
 using grpc::Status;
 using grpc::StatusCode;
+
+// The survivor a merged-away anime id stands for now (redirect chains are flattened when
+// they form, so one lookup suffices). Run only when the graph did not find an id.
+//  $1 uuid -> survivor id
+constexpr db::Statement kSurvivorOf{"graph_service.survivor_of", R"sql(
+SELECT to_id::text FROM anime_redirect WHERE from_id = $1::uuid
+)sql"};
+
+/// The survivor of a merged-away id, or empty.
+std::string SurvivorOf(db::Connection& conn, const std::string& id) {
+  auto res = conn.Execute(kSurvivorOf, {id});
+  return res.rows() ? std::string(res.Get(0, 0)) : std::string();
+}
 
 /// Thrown by validation inside a handler; becomes INVALID_ARGUMENT with its message.
 struct InvalidArgument {
@@ -101,8 +115,14 @@ class GraphService final : public pb::PostgresGraphService::Service {
       Resolve({"limit", req->limit(), caps.max_results, caps.max_results}, limits.max_results,
               limits.clamped);
       limits.hub_window = caps.hub_window;
-      WithQueries(ctx, [&](graph::GraphQueries& q) {
+      WithQueries(ctx, [&](graph::GraphQueries& q, db::Connection& conn) {
         auto r = q.Neighbors(id, filter, limits.max_results, limits.hub_window);
+        if (!r.start_found) {
+          if (auto survivor = SurvivorOf(conn, id); !survivor.empty()) {
+            r = q.Neighbors(survivor, filter, limits.max_results, limits.hub_window);
+            resp->set_merged_into(survivor);
+          }
+        }
         resp->set_start_found(r.start_found);
         resp->mutable_neighbors()->Reserve(static_cast<int>(r.edges.size()));
         for (auto& e : r.edges) {
@@ -132,8 +152,14 @@ class GraphService final : public pb::PostgresGraphService::Service {
       Resolve({"max_results", req->max_results(), caps.default_results, caps.max_results},
               limits.max_results, limits.clamped);
       limits.hub_window = caps.hub_window;
-      WithQueries(ctx, [&](graph::GraphQueries& q) {
+      WithQueries(ctx, [&](graph::GraphQueries& q, db::Connection& conn) {
         auto r = q.KHop(id, filter, limits);
+        if (!r.start_found) {
+          if (auto survivor = SurvivorOf(conn, id); !survivor.empty()) {
+            r = q.KHop(survivor, filter, limits);
+            resp->set_merged_into(survivor);
+          }
+        }
         resp->set_start_found(r.start_found);
         resp->set_truncated(r.truncated);
         resp->mutable_results()->Reserve(static_cast<int>(r.nodes.size()));
@@ -162,9 +188,18 @@ class GraphService final : public pb::PostgresGraphService::Service {
       Resolve({"max_hops", req->max_hops(), caps.default_path_hops, caps.max_hops}, limits.max_hops,
               limits.clamped);
       limits.hub_window = caps.hub_window;
-      WithQueries(ctx, [&](graph::GraphQueries& q) {
+      WithQueries(ctx, [&](graph::GraphQueries& q, db::Connection& conn) {
         auto r =
             q.Path(from, to, filter, limits.max_hops, limits.hub_window, caps.path_node_budget);
+        std::string from_survivor = r.from_found ? "" : SurvivorOf(conn, from);
+        std::string to_survivor = r.to_found ? "" : SurvivorOf(conn, to);
+        if (!from_survivor.empty() || !to_survivor.empty()) {
+          r = q.Path(from_survivor.empty() ? from : from_survivor,
+                     to_survivor.empty() ? to : to_survivor, filter, limits.max_hops,
+                     limits.hub_window, caps.path_node_budget);
+          resp->set_from_merged_into(from_survivor);
+          resp->set_to_merged_into(to_survivor);
+        }
         resp->set_found(r.found);
         resp->set_from_found(r.from_found);
         resp->set_to_found(r.to_found);
@@ -186,8 +221,15 @@ class GraphService final : public pb::PostgresGraphService::Service {
     return Handle("Compare", [&] {
       auto a = RequireUuid(req->a_id(), "a_id");
       auto b = RequireUuid(req->b_id(), "b_id");
-      WithQueries(ctx, [&](graph::GraphQueries& q) {
+      WithQueries(ctx, [&](graph::GraphQueries& q, db::Connection& conn) {
         auto r = q.Compare(a, b);
+        std::string a_survivor = r.a ? "" : SurvivorOf(conn, a);
+        std::string b_survivor = r.b ? "" : SurvivorOf(conn, b);
+        if (!a_survivor.empty() || !b_survivor.empty()) {
+          r = q.Compare(a_survivor.empty() ? a : a_survivor, b_survivor.empty() ? b : b_survivor);
+          resp->set_a_merged_into(a_survivor);
+          resp->set_b_merged_into(b_survivor);
+        }
         resp->set_a_found(r.a.has_value());
         resp->set_b_found(r.b.has_value());
         if (r.a) Fill(*r.a, resp->mutable_a());
@@ -251,7 +293,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
         std::min(deadline, std::chrono::steady_clock::now() + options_.acquire_timeout);
     auto conn = pool_.Acquire(acquire_by);
     graph::GraphQueries queries(*conn, deadline, options_.statement_timeout);
-    work(queries);
+    work(queries, *conn);
   }
 
   db::Pool& pool_;
@@ -259,6 +301,11 @@ class GraphService final : public pb::PostgresGraphService::Service {
 };
 
 }  // namespace
+
+db::StatementList GraphServiceStatements() {
+  static constexpr const db::Statement* kAll[] = {&kSurvivorOf};
+  return kAll;
+}
 
 void RegisterGraphService(GrpcServer& server, db::Pool& pool, GraphServiceOptions options) {
   server.AddService(std::make_unique<GraphService>(pool, std::move(options)),

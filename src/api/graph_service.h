@@ -4,6 +4,7 @@
 #include <chrono>
 #include <memory>
 
+#include "db/statement.h"
 #include "graph/limits.h"
 
 namespace psvc::db {
@@ -29,5 +30,8 @@ class GrpcServer;
 
 /// Adds PostgresGraphService to `server`; `pool` must outlive it (a read-only pool).
 void RegisterGraphService(GrpcServer& server, db::Pool& pool, GraphServiceOptions options);
+
+/// The service's own SQL (merged ids), for the prepare-every-statement test.
+db::StatementList GraphServiceStatements();
 
 }  // namespace psvc::api

@@ -131,6 +131,60 @@ TEST_F(GraphServiceTest, UnknownNodeIsOkWithFoundFalse) {
   EXPECT_EQ(kr.results_size(), 0);
 }
 
+// The rule for merged ids (proto header): an id a completed merge retired is answered for its
+// survivor, and every response says so; an unknown id stays not found without a redirect.
+TEST_F(GraphServiceTest, MergedIdsAreAnsweredForTheirSurvivor) {
+  // What MergeAnime(77 -> 2) leaves behind: no row for 77, a redirect to 2.
+  tdb_.Connect().Exec("INSERT INTO anime_redirect (from_id, to_id, saga_id) VALUES ('" + U(0x77) +
+                      "', '" + U(2) + "', gen_random_uuid())");
+  Start();
+  pb::NeighborsRequest n;
+  n.set_node_id(U(0x77));
+  pb::NeighborsResponse nr;
+  ASSERT_TRUE(Invoke(&pb::PostgresGraphService::Stub::Neighbors, n, nr).ok());
+  EXPECT_TRUE(nr.start_found());
+  EXPECT_EQ(nr.merged_into(), U(2));
+  ASSERT_EQ(nr.neighbors_size(), 2);
+  EXPECT_EQ(nr.neighbors(0).node_id(), U(3));
+
+  pb::KHopRequest k;
+  k.set_node_id(U(0x77));
+  pb::KHopResponse kr;
+  ASSERT_TRUE(Invoke(&pb::PostgresGraphService::Stub::KHop, k, kr).ok());
+  EXPECT_TRUE(kr.start_found());
+  EXPECT_EQ(kr.merged_into(), U(2));
+  EXPECT_EQ(kr.results_size(), 2);
+
+  pb::PathRequest p;
+  p.set_from_id(U(1));
+  p.set_to_id(U(0x77));
+  pb::PathResponse pr;
+  ASSERT_TRUE(Invoke(&pb::PostgresGraphService::Stub::Path, p, pr).ok());
+  EXPECT_TRUE(pr.found());
+  EXPECT_TRUE(pr.to_found());
+  EXPECT_EQ(pr.to_merged_into(), U(2));
+  EXPECT_EQ(pr.from_merged_into(), "");
+  ASSERT_EQ(pr.steps_size(), 2);
+  EXPECT_EQ(pr.steps(1).node_id(), U(2));
+
+  pb::CompareRequest c;
+  c.set_a_id(U(0x77));
+  c.set_b_id(U(3));
+  pb::CompareResponse cr;
+  ASSERT_TRUE(Invoke(&pb::PostgresGraphService::Stub::Compare, c, cr).ok());
+  EXPECT_TRUE(cr.a_found());
+  EXPECT_EQ(cr.a().id(), U(2));
+  EXPECT_EQ(cr.a_merged_into(), U(2));
+  EXPECT_EQ(cr.b_merged_into(), "");
+
+  // Unknown stays unknown.
+  n.set_node_id(U(0x78));
+  pb::NeighborsResponse unknown;
+  ASSERT_TRUE(Invoke(&pb::PostgresGraphService::Stub::Neighbors, n, unknown).ok());
+  EXPECT_FALSE(unknown.start_found());
+  EXPECT_EQ(unknown.merged_into(), "");
+}
+
 struct BadCase {
   const char* name;
   std::function<grpc::Status(GraphServiceTest&)> call;

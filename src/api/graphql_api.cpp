@@ -237,14 +237,23 @@ std::string ToGraphqlNames(std::string message) {
 }
 
 // Runs one event through the write path, turning its expected failures into user errors.
+// Mutations never follow a merge's redirect (docs/graphql.md): the error names the survivor so
+// the client can send the mutation again for it; a removed anime is not found.
 write::ApplyResult ApplyForClient(write::EventApplier& applier, write::Event event) {
+  write::ApplyResult result;
   try {
-    return applier.Apply(std::move(event));
+    result = applier.Apply(std::move(event));
   } catch (const write::InvalidEvent& e) {
     throw UserError("Invalid input: " + ToGraphqlNames(e.what()));
   } catch (const write::AnimeNotFound&) {
     throw UserError("No anime with this id.");
   }
+  if (!result.merged_into.empty()) {
+    throw UserError("This anime was merged into " + result.merged_into +
+                    "; nothing was changed: send the mutation for " + result.merged_into + ".");
+  }
+  if (result.removed) throw UserError("No anime with this id.");
+  return result;
 }
 
 write::AnimeUpdated UpdateFromInput(const std::string& id, const Value& input, int64_t version) {

@@ -297,8 +297,8 @@ TEST_F(GraphqlApiTest, ListRootsKeepOrderAndAnswerNullForUnknownIds) {
 
 TEST_F(GraphqlApiTest, MergedIdsResolveToTheirSurvivorAndHiddenAnimeAreNull) {
   auto c = tdb_.Connect();
-  // A merge still waiting for confirmation (duplicate row marked), a finalized merge (only the
-  // redirect row is left) and a removal in progress (hidden).
+  // A row marked merged (merged_into set), a finalized merge (only the redirect row is left)
+  // and a removal in progress (hidden).
   c.Query("INSERT INTO anime (id, title, merged_into) VALUES ($1, 'Dup', $2)",
           {"dddddddd-0000-4000-8000-000000000001", kFmab});
   c.Query("INSERT INTO anime_redirect (from_id, to_id, saga_id) VALUES ($1, $2, $1)",
@@ -810,6 +810,60 @@ TEST_F(GraphqlApiTest, ConcurrentRecordViewsAllCount) {
   EXPECT_EQ(FirstError(std::string(R"(mutation { recordView(animeId: ")") + kUnknown +
                        R"(") { viewCount } })"),
             "No anime with this id.");
+}
+
+// The rule for merged ids (docs/graphql.md): queries follow the redirect to the survivor,
+// mutations do not and name the survivor in their error; a removed id is not found.
+TEST_F(GraphqlApiTest, MutationsNamingAMergedAnimeAreRefusedWithTheSurvivorsId) {
+  const std::string dup = "dddddddd-0000-4000-8000-000000000003";
+  const std::string removed = "dddddddd-0000-4000-8000-000000000004";
+  auto c = tdb_.Connect();
+  c.Query("INSERT INTO anime_redirect (from_id, to_id, saga_id) VALUES ($1, $2, $1)", {dup, kAot});
+  c.Query("INSERT INTO anime_tombstone (anime_id, reason, saga_id) VALUES ($1, 'gone', $1)",
+          {removed});
+  auto state = [&] {
+    auto r = c.Query("SELECT view_count, version, title FROM anime WHERE id = $1", {kAot});
+    return std::string(r.Get(0, 0)) + "|" + std::string(r.Get(0, 1)) + "|" +
+           std::string(r.Get(0, 2));
+  };
+  const std::string before = state();
+  EXPECT_EQ(Str(At(Data("{ anime(id: \"" + dup + "\") { id } }"), "anime.id")), kAot);
+
+  const std::string merged = "This anime was merged into " + std::string(kAot) +
+                             "; nothing was changed: send the mutation for " + kAot + ".";
+  EXPECT_EQ(FirstError("mutation { recordView(animeId: \"" + dup + "\") { viewCount } }"), merged);
+  std::string update = "mutation { updateAnime(id: \"" + dup +
+                       "\", input: {title: \"X\"}, expectedVersion: 1) { version } }";
+  EXPECT_EQ(FirstError(update), merged);
+  EXPECT_EQ(state(), before);
+
+  EXPECT_EQ(FirstError("mutation { recordView(animeId: \"" + removed + "\") { viewCount } }"),
+            "No anime with this id.");
+  update = "mutation { updateAnime(id: \"" + removed +
+           "\", input: {title: \"X\"}, expectedVersion: 1) { version } }";
+  EXPECT_EQ(FirstError(update), "No anime with this id.");
+  EXPECT_EQ(c.Query("SELECT count(*) FROM anime WHERE id = ANY($1::uuid[])",
+                    {"{" + dup + "," + removed + "}"})
+                .Get(0, 0),
+            "0");
+}
+
+// A removal awaiting its confirmation hides the anime from reads but not from writes: the
+// removal may be reverted, and a write it swallowed would be lost (docs/sagas.md).
+TEST_F(GraphqlApiTest, MutationsApplyToAnAnimeHiddenByAPendingRemoval) {
+  auto c = tdb_.Connect();
+  c.Query("UPDATE anime SET hidden_at = now() WHERE id = $1", {kPokemon});
+  Value d = Data("mutation { recordView(animeId: \"" + std::string(kPokemon) +
+                 "\") { viewCount } updateAnime(id: \"" + kPokemon +
+                 "\", input: {titleEnglish: \"Pocket Monsters\"}, expectedVersion: 1) "
+                 "{ version anime { id } } }");
+  EXPECT_EQ(At(d, "recordView.viewCount").AsInt(), 51);
+  EXPECT_EQ(At(d, "updateAnime.version").AsInt(), 2);
+  EXPECT_TRUE(At(d, "updateAnime.anime").IsNull());
+  EXPECT_TRUE(
+      At(Data("{ anime(id: \"" + std::string(kPokemon) + "\") { id } }"), "anime").IsNull());
+  EXPECT_EQ(c.Query("SELECT title_english FROM anime WHERE id = $1", {kPokemon}).Get(0, 0),
+            "Pocket Monsters");
 }
 
 TEST_F(GraphqlApiTest, UpdateAnimeAppliesAtTheExpectedVersionAndRefusesStaleOnes) {

@@ -160,6 +160,7 @@ class WriteService final : public pb::PostgresWriteService::Service {
     resp->set_outcome(ToProto(result.outcome));
     resp->set_version(result.version);
     resp->set_message(result.message);
+    resp->set_merged_into(result.merged_into);
     return Status::OK;
   }
 
@@ -197,6 +198,7 @@ class WriteService final : public pb::PostgresWriteService::Service {
           out->set_outcome(ToProto(item.result->outcome));
           out->set_version(item.result->version);
           out->set_message(item.result->message);
+          out->set_merged_into(item.result->merged_into);
           continue;
         }
         using E = write::BatchItem::Error;
@@ -263,7 +265,11 @@ std::vector<events::HandleResult> HandleIngestMessages(write::EventApplier& appl
     HandleResult& r = out[where[k]];
     using E = write::BatchItem::Error;
     if (item.result) {
-      r = {HandleResult::kAck, write::ToString(item.result->outcome)};
+      // IGNORED_STALE is final (recorded in processed_event with its reason): a merged id's
+      // reason names the survivor, which JetStream producers learn from AnimeMergeCompleted.
+      r = {HandleResult::kAck,
+           std::string(write::ToString(item.result->outcome)) +
+               (item.result->message.empty() ? "" : ": " + item.result->message)};
     } else if (item.error == E::kNotFound) {
       // Its anime may still be on its way (a redelivered enrichment can come after the
       // episodes and updates that follow it in the stream): wait, then dead-letter.

@@ -96,16 +96,23 @@ TEST_F(WriteServiceTest, InvalidEventsAreInvalidArgumentNamingTheFieldAndWriteNo
     const char* mention;
   };
   std::vector<Case> cases = {
-      {"no payload", [](auto& e) { e.clear_anime_enriched(); }, grpc::StatusCode::INVALID_ARGUMENT, "payload"},
-      {"schema version", [](auto& e) { e.set_schema_version(2); }, grpc::StatusCode::INVALID_ARGUMENT,
-       "schema_version"},
-      {"bad event id", [](auto& e) { e.set_event_id("x"); }, grpc::StatusCode::INVALID_ARGUMENT, "event_id"},
-      {"no time", [](auto& e) { e.clear_occurred_at(); }, grpc::StatusCode::INVALID_ARGUMENT, "occurred_at"},
+      {"no payload", [](auto& e) { e.clear_anime_enriched(); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "payload"},
+      {"schema version", [](auto& e) { e.set_schema_version(2); },
+       grpc::StatusCode::INVALID_ARGUMENT, "schema_version"},
+      {"bad event id", [](auto& e) { e.set_event_id("x"); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "event_id"},
+      {"no time", [](auto& e) { e.clear_occurred_at(); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "occurred_at"},
       {"unknown enum",
-       [](auto& e) { e.mutable_anime_enriched()->mutable_fields()->set_type(static_cast<ev::AnimeType>(77)); },
+       [](auto& e) {
+         e.mutable_anime_enriched()->mutable_fields()->set_type(static_cast<ev::AnimeType>(77));
+       },
        grpc::StatusCode::INVALID_ARGUMENT, "anime_enriched.fields.type: unknown enum value 77"},
       {"unspecified company role",
-       [](auto& e) { e.mutable_anime_enriched()->mutable_companies(0)->set_role(ev::COMPANY_ROLE_UNSPECIFIED); },
+       [](auto& e) {
+         e.mutable_anime_enriched()->mutable_companies(0)->set_role(ev::COMPANY_ROLE_UNSPECIFIED);
+       },
        grpc::StatusCode::INVALID_ARGUMENT, "anime_enriched.companies[0].role"},
       {"negative episodes",
        [](auto& e) { e.mutable_anime_enriched()->mutable_fields()->set_episode_count(-2); },
@@ -118,7 +125,9 @@ TEST_F(WriteServiceTest, InvalidEventsAreInvalidArgumentNamingTheFieldAndWriteNo
        },
        grpc::StatusCode::INVALID_ARGUMENT, "related to itself"},
       {"oversized synopsis",
-       [](auto& e) { e.mutable_anime_enriched()->mutable_fields()->set_synopsis(std::string(30000, 'x')); },
+       [](auto& e) {
+         e.mutable_anime_enriched()->mutable_fields()->set_synopsis(std::string(30000, 'x'));
+       },
        grpc::StatusCode::INVALID_ARGUMENT, "anime_enriched.fields.synopsis: too long"},
       {"episode of a missing anime",
        [](auto& e) {
@@ -135,7 +144,8 @@ TEST_F(WriteServiceTest, InvalidEventsAreInvalidArgumentNamingTheFieldAndWriteNo
     pb::ApplyEventResponse resp;
     auto s = Apply(env, resp);
     EXPECT_EQ(s.error_code(), c.code) << c.name << ": " << s.error_message();
-    EXPECT_NE(s.error_message().find(c.mention), std::string::npos) << c.name << ": " << s.error_message();
+    EXPECT_NE(s.error_message().find(c.mention), std::string::npos)
+        << c.name << ": " << s.error_message();
   }
   EXPECT_EQ(Count("anime"), 0);
   EXPECT_EQ(Count("processed_event"), 0);
@@ -193,6 +203,77 @@ TEST(WriteServiceAuth, WithTokensConfiguredEveryMethodNeedsOneAndNothingIsWritte
   EXPECT_TRUE(call("Bearer ingest-token-0123456789").ok());
   EXPECT_EQ(conn.Exec("SELECT count(*) FROM anime").GetInt64(0, 0), 1);
   server.Shutdown(0ms);
+}
+
+// The rule for merged ids (proto comments of IGNORED_STALE, docs/events.md): an event about a
+// merged duplicate is not applied to anyone and answers IGNORED_STALE naming the survivor, on
+// every write surface; a relation target naming it follows the redirect.
+TEST_F(WriteServiceTest, EventsNamingAMergedAnimeAreRefusedWithTheSurvivorsId) {
+  pb::ApplyEventResponse resp;
+  ASSERT_TRUE(Apply(Enriched(1, 2), resp).ok());  // the survivor, anime 2
+  // What a completed MergeAnime(1 -> 2) leaves: no row for 1, a redirect to 2.
+  conn_->Exec("INSERT INTO anime_redirect (from_id, to_id, saga_id) VALUES ('" + U(1) + "', '" +
+              U(2) + "', gen_random_uuid())");
+  auto state = [&] {
+    auto r = conn_->Exec("SELECT version::text || ' ' || title FROM anime");
+    return std::string(r.Get(0, 0));
+  };
+  const std::string before = state();
+
+  ASSERT_TRUE(Apply(Enriched(2, 1), resp).ok());
+  EXPECT_EQ(resp.outcome(), pb::OUTCOME_IGNORED_STALE);
+  EXPECT_EQ(resp.merged_into(), U(2));
+  EXPECT_NE(resp.message().find("merged into " + U(2)), std::string::npos) << resp.message();
+  ASSERT_TRUE(Apply(Enriched(2, 1), resp).ok());  // redelivery: the same event, recorded
+  EXPECT_EQ(resp.outcome(), pb::OUTCOME_ALREADY_APPLIED);
+
+  ev::EventEnvelope episode;
+  episode.set_event_id(U(0x900010));
+  episode.mutable_occurred_at()->set_seconds(1700000100);
+  episode.set_producer("test");
+  episode.set_schema_version(1);
+  episode.mutable_episode_aired()->set_anime_id(U(1));
+  episode.mutable_episode_aired()->set_episode_id(U(0x400));
+  episode.mutable_episode_aired()->set_number(1);
+  pb::ApplyEventsRequest batch;
+  *batch.add_events() = episode;
+  *batch.add_events() = Enriched(3, 1);
+  pb::ApplyEventsResponse results;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  ASSERT_TRUE(stub_->ApplyEvents(&ctx, batch, &results).ok());
+  ASSERT_EQ(results.results_size(), 2);
+  for (const auto& r : results.results()) {
+    EXPECT_EQ(r.outcome(), pb::OUTCOME_IGNORED_STALE) << r.message();
+    EXPECT_EQ(r.merged_into(), U(2));
+  }
+
+  // JetStream: acknowledged (recorded, nothing to retry), the reason names the survivor.
+  std::string bytes;
+  Enriched(4, 1).SerializeToString(&bytes);
+  auto handled = HandleIngestMessage(*applier_, bytes);
+  EXPECT_EQ(handled.kind, events::HandleResult::kAck);
+  EXPECT_NE(handled.reason.find("merged into " + U(2)), std::string::npos) << handled.reason;
+  EXPECT_EQ(conn_
+                ->Exec("SELECT count(*) FROM processed_event WHERE outcome = 'IGNORED_STALE' "
+                       "AND detail LIKE '%send them for " +
+                       U(2) + "'")
+                .Get(0, 0),
+            "4");
+
+  // Nothing reached the survivor; no row for the duplicate came back.
+  EXPECT_EQ(state(), before);
+  EXPECT_EQ(Count("anime"), 1);
+  EXPECT_EQ(Count("episode"), 0);
+
+  // A relation naming the merged id lands on the survivor.
+  auto third = Enriched(5, 3);
+  auto* rel = third.mutable_anime_enriched()->add_relations();
+  rel->set_related_anime_id(U(1));
+  rel->set_relation_type(ev::RELATION_TYPE_SEQUEL);
+  ASSERT_TRUE(Apply(third, resp).ok());
+  EXPECT_EQ(resp.outcome(), pb::OUTCOME_APPLIED);
+  EXPECT_EQ(conn_->Exec("SELECT related_anime_id::text FROM anime_relation").Get(0, 0), U(2));
 }
 
 TEST_F(WriteServiceTest, TheIngestHandlerAcksRetriesAndDeadLetters) {

@@ -2,9 +2,9 @@
 
 #include <cstdio>
 
-#include "json/json_string.h"
 #include "db/array_literal.h"
 #include "db/connection.h"
+#include "json/json_string.h"
 #include "saga/anime_saga_statements.h"
 #include "saga/saga_statements.h"
 
@@ -45,6 +45,9 @@ SagaDefinition BuildMerge() {
   d.type = kMergeAnime;
   d.point_of_no_return = 1;
 
+  // Before the point of no return the merge only checks and announces: it changes no
+  // catalogue row, so no write made while it waits can be undone by its compensation
+  // (docs/sagas.md).
   StepDefinition merge;
   merge.name = "merge";
   merge.action = [](StepContext& ctx) {
@@ -53,19 +56,10 @@ SagaDefinition BuildMerge() {
     LockBoth(ctx, dup, surv);
     ExpectAnime(ctx, dup, "", false, "duplicate");
     ExpectAnime(ctx, surv, "", false, "survivor");
-    ctx.conn.Execute(sql::kMergeSnapshot, {ctx.saga_id, dup, surv});
-    ctx.conn.Execute(sql::kMergeHubEdges, {ctx.saga_id, dup, surv});
-    ctx.conn.Execute(sql::kMergeRelations, {ctx.saga_id, dup, surv});
-    ctx.conn.Execute(sql::kMergeEpisodes, {ctx.saga_id, dup, surv});
-    ctx.conn.Execute(sql::kMergeMark, {dup, surv});
   };
   merge.compensation = [](StepContext& ctx) {
     const auto& dup = ctx.Field("duplicate_id");
     const auto& surv = ctx.Field("survivor_id");
-    LockBoth(ctx, dup, surv);
-    ctx.conn.Execute(sql::kRestoreDeleteAdded, {ctx.saga_id});
-    ctx.conn.Execute(sql::kRestoreInsertBefore, {ctx.saga_id});
-    ctx.conn.Execute(sql::kRestoreMark, {ctx.saga_id, dup, surv});
     Outbox(ctx, dup, "AnimeMergeReverted", {{"duplicate_id", dup}, {"survivor_id", surv}});
   };
   d.steps.push_back(std::move(merge));
@@ -74,24 +68,26 @@ SagaDefinition BuildMerge() {
   confirm.name = "confirm";
   confirm.request = [](StepContext& ctx) {
     const auto& dup = ctx.Field("duplicate_id");
-    return RemoteRequest{dup, "AnimeMerged",
-                         {{"duplicate_id", dup}, {"survivor_id", ctx.Field("survivor_id")}}};
+    return RemoteRequest{
+        dup, "AnimeMerged", {{"duplicate_id", dup}, {"survivor_id", ctx.Field("survivor_id")}}};
   };
   d.steps.push_back(std::move(confirm));
 
+  // The whole merge, in one transaction, on the rows as they are now (writes made while the
+  // confirmation was awaited included).
   StepDefinition finalize;
   finalize.name = "finalize";
   finalize.action = [](StepContext& ctx) {
     const auto& dup = ctx.Field("duplicate_id");
     const auto& surv = ctx.Field("survivor_id");
     LockBoth(ctx, dup, surv);
-    // Edges written to the duplicate while the merge waited (an ingestion event naming it as
-    // a relation target) follow it to the survivor instead of cascading away.
-    ctx.conn.Execute(sql::kMergeHubEdges, {ctx.saga_id, dup, surv});
-    ctx.conn.Execute(sql::kMergeRelations, {ctx.saga_id, dup, surv});
-    ctx.conn.Execute(sql::kMergeEpisodes, {ctx.saga_id, dup, surv});
+    ctx.conn.Execute(sql::kLockAnimeRows, {db::ArrayLiteral(std::vector<std::string>{dup, surv})});
+    ctx.conn.Execute(sql::kMergeHubEdges, {dup, surv});
+    ctx.conn.Execute(sql::kMergeRelations, {dup, surv});
+    ctx.conn.Execute(sql::kMergeEpisodesAndViews, {dup, surv});
     ctx.conn.Execute(sql::kMergeRedirect, {ctx.saga_id, dup, surv});
     ctx.conn.Execute(sql::kPurgeAnime, {dup});
+    Outbox(ctx, surv, "AnimeMergeCompleted", {{"duplicate_id", dup}, {"survivor_id", surv}});
   };
   d.steps.push_back(std::move(finalize));
   return d;
@@ -143,18 +139,17 @@ constexpr const db::Statement* kAllStatements[] = {
     // engine
     &sql::kClaim, &sql::kLockSaga, &sql::kLoadInput, &sql::kLoadStep, &sql::kStepDone,
     &sql::kStepRequestSent, &sql::kStepFailed, &sql::kStepCompensated, &sql::kFailAwaiting,
-    &sql::kLastDoneStep, &sql::kAdvance, &sql::kCompensationProgress, &sql::kRelease, &sql::kBeginCompensation, &sql::kFinish,
-    &sql::kRecordReply, &sql::kInsertOutbox,
+    &sql::kLastDoneStep, &sql::kAdvance, &sql::kCompensationProgress, &sql::kRelease,
+    &sql::kBeginCompensation, &sql::kFinish, &sql::kRecordReply, &sql::kInsertOutbox,
     // store
     &sql::kFindByRequest, &sql::kCreateSaga, &sql::kCanonicalInput, &sql::kCreateSteps,
     &sql::kLockAnime, &sql::kLockHolders, &sql::kAnimeStates, &sql::kRetiredId, &sql::kGetSaga,
     &sql::kGetSteps, &sql::kListSagas, &sql::kCountByStatus, &sql::kRetryNow, &sql::kAbort,
     &sql::kStatusOf,
     // MergeAnime, RemoveAnime
-    &sql::kLockIds, &sql::kMergeSnapshot, &sql::kMergeHubEdges, &sql::kMergeRelations,
-    &sql::kMergeEpisodes, &sql::kMergeMark, &sql::kRestoreDeleteAdded, &sql::kRestoreInsertBefore,
-    &sql::kRestoreMark, &sql::kMergeRedirect, &sql::kPurgeAnime, &sql::kRemoveSnapshot, &sql::kHide,
-    &sql::kUnhide, &sql::kTombstone};
+    &sql::kLockIds, &sql::kLockAnimeRows, &sql::kMergeHubEdges, &sql::kMergeRelations,
+    &sql::kMergeEpisodesAndViews, &sql::kMergeRedirect, &sql::kPurgeAnime, &sql::kRemoveSnapshot,
+    &sql::kHide, &sql::kUnhide, &sql::kTombstone};
 
 }  // namespace
 

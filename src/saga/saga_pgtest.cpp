@@ -9,6 +9,7 @@
 
 #include "db/connection.h"
 #include "db/pool.h"
+#include "events/detail/nats_util.h"
 #include "events/outbox_relay.h"
 #include "graph/graph_queries.h"
 #include "observability/metrics.h"
@@ -108,7 +109,8 @@ class SagaTest : public ::testing::Test {
 
   int64_t Count(const std::string& sql) { return std::stoll(Scalar(sql)); }
 
-  std::string StartMerge(const std::string& dup, const std::string& surv, const std::string& req = "") {
+  std::string StartMerge(const std::string& dup, const std::string& surv,
+                         const std::string& req = "") {
     auto r = Store().StartMerge(req.empty() ? "merge-" + dup + "-" + surv : req, dup, surv);
     EXPECT_EQ(r.code, Code::kOk) << r.message;
     return r.saga_id;
@@ -140,10 +142,11 @@ TEST_F(SagaTest, MergeHappyPath) {
   ASSERT_EQ(v->steps.size(), 3u);
   for (const auto& s : v->steps) EXPECT_EQ(s.status, "DONE") << s.name;
   EXPECT_EQ(v->steps[1].reply, "CONFIRMED");
-  EXPECT_EQ(Scalar("SELECT payload_text FROM (SELECT convert_from(payload, 'UTF8') AS payload_text "
-                   "FROM qdrant_outbox WHERE event_type = 'AnimeMerged') p")
-                .find("\"reply_subject\":\"" + reply_prefix_ + "." + id + "\"") != std::string::npos,
-            true);
+  EXPECT_EQ(
+      Scalar("SELECT payload_text FROM (SELECT convert_from(payload, 'UTF8') AS payload_text "
+             "FROM qdrant_outbox WHERE event_type = 'AnimeMerged') p")
+              .find("\"reply_subject\":\"" + reply_prefix_ + "." + id + "\"") != std::string::npos,
+      true);
 }
 
 TEST_F(SagaTest, MergeRefusedRestoresEveryRowExactly) {
@@ -185,7 +188,8 @@ TEST_F(SagaTest, RemoveHappyPathAndRefusal) {
   ASSERT_EQ(refused.code, Code::kOk) << refused.message;
   ASSERT_TRUE(WaitStatus(refused.saga_id, "COMPENSATED"));
   EXPECT_EQ(Dump(), before);
-  EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeRemovalReverted'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeRemovalReverted'"),
+            1);
 
   participant_->set_mode(Participant::Mode::kConfirm);
   auto ok = Store().StartRemove("remove-c-2", kC, "takedown request #2");
@@ -200,7 +204,7 @@ TEST_F(SagaTest, RemoveHappyPathAndRefusal) {
   EXPECT_EQ(Scalar("SELECT psvc_resolve_anime_id('" + kC + "')"), "");
 }
 
-TEST_F(SagaTest, HiddenAndMergedAnimeAreInvisibleWhileTheSagaWaits) {
+TEST_F(SagaTest, WhileSagasWaitWritesApplyAndOnlyTheRemovedAnimeIsHidden) {
   participant_->set_mode(Participant::Mode::kSilent);
   auto o = RunnerOptions("r1");
   o.reply_timeout = 60s;
@@ -208,34 +212,38 @@ TEST_F(SagaTest, HiddenAndMergedAnimeAreInvisibleWhileTheSagaWaits) {
   std::string merge = StartMerge(kA, kB);
   auto rm = Store().StartRemove("remove-d", kD, "dmca");
   ASSERT_EQ(rm.code, Code::kOk);
-  ASSERT_TRUE(WaitUntil([&] { return participant_->Requests("AnimeMerged") == 1 &&
-                                     participant_->Requests("AnimeRemoved") == 1; }, 10s));
-  EXPECT_EQ(Scalar("SELECT psvc_resolve_anime_id('" + kA + "')"), kB);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return participant_->Requests("AnimeMerged") == 1 &&
+               participant_->Requests("AnimeRemoved") == 1;
+      },
+      10s));
+  // The merge changes nothing before its confirmation; the removal hides D from reads.
+  EXPECT_EQ(Scalar("SELECT psvc_resolve_anime_id('" + kA + "')"), kA);
   EXPECT_EQ(Scalar("SELECT psvc_resolve_anime_id('" + kD + "')"), "");
   EXPECT_EQ(Scalar("SELECT psvc_resolve_anime_id('" + kB + "')"), kB);
+  EXPECT_EQ(Count("SELECT count(*) FROM anime_character WHERE anime_id = '" + kA + "'"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM episode WHERE anime_id = '" + kA + "'"), 3);
 
-  // The write path ignores events for both (documented rule), and a view of either is not found.
+  // Writes to every anime a waiting saga names apply as usual (docs/sagas.md).
   write::EventApplier applier(*pool_);
   write::Event ev;
   ev.event_id = "50000000-0000-0000-0000-000000000001";
   ev.occurred_at_ms = 1700000000000;
   ev.producer = "test";
   ev.payload = write::EpisodeAired{kA, "40000000-0000-0000-0000-000000000099", 9, "late", {}, {}};
-  auto r = applier.Apply(ev);
-  EXPECT_EQ(r.outcome, write::Outcome::kIgnoredStale);
-  EXPECT_NE(r.message.find("merged into " + kB), std::string::npos) << r.message;
+  EXPECT_EQ(applier.Apply(ev).outcome, write::Outcome::kApplied);
   ev.event_id = "50000000-0000-0000-0000-000000000002";
   write::AnimeEnriched enriched;
   enriched.anime_id = kD;
   enriched.fields.title = "Other Show again";
   ev.payload = enriched;
-  r = applier.Apply(ev);
-  EXPECT_EQ(r.outcome, write::Outcome::kIgnoredStale);
-  EXPECT_EQ(Scalar("SELECT title FROM anime WHERE id = '" + kD + "'"), "Other Show");
-  ev.payload = write::AnimeViewed{kA};
-  EXPECT_THROW(applier.Apply(ev), write::AnimeNotFound);
+  EXPECT_EQ(applier.Apply(ev).outcome, write::Outcome::kApplied);
+  ev.payload = write::AnimeViewed{kD};
+  EXPECT_EQ(applier.Apply(ev).outcome, write::Outcome::kApplied);
 
-  // Graph primitives neither return nor expand them (generic plans, as the service runs them).
+  // Graph primitives neither return nor expand the hidden anime; the merge's are untouched
+  // (generic plans, as the service runs them).
   for (const auto& setup : graph::GraphQueries::SessionSetup()) conn_.Exec(setup);
   graph::GraphQueries graph(conn_, std::chrono::steady_clock::now() + 10s, 2000ms);
   auto all = graph::EdgeFilter::All();
@@ -243,24 +251,107 @@ TEST_F(SagaTest, HiddenAndMergedAnimeAreInvisibleWhileTheSagaWaits) {
   for (const auto& id : {kB, kC, kE}) {
     for (const auto& e : graph.Neighbors(id, all, 50, 5).edges) seen.insert(e.node_id);
   }
-  EXPECT_FALSE(seen.contains(kA));
+  EXPECT_TRUE(seen.contains(kA));  // C's PREQUEL: still A until the merge is confirmed
   EXPECT_FALSE(seen.contains(kD));
-  EXPECT_TRUE(seen.contains(kB));  // C's PREQUEL: the merge moved A's edge onto B
-  EXPECT_FALSE(graph.Neighbors(kA, all, 50, 5).start_found);
+  EXPECT_TRUE(graph.Neighbors(kA, all, 50, 5).start_found);
   EXPECT_FALSE(graph.Neighbors(kD, all, 50, 5).start_found);
   EXPECT_FALSE(graph.Path(kC, kD, all, 5, 5, 1000).to_found);
-  auto hop = graph.KHop(kB, all, graph::AppliedLimits{.max_hops = 3, .max_fanout_per_hop = 50,
-                                                     .max_results = 50, .hub_window = 5});
+  auto hop =
+      graph.KHop(kB, all,
+                 graph::AppliedLimits{
+                     .max_hops = 3, .max_fanout_per_hop = 50, .max_results = 50, .hub_window = 5});
   EXPECT_FALSE(hop.nodes.empty());
-  for (const auto& n : hop.nodes) EXPECT_TRUE(n.node_id != kA && n.node_id != kD) << n.node_id;
+  for (const auto& n : hop.nodes) EXPECT_NE(n.node_id, kD);
 
-  // Abort before the point of no return: compensation, then the ids are usable again.
+  // Abort before the point of no return: compensation, the writes stay.
   EXPECT_EQ(Store().Abort(merge, "test").code, Code::kOk);
   EXPECT_EQ(Store().Abort(rm.saga_id, "test").code, Code::kOk);
   ASSERT_TRUE(WaitStatus(merge, "COMPENSATED"));
   ASSERT_TRUE(WaitStatus(rm.saga_id, "COMPENSATED"));
   EXPECT_EQ(Scalar("SELECT psvc_resolve_anime_id('" + kA + "')"), kA);
   EXPECT_EQ(Scalar("SELECT psvc_resolve_anime_id('" + kD + "')"), kD);
+  EXPECT_EQ(Scalar("SELECT title FROM anime WHERE id = '" + kD + "'"), "Other Show again");
+  EXPECT_EQ(Scalar("SELECT title FROM episode WHERE number = 9 AND anime_id = '" + kA + "'"),
+            "late");
+}
+
+// The two cases a snapshot-restoring compensation got wrong: an episode upsert on a number the
+// merge had moved, and an enrichment naming a character that had arrived with the merge.
+TEST_F(SagaTest, CompensatedMergeKeepsWritesMadeToTheSurvivorWhileItWaited) {
+  participant_->set_mode(Participant::Mode::kSilent);
+  auto o = RunnerOptions("r1");
+  o.reply_timeout = 60s;
+  AddRunner(o);
+  std::string merge = StartMerge(kA, kB);
+  ASSERT_TRUE(WaitUntil([&] { return participant_->Requests("AnimeMerged") == 1; }, 10s));
+  write::EventApplier applier(*pool_);
+  write::Event ev;
+  ev.event_id = "50000000-0000-0000-0000-000000000011";
+  ev.occurred_at_ms = 1700000000000;
+  ev.producer = "test";
+  ev.payload =
+      write::EpisodeAired{kB, "40000000-0000-0000-0000-000000000022", 2, "real two", {}, {}};
+  ASSERT_EQ(applier.Apply(ev).outcome, write::Outcome::kApplied);
+  ev.event_id = "50000000-0000-0000-0000-000000000012";
+  write::AnimeEnriched enriched;
+  enriched.anime_id = kB;
+  enriched.fields.title = "Real Show";
+  enriched.characters = {{"10000000-0000-0000-0000-000000000002", "Rival", {}, "MAIN", 0}};
+  ev.payload = enriched;
+  ASSERT_EQ(applier.Apply(ev).outcome, write::Outcome::kApplied);
+
+  EXPECT_EQ(Store().Abort(merge, "test").code, Code::kOk);
+  ASSERT_TRUE(WaitStatus(merge, "COMPENSATED"));
+  EXPECT_EQ(
+      Scalar("SELECT id::text || ' ' || title FROM episode WHERE number = 2 AND anime_id = '" + kB +
+             "'"),
+      "40000000-0000-0000-0000-000000000022 real two");
+  EXPECT_EQ(Scalar("SELECT title FROM episode WHERE number = 2 AND anime_id = '" + kA + "'"),
+            "dup two");
+  EXPECT_EQ(Scalar("SELECT string_agg(right(character_id::text, 1), ',' ORDER BY 1) FROM "
+                   "anime_character WHERE anime_id = '" +
+                   kB + "'"),
+            "2");
+  EXPECT_EQ(Scalar("SELECT string_agg(right(character_id::text, 1), ',' ORDER BY 1) FROM "
+                   "anime_character WHERE anime_id = '" +
+                   kA + "'"),
+            "1,2");
+}
+
+// Confirmed: the merge takes the duplicate as it is at finalization, writes made while the
+// merge waited included.
+TEST_F(SagaTest, ConfirmedMergeTakesWritesMadeToTheDuplicateWhileItWaited) {
+  participant_->set_mode(Participant::Mode::kSilent);
+  auto o = RunnerOptions("r1");
+  o.reply_timeout = 60s;
+  AddRunner(o);
+  std::string merge = StartMerge(kA, kB);
+  ASSERT_TRUE(WaitUntil([&] { return participant_->Requests("AnimeMerged") == 1; }, 10s));
+  write::EventApplier applier(*pool_);
+  write::Event ev;
+  ev.event_id = "50000000-0000-0000-0000-000000000021";
+  ev.occurred_at_ms = 1700000000000;
+  ev.producer = "test";
+  ev.payload =
+      write::EpisodeAired{kA, "40000000-0000-0000-0000-000000000044", 4, "dup four", {}, {}};
+  ASSERT_EQ(applier.Apply(ev).outcome, write::Outcome::kApplied);
+  ev.payload = write::AnimeViewed{kA};
+  ASSERT_EQ(applier.Apply(ev).outcome, write::Outcome::kApplied);
+  // Confirm by hand: the participant stays silent, the runner listens.
+  auto nc = events::detail::Connect(NatsUrl(), "test-confirm", 2000ms);
+  natsMsg* raw = nullptr;
+  ASSERT_EQ(natsMsg_Create(&raw, (reply_prefix_ + "." + merge).c_str(), nullptr, "", 0), NATS_OK);
+  events::detail::NatsPtr<natsMsg> msg(raw);
+  natsMsgHeader_Set(raw, "Psvc-Saga-Outcome", "CONFIRMED");
+  ASSERT_EQ(natsConnection_PublishMsg(nc.get(), raw), NATS_OK);
+  ASSERT_TRUE(WaitStatus(merge, "COMPLETED"));
+  EXPECT_EQ(Scalar("SELECT title FROM episode WHERE number = 4 AND anime_id = '" + kB + "'"),
+            "dup four");
+  EXPECT_EQ(Scalar("SELECT view_count FROM anime WHERE id = '" + kB + "'"), "108");
+  EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeMergeCompleted' "
+                  "AND aggregate_id = '" +
+                  kB + "'"),
+            1);
 }
 
 TEST_F(SagaTest, FinishedMergeRedirectsLaterEvents) {
@@ -276,8 +367,18 @@ TEST_F(SagaTest, FinishedMergeRedirectsLaterEvents) {
   enriched.anime_id = kA;
   enriched.fields.title = "Dup Show";
   ev.payload = enriched;
-  EXPECT_EQ(applier.Apply(ev).outcome, write::Outcome::kIgnoredStale);
+  auto stale = applier.Apply(ev);
+  EXPECT_EQ(stale.outcome, write::Outcome::kIgnoredStale);
+  EXPECT_EQ(stale.merged_into, kB);
+  EXPECT_NE(stale.message.find("merged into " + kB), std::string::npos) << stale.message;
   EXPECT_EQ(Count("SELECT count(*) FROM anime WHERE id = '" + kA + "'"), 0);
+  // A view of the merged id is not counted on the survivor either; the answer names it.
+  ev.event_id = "50000000-0000-0000-0000-000000000005";
+  ev.payload = write::AnimeViewed{kA};
+  auto view = applier.Apply(ev);
+  EXPECT_EQ(view.outcome, write::Outcome::kIgnoredStale);
+  EXPECT_EQ(view.merged_into, kB);
+  EXPECT_EQ(Scalar("SELECT view_count FROM anime WHERE id = '" + kB + "'"), "107");
   // A relation naming the merged id lands on the survivor.
   ev.event_id = "50000000-0000-0000-0000-000000000004";
   enriched.anime_id = kE;
@@ -285,7 +386,8 @@ TEST_F(SagaTest, FinishedMergeRedirectsLaterEvents) {
   enriched.relations = {{kA, "PREQUEL"}};
   ev.payload = enriched;
   EXPECT_EQ(applier.Apply(ev).outcome, write::Outcome::kApplied);
-  EXPECT_EQ(Scalar("SELECT related_anime_id FROM anime_relation WHERE anime_id = '" + kE + "'"), kB);
+  EXPECT_EQ(Scalar("SELECT related_anime_id FROM anime_relation WHERE anime_id = '" + kE + "'"),
+            kB);
 }
 
 TEST_F(SagaTest, CrashBetweenMergeAndConfirmationIsResumedByAnotherRunner) {
@@ -300,7 +402,9 @@ TEST_F(SagaTest, CrashBetweenMergeAndConfirmationIsResumedByAnotherRunner) {
   std::string id = StartMerge(kA, kB);
   ASSERT_TRUE(WaitUntil([&] { return crashed.load(); }, 10s));
   r1.Stop();  // the process is gone: no reply listener, no workers
-  EXPECT_EQ(Scalar("SELECT merged_into FROM anime WHERE id = '" + kA + "'"), kB);
+  // Nothing moves before the confirmation.
+  EXPECT_EQ(Count("SELECT count(*) FROM anime_character WHERE anime_id = '" + kA + "'"), 2);
+  EXPECT_EQ(Scalar("SELECT merged_into FROM anime WHERE id = '" + kA + "'"), "");
   // The relay publishes asynchronously: only once the participant has ignored the first
   // request may it start confirming, or it would confirm that one (no second request).
   ASSERT_TRUE(WaitUntil([&] { return participant_->Requests("AnimeMerged") == 1; }, 10s));

@@ -5,10 +5,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "json/json_string.h"
 #include "db/array_literal.h"
 #include "db/error.h"
 #include "db/pool.h"
+#include "json/json_string.h"
 #include "write/write_statements.h"
 
 namespace psvc::write {
@@ -51,6 +51,33 @@ void Outbox(db::Connection& conn, const std::string& anime_id, const char* type,
   conn.Execute(sql::kInsertOutbox, {anime_id, type, payload});
 }
 
+/// An anime that takes no more events because a saga finished with it: merged into
+/// `merged_into`, or removed (empty).
+struct Retired {
+  std::string merged_into;
+};
+
+/// The IGNORED_STALE result for an event naming a retired anime. A merged id is never
+/// redirected for the anime an event is about: the survivor has its own source document, and
+/// applying the duplicate's to it would overwrite it. The caller learns the survivor's id.
+ApplyResult RetiredResult(const std::string& anime_id, const Retired& r) {
+  if (r.merged_into.empty()) {
+    return {Outcome::kIgnoredStale, 0,
+            "anime " + anime_id + " was removed: events for it are ignored", "", true};
+  }
+  return {Outcome::kIgnoredStale, 0,
+          "anime " + anime_id + " was merged into " + r.merged_into +
+              ": events naming it are not applied; send them for " + r.merged_into,
+          r.merged_into};
+}
+
+/// Worth running again from the start: a deadlock or serialization failure rolled everything
+/// back, or a foreign key's target was deleted by a transaction we waited for (a saga purging a
+/// relation target: the next attempt sees its redirect or tombstone and routes the edge there).
+bool Retryable(const db::DbError& e) {
+  return e.kind() == db::ErrorKind::kSerialization || e.sqlstate() == "23503";
+}
+
 const std::string& AnimeIdOf(const Event& e) {
   return std::visit([](const auto& p) -> const std::string& { return p.anime_id; }, e.payload);
 }
@@ -72,8 +99,7 @@ ApplyResult EventApplier::Apply(Event event) {
       tx.Commit();
       return result;
     } catch (const db::DbError& e) {
-      // A deadlock or serialization failure rolled everything back: safe to run again.
-      if (e.kind() != db::ErrorKind::kSerialization || attempt >= options_.retries) throw;
+      if (!Retryable(e) || attempt >= options_.retries) throw;
     }
   }
 }
@@ -175,7 +201,7 @@ void EventApplier::ApplyEachInSavepoints(db::Connection& conn, const std::vector
       } catch (const db::DbError& e) {
         if (!conn.Healthy()) throw;  // the connection is gone: the caller retries the batch
         conn.Exec("ROLLBACK TO SAVEPOINT event");
-        if (e.kind() == db::ErrorKind::kSerialization && attempt < options_.retries) continue;
+        if (Retryable(e) && attempt < options_.retries) continue;
         items[i] = {std::nullopt,
                     e.kind() == db::ErrorKind::kInvalidInput ? BatchItem::Error::kInvalid
                                                              : BatchItem::Error::kTransient,
@@ -221,7 +247,8 @@ void EventApplier::ApplyEnrichedRun(db::Connection& conn, std::span<const Event>
       auto it = outcome.find(events[i].event_id);
       items[i].result = ApplyResult{Outcome::kAlreadyApplied, 0,
                                     "event " + events[i].event_id + " was processed before (" +
-                                        (it == outcome.end() ? "?" : it->second) + ")"};
+                                        (it == outcome.end() ? "?" : it->second) + ")",
+                                    ""};
     }
   }
   if (todo.empty()) return;
@@ -233,13 +260,13 @@ void EventApplier::ApplyEnrichedRun(db::Connection& conn, std::span<const Event>
     ats.push_back(std::to_string(events[i].occurred_at_ms));
   }
   auto locked = conn.Execute(sql::kRunLockAnime, {db::ArrayLiteral(ids), db::ArrayLiteral(ats)});
-  std::unordered_map<std::string, std::optional<std::string>> retired;  // id -> why, if retired
+  std::unordered_map<std::string, Retired> retired;
   std::unordered_set<std::string> existing, newer;
   for (int r = 0; r < locked.rows(); ++r) {
     std::string id(locked.Get(r, 0));
     existing.insert(id);
     if (locked.GetBool(r, 1)) newer.insert(id);
-    if (!locked.IsNull(r, 2)) retired.emplace(id, std::string(locked.Get(r, 2)));
+    if (!locked.IsNull(r, 2)) retired.emplace(id, Retired{std::string(locked.Get(r, 2))});
   }
   if (existing.size() < ids.size()) {
     std::vector<std::string> missing;
@@ -247,8 +274,10 @@ void EventApplier::ApplyEnrichedRun(db::Connection& conn, std::span<const Event>
       if (!existing.count(id)) missing.push_back(id);
     }
     auto gone = conn.Execute(sql::kRunRetiredIds, {db::ArrayLiteral(missing)});
-    for (int r = 0; r < gone.rows(); ++r)
-      retired.emplace(gone.Get(r, 0), std::string(gone.Get(r, 1)));
+    for (int r = 0; r < gone.rows(); ++r) {
+      retired.emplace(gone.Get(r, 0),
+                      Retired{gone.IsNull(r, 1) ? std::string() : std::string(gone.Get(r, 1))});
+    }
   }
 
   // 3. Stale events are recorded with the reason and change nothing (rules as in
@@ -257,19 +286,18 @@ void EventApplier::ApplyEnrichedRun(db::Connection& conn, std::span<const Event>
   std::vector<std::string> stale_ids, stale_why;
   for (size_t i : todo) {
     const std::string& id = enriched(i).anime_id;
-    std::string why;
+    ApplyResult stale{Outcome::kIgnoredStale, 0, "", ""};
     if (auto it = retired.find(id); it != retired.end()) {
-      why = "anime " + id + " " + *it->second + ": events for it are ignored";
+      stale = RetiredResult(id, it->second);
     } else if (newer.count(id)) {
-      why = "a newer event for this anime was applied before (occurred_at is older)";
-    }
-    if (why.empty()) {
+      stale.message = "a newer event for this anime was applied before (occurred_at is older)";
+    } else {
       apply.push_back(i);
       continue;
     }
     stale_ids.push_back(events[i].event_id);
-    stale_why.push_back(why);
-    items[i].result = ApplyResult{Outcome::kIgnoredStale, 0, why};
+    stale_why.push_back(stale.message);
+    items[i].result = std::move(stale);
   }
   if (!stale_ids.empty()) {
     conn.Execute(sql::kRunMarkStale, {db::ArrayLiteral(stale_ids), db::ArrayLiteral(stale_why)});
@@ -391,7 +419,7 @@ void EventApplier::ApplyEnrichedRun(db::Connection& conn, std::span<const Event>
 
   for (size_t i : apply) {
     if (options_.before_commit) options_.before_commit(events[i]);
-    items[i].result = ApplyResult{Outcome::kApplied, version.at(enriched(i).anime_id), ""};
+    items[i].result = ApplyResult{Outcome::kApplied, version.at(enriched(i).anime_id), "", ""};
   }
 }
 
@@ -432,29 +460,28 @@ ApplyResult EventApplier::ApplyInTransaction(db::Connection& conn, const Event& 
     }
   }
 
-  auto stale = [&](const std::string& why) {
-    conn.Execute(sql::kMarkStale, {event.event_id, why});
-    return ApplyResult{Outcome::kIgnoredStale, 0, why};
+  auto stale = [&](ApplyResult result) {
+    conn.Execute(sql::kMarkStale, {event.event_id, result.message});
+    return result;
   };
   auto not_found = [&](const char* field) -> AnimeNotFound {
     return AnimeNotFound(std::string(field) + ": no anime with id " + anime_id);
   };
-  // Rule: an anime that a saga merged into another or removes/removed takes no more events.
-  // They are recorded as IGNORED_STALE with the reason and change nothing (redelivery-safe,
-  // never dead-lettered); the merge or removal itself was announced by the saga's outbox events.
-  // `current` is the kLockAnime row (locked, so a saga step that committed meanwhile is seen).
-  auto retired = [&](const db::Result& current) -> std::optional<std::string> {
+  // Rule (docs/events.md): an anime that a saga merged into another or removed takes no more
+  // events. They are recorded as IGNORED_STALE with the reason (and the survivor's id) and
+  // change nothing (redelivery-safe, never dead-lettered). An anime a saga is still working on
+  // takes events as usual (docs/sagas.md). `current` is the kLockAnime row (locked, so a saga
+  // step that committed meanwhile is seen).
+  auto retired = [&](const db::Result& current) -> std::optional<Retired> {
     if (current.rows() == 1) {
       if (current.IsNull(0, 2)) return std::nullopt;
-      return std::string(current.Get(0, 2));
+      return Retired{std::string(current.Get(0, 2))};
     }
     auto gone = conn.Execute(sql::kRetiredId, {anime_id});
     if (gone.rows() == 0) return std::nullopt;
-    return std::string(gone.Get(0, 0));
+    return Retired{gone.IsNull(0, 0) ? std::string() : std::string(gone.Get(0, 0))};
   };
-  auto ignore_retired = [&](const std::string& why) {
-    return stale("anime " + anime_id + " " + why + ": events for it are ignored");
-  };
+  auto ignore_retired = [&](const Retired& r) { return stale(RetiredResult(anime_id, r)); };
 
   if (const auto* ep = std::get_if<EpisodeAired>(&event.payload)) {
     auto current = conn.Execute(sql::kLockAnime, {ep->anime_id, occurred});
@@ -472,8 +499,10 @@ ApplyResult EventApplier::ApplyInTransaction(db::Connection& conn, const Event& 
     if (current.rows() == 0) throw not_found("anime_updated.anime_id");
     int64_t stored = current.GetInt64(0, 0);
     if (stored != u->expected_version) {
-      return stale("based on version " + std::to_string(u->expected_version) +
-                   " but the anime is at version " + std::to_string(stored));
+      return stale({Outcome::kIgnoredStale, 0,
+                    "based on version " + std::to_string(u->expected_version) +
+                        " but the anime is at version " + std::to_string(stored),
+                    ""});
     }
     auto has = [&](const char* name) {
       return std::find(u->mask.begin(), u->mask.end(), name) != u->mask.end() ? "true" : "false";
@@ -507,9 +536,14 @@ ApplyResult EventApplier::ApplyInTransaction(db::Connection& conn, const Event& 
     Outbox(conn, u->anime_id, type,
            OutboxPayload(u->anime_id, type, event, result.version, u->mask));
   } else if (const auto* v = std::get_if<AnimeViewed>(&event.payload)) {
-    // A merged or removed anime is "not found" for views (no processed-event record to keep).
+    // Views keep no processed-event record: a merged id answers IGNORED_STALE with the
+    // survivor's id (nothing recorded), a removed or unknown one is not found.
     auto row = conn.Execute(sql::kRecordView, {v->anime_id});
-    if (row.rows() == 0) throw not_found("anime_viewed.anime_id");
+    if (row.rows() == 0) {
+      auto why = retired(row);
+      if (why && !why->merged_into.empty()) return RetiredResult(anime_id, *why);
+      throw not_found("anime_viewed.anime_id");
+    }
     result.version = row.GetInt64(0, 0);
     result.message = std::string(row.Get(0, 1));  // the new view count
     Outbox(conn, v->anime_id, type, OutboxPayload(v->anime_id, type, event, result.version));

@@ -12,6 +12,7 @@
 #include "db/error.h"
 #include "db/pool.h"
 #include "testing/test_database.h"
+#include "testing/wait_until.h"
 
 namespace psvc::write {
 namespace {
@@ -468,6 +469,48 @@ TEST_F(ApplierTest, ARunThatTheDatabaseRefusesFallsBackToOneByOne) {
   EXPECT_EQ(Count("SELECT count(*) FROM pending_anime_relation"), 1);  // 3 -> 2, which failed
   EXPECT_EQ(Count("SELECT count(*) FROM processed_event"), 2);
   EXPECT_EQ(Count("SELECT count(*) FROM qdrant_outbox"), 2);
+}
+
+// A relation whose target a saga purges while the event waits for the target's row lock: the
+// foreign key fails once the purge commits; the event is applied again and the edge follows
+// the redirect the purge left (instead of the event failing as invalid).
+TEST_F(ApplierTest, ARelationToAnAnimePurgedMeanwhileFollowsItsRedirect) {
+  ASSERT_EQ(applier_->Apply(MakeEnriched(1, 1, kT0)).outcome, Outcome::kApplied);  // duplicate
+  ASSERT_EQ(applier_->Apply(MakeEnriched(2, 2, kT0)).outcome, Outcome::kApplied);  // survivor
+  // What MergeAnime's finalization does, held open.
+  db::Connection saga = tdb_.Connect();
+  saga.Exec("BEGIN");
+  saga.Exec("SELECT 1 FROM anime WHERE id = '" + U(1) + "' FOR UPDATE");
+  saga.Exec("INSERT INTO anime_redirect (from_id, to_id, saga_id) VALUES ('" + U(1) + "', '" +
+            U(2) + "', gen_random_uuid())");
+  saga.Exec("DELETE FROM anime WHERE id = '" + U(1) + "'");
+
+  std::optional<ApplyResult> result;
+  std::string error;
+  std::thread writer([&] {
+    try {
+      result = applier_->Apply(MakeEnriched(3, 3, kT0, {}, {{1, "SEQUEL"}}));
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  // The writer waits for the purge's row lock (its foreign key check), then the purge commits.
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        return Count(
+                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                   "AND wait_event_type = 'Lock'") > 0;
+      },
+      std::chrono::seconds(20)));
+  saga.Exec("COMMIT");
+  writer.join();
+  ASSERT_TRUE(result) << error;
+  EXPECT_EQ(result->outcome, Outcome::kApplied);
+  EXPECT_EQ(conn_
+                ->Exec("SELECT related_anime_id::text FROM anime_relation WHERE anime_id = '" +
+                       U(3) + "'")
+                .Get(0, 0),
+            U(2));
 }
 
 }  // namespace

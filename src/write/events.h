@@ -16,8 +16,8 @@ struct AnimeFields {
   std::optional<std::string> title_english;
   std::optional<std::string> title_japanese;
   std::vector<std::string> synonyms;
-  std::string type = "UNKNOWN";    ///< TV MOVIE OVA ONA SPECIAL MUSIC UNKNOWN
-  std::string status = "UNKNOWN";  ///< FINISHED AIRING UPCOMING UNKNOWN
+  std::string type = "UNKNOWN";       ///< TV MOVIE OVA ONA SPECIAL MUSIC UNKNOWN
+  std::string status = "UNKNOWN";     ///< FINISHED AIRING UPCOMING UNKNOWN
   std::optional<std::string> season;  ///< WINTER SPRING SUMMER FALL
   std::optional<int32_t> year;
   std::optional<int32_t> episode_count;
@@ -91,13 +91,18 @@ struct Event {
 enum class Outcome {
   kApplied,         ///< committed, with its outbox row
   kAlreadyApplied,  ///< this event id was processed before; nothing changed now
-  kIgnoredStale,    ///< older than what is stored / based on an old version; recorded, no change
+  kIgnoredStale,    ///< older than what is stored / based on an old version / names a merged or
+                    ///< removed anime; recorded, no change
 };
 
 struct ApplyResult {
   Outcome outcome = Outcome::kApplied;
   int64_t version = 0;  ///< the anime's version after the event (0 when not applicable)
   std::string message;
+  /// Set when the event named an anime that was merged away: the survivor to send it for.
+  std::string merged_into;
+  /// IGNORED_STALE because the event named an anime that was removed.
+  bool removed = false;
 };
 
 const char* ToString(Outcome outcome);

@@ -23,21 +23,22 @@ UPDATE processed_event SET outcome = 'IGNORED_STALE', detail = $2 WHERE event_id
 )sql"};
 
 // NO KEY UPDATE: does not block foreign-key checks of other transactions (KEY SHARE).
-// Third column: why the anime no longer takes events (a saga merged or is removing it), or NULL.
+// Third column: the survivor when the row is marked merged (merged_into), else NULL. A hidden
+// anime (a removal awaiting its confirmation) takes writes like any other (docs/sagas.md).
 // Read after the lock, so a saga step that committed while we waited is seen.
 inline constexpr db::Statement kLockAnime{"write.lock_anime", R"sql(
 SELECT version, coalesce(last_event_at > to_timestamp($2::float8 / 1000), false),
-       CASE WHEN merged_into IS NOT NULL THEN 'merged into ' || merged_into
-            WHEN hidden_at IS NOT NULL THEN 'being removed' END
+       merged_into::text
   FROM anime WHERE id = $1::uuid
    FOR NO KEY UPDATE
 )sql"};
 
-// An id no longer in `anime` because a saga finished with it (migrations/0006_sagas.sql).
+// An id no longer in `anime` because a saga finished with it (migrations/0006_sagas.sql):
+// -> the survivor it was merged into (NULL when it was removed).
 inline constexpr db::Statement kRetiredId{"write.retired_id", R"sql(
-SELECT 'merged into ' || to_id FROM anime_redirect WHERE from_id = $1::uuid
+SELECT to_id::text FROM anime_redirect WHERE from_id = $1::uuid
 UNION ALL
-SELECT 'removed' FROM anime_tombstone WHERE anime_id = $1::uuid
+SELECT NULL FROM anime_tombstone WHERE anime_id = $1::uuid
 LIMIT 1
 )sql"};
 
@@ -119,7 +120,7 @@ RETURNING version
 
 inline constexpr db::Statement kRecordView{"write.record_view", R"sql(
 UPDATE anime SET view_count = view_count + 1
- WHERE id = $1::uuid AND merged_into IS NULL AND hidden_at IS NULL
+ WHERE id = $1::uuid AND merged_into IS NULL
 RETURNING version, view_count
 )sql"};
 
@@ -147,17 +148,17 @@ SELECT event_id::text, outcome FROM processed_event WHERE event_id = ANY($1::uui
 // As kLockAnime, for many anime at once; rows are locked in id order.
 inline constexpr db::Statement kRunLockAnime{"write.run_lock_anime", R"sql(
 SELECT a.id::text, coalesce(a.last_event_at > to_timestamp(t.at / 1000), false),
-       CASE WHEN a.merged_into IS NOT NULL THEN 'merged into ' || a.merged_into
-            WHEN a.hidden_at IS NOT NULL THEN 'being removed' END
+       a.merged_into::text
   FROM anime a JOIN unnest($1::uuid[], $2::float8[]) AS t(id, at) ON a.id = t.id
  ORDER BY a.id
    FOR NO KEY UPDATE OF a
 )sql"};
 
+// As kRetiredId, for many ids: -> id, survivor (NULL when removed).
 inline constexpr db::Statement kRunRetiredIds{"write.run_retired_ids", R"sql(
-SELECT from_id::text, 'merged into ' || to_id FROM anime_redirect WHERE from_id = ANY($1::uuid[])
+SELECT from_id::text, to_id::text FROM anime_redirect WHERE from_id = ANY($1::uuid[])
 UNION ALL
-SELECT anime_id::text, 'removed' FROM anime_tombstone WHERE anime_id = ANY($1::uuid[])
+SELECT anime_id::text, NULL FROM anime_tombstone WHERE anime_id = ANY($1::uuid[])
 )sql"};
 
 inline constexpr db::Statement kRunMarkStale{"write.run_mark_stale", R"sql(

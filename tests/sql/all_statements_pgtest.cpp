@@ -5,21 +5,25 @@
 #include <set>
 #include <string>
 
-#include "db/error.h"
-#include "graph/graph_queries.h"
+#include "api/graph_service.h"
 #include "api/graphql_api.h"
 #include "api/graphql_loaders.h"
+#include "db/error.h"
 #include "events/outbox_relay.h"
-#include "write/event_applier.h"
+#include "graph/graph_queries.h"
 #include "saga/anime_sagas.h"
 #include "testing/test_database.h"
+#include "write/event_applier.h"
 
 namespace psvc {
 namespace {
 
-std::vector<db::StatementList> AllLists() { return {graph::GraphQueries::Statements(), write::EventApplier::Statements(),
-          events::OutboxRelay::Statements(), saga::AllStatements(), api::RequestLoaders::Statements(),
-          api::SearchUpkeepStatements()}; }
+std::vector<db::StatementList> AllLists() {
+  return {graph::GraphQueries::Statements(), write::EventApplier::Statements(),
+          events::OutboxRelay::Statements(), saga::AllStatements(),
+          api::RequestLoaders::Statements(), api::SearchUpkeepStatements(),
+          api::GraphServiceStatements()};
+}
 
 TEST(AllStatements, PrepareAgainstTheMigratedSchema) {
   testing::TestDatabase tdb;
