@@ -85,6 +85,18 @@ std::string UpdatedBytes(int event, int anime, const std::string& title, int64_t
   return Serialize(env);
 }
 
+// Options of a consumer on a stream and durable of its own (named after `tag`).
+events::JetStreamConsumerOptions ConsumerOptions(const std::string& tag) {
+  events::JetStreamConsumerOptions co;
+  co.nats_url = NatsUrl();
+  co.stream = "IN_" + tag;
+  co.subjects = {tag + ".ingest.>"};
+  co.durable = "durable_" + tag;
+  co.dead_letter_subject = tag + ".ingest.dlq";
+  co.fetch_wait = 100ms;
+  return co;
+}
+
 // A NATS connection + JetStream context for publishing in a test.
 struct Publisher {
   natsConnection* nc = nullptr;
@@ -134,13 +146,7 @@ TEST(IngestEndToEnd, EventsThatOvertakeTheirAnimeWaitForItInsteadOfDeadLettering
   write::EventApplier applier(pool);
   constexpr int kX = 1, kY = 2;
 
-  events::JetStreamConsumerOptions co;
-  co.nats_url = NatsUrl();
-  co.stream = "IN_" + tag;
-  co.subjects = {tag + ".ingest.>"};
-  co.durable = "durable_" + tag;
-  co.dead_letter_subject = tag + ".ingest.dlq";
-  co.fetch_wait = 100ms;
+  events::JetStreamConsumerOptions co = ConsumerOptions(tag);
   co.ack_wait = 4s;
   co.retry_initial = 200ms;
   co.retry_max = 1s;
@@ -228,13 +234,7 @@ TEST(IngestEndToEnd, AnEventWhoseAnimeNeverArrivesIsDeadLetteredAfterTheWait) {
   const std::string tag = "orphan" + std::to_string(getpid());
   db::Pool pool({.url = tdb.url(), .size = 2});
   write::EventApplier applier(pool);
-  events::JetStreamConsumerOptions co;
-  co.nats_url = NatsUrl();
-  co.stream = "IN_" + tag;
-  co.subjects = {tag + ".ingest.>"};
-  co.durable = "durable_" + tag;
-  co.dead_letter_subject = tag + ".ingest.dlq";
-  co.fetch_wait = 100ms;
+  events::JetStreamConsumerOptions co = ConsumerOptions(tag);
   co.retry_initial = 100ms;
   co.retry_max = 400ms;
   co.dependency_wait = 1500ms;  // 100+200+400+400+400: dead-lettered at the 6th delivery
@@ -291,13 +291,7 @@ TEST(IngestEndToEnd, EventsInChangesOutExactlyOncePoisonDeadLettered) {
   events::OutboxRelay relay(ro);
   relay.Start();
 
-  events::JetStreamConsumerOptions co;
-  co.nats_url = NatsUrl();
-  co.stream = "IN_" + tag;
-  co.subjects = {tag + ".ingest.>"};
-  co.durable = "durable_" + tag;
-  co.dead_letter_subject = tag + ".ingest.dlq";
-  co.fetch_wait = 100ms;
+  events::JetStreamConsumerOptions co = ConsumerOptions(tag);
   events::JetStreamConsumer consumer(
       co, [&](std::string_view payload, int) { return HandleIngestMessage(applier, payload); });
   consumer.Start();
