@@ -7,7 +7,7 @@
 #include "api/grpc_server.h"
 #include "api/grpc_status.h"
 #include "db/pool.h"
-#include "graph/graph_queries.h"
+#include "graph/engine.h"
 #include "ids/uuid.h"
 
 namespace psvc::api {
@@ -87,8 +87,9 @@ std::string FormatScore(double v) {
 
 class GraphService final : public pb::PostgresGraphService::Service {
  public:
-  GraphService(db::Pool& pool, GraphServiceOptions options)
-      : pool_(pool), options_(std::move(options)) {}
+  GraphService(graph::GraphEngine& engine, GraphServiceOptions options,
+               std::unique_ptr<graph::GraphEngine> owned = nullptr)
+      : owned_(std::move(owned)), engine_(engine), options_(std::move(options)) {}
 
   Status Neighbors(grpc::ServerContext* ctx, const pb::NeighborsRequest* req,
                    pb::NeighborsResponse* resp) override {
@@ -101,8 +102,8 @@ class GraphService final : public pb::PostgresGraphService::Service {
       Resolve({"limit", req->limit(), caps.max_results, caps.max_results}, limits.max_results,
               limits.clamped);
       limits.hub_window = caps.hub_window;
-      WithQueries(ctx, [&](graph::GraphQueries& q) {
-        auto r = q.Neighbors(id, filter, limits.max_results, limits.hub_window);
+      {
+        auto r = engine_.Neighbors(Budget(*ctx), id, filter, limits.max_results, limits.hub_window);
         resp->set_start_found(r.start_found);
         resp->mutable_neighbors()->Reserve(static_cast<int>(r.edges.size()));
         for (auto& e : r.edges) {
@@ -112,7 +113,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
           out->set_via_id(std::move(e.via_id));
         }
         Fill(limits, resp->mutable_applied_limits());
-      });
+      }
     });
   }
 
@@ -132,8 +133,8 @@ class GraphService final : public pb::PostgresGraphService::Service {
       Resolve({"max_results", req->max_results(), caps.default_results, caps.max_results},
               limits.max_results, limits.clamped);
       limits.hub_window = caps.hub_window;
-      WithQueries(ctx, [&](graph::GraphQueries& q) {
-        auto r = q.KHop(id, filter, limits);
+      {
+        auto r = engine_.KHop(Budget(*ctx), id, filter, limits);
         resp->set_start_found(r.start_found);
         resp->set_truncated(r.truncated);
         resp->mutable_results()->Reserve(static_cast<int>(r.nodes.size()));
@@ -146,7 +147,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
           out->set_via_id(std::move(n.via_id));
         }
         Fill(limits, resp->mutable_applied_limits());
-      });
+      }
     });
   }
 
@@ -162,9 +163,9 @@ class GraphService final : public pb::PostgresGraphService::Service {
       Resolve({"max_hops", req->max_hops(), caps.default_path_hops, caps.max_hops}, limits.max_hops,
               limits.clamped);
       limits.hub_window = caps.hub_window;
-      WithQueries(ctx, [&](graph::GraphQueries& q) {
-        auto r =
-            q.Path(from, to, filter, limits.max_hops, limits.hub_window, caps.path_node_budget);
+      {
+        auto r = engine_.Path(Budget(*ctx), from, to, filter, limits.max_hops, limits.hub_window,
+                              caps.path_node_budget);
         resp->set_found(r.found);
         resp->set_from_found(r.from_found);
         resp->set_to_found(r.to_found);
@@ -176,7 +177,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
           out->set_via_id(std::move(s.via_id));
         }
         Fill(limits, resp->mutable_applied_limits());
-      });
+      }
     });
   }
 
@@ -186,8 +187,8 @@ class GraphService final : public pb::PostgresGraphService::Service {
     return Handle("Compare", [&] {
       auto a = RequireUuid(req->a_id(), "a_id");
       auto b = RequireUuid(req->b_id(), "b_id");
-      WithQueries(ctx, [&](graph::GraphQueries& q) {
-        auto r = q.Compare(a, b);
+      {
+        auto r = engine_.Compare(Budget(*ctx), a, b);
         resp->set_a_found(r.a.has_value());
         resp->set_b_found(r.b.has_value());
         if (r.a) Fill(*r.a, resp->mutable_a());
@@ -223,7 +224,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
         shared(r.studios, resp->mutable_shared_studios());
         shared(r.original_works, resp->mutable_shared_original_works());
         for (auto t : r.direct_relations) resp->add_direct_relations(ToProto(t));
-      });
+      }
     });
   }
 
@@ -242,26 +243,30 @@ class GraphService final : public pb::PostgresGraphService::Service {
     }
   }
 
-  // Called after validation, so a bad request never takes a connection. The connection wait
-  // is bounded by the acquire timeout and the caller's deadline, whichever comes first.
-  template <typename Work>
-  void WithQueries(grpc::ServerContext* ctx, Work work) {
-    auto deadline = RequestDeadline(*ctx, std::chrono::hours(1));
-    auto acquire_by =
-        std::min(deadline, std::chrono::steady_clock::now() + options_.acquire_timeout);
-    auto conn = pool_.Acquire(acquire_by);
-    graph::GraphQueries queries(*conn, deadline, options_.statement_timeout);
-    work(queries);
+  // Called after validation, so a bad request never costs the engine anything.
+  static graph::CallBudget Budget(const grpc::ServerContext& ctx) {
+    return {RequestDeadline(ctx, std::chrono::hours(1))};
   }
 
-  db::Pool& pool_;
+  std::unique_ptr<graph::GraphEngine> owned_;  // the engine, when this service made it
+  graph::GraphEngine& engine_;
   GraphServiceOptions options_;
 };
 
 }  // namespace
 
 void RegisterGraphService(GrpcServer& server, db::Pool& pool, GraphServiceOptions options) {
-  server.AddService(std::make_unique<GraphService>(pool, std::move(options)),
+  auto sql = std::make_unique<graph::SqlGraphEngine>(
+      pool, graph::SqlEngineOptions{.statement_timeout = options.statement_timeout,
+                                    .acquire_timeout = options.acquire_timeout});
+  auto& engine = *sql;
+  server.AddService(std::make_unique<GraphService>(engine, std::move(options), std::move(sql)),
+                    pb::PostgresGraphService::service_full_name());
+}
+
+void RegisterGraphService(GrpcServer& server, graph::GraphEngine& engine,
+                          GraphServiceOptions options) {
+  server.AddService(std::make_unique<GraphService>(engine, std::move(options)),
                     pb::PostgresGraphService::service_full_name());
 }
 

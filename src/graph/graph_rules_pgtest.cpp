@@ -14,6 +14,7 @@
 #include "db/pool.h"
 #include "graph/engine.h"
 #include "graph/graph_queries.h"
+#include "graph/memory_engine.h"
 #include "testing/test_database.h"
 
 namespace psvc::graph {
@@ -299,7 +300,8 @@ TEST(GraphRules, EveryCaseGivesItsExpectedAnswerOnEveryEngine) {
   for (const auto& file : files) {
     for (const auto& block : Parse(file)) {
       Build(conn, block);
-      for (GraphEngine* engine : std::vector<GraphEngine*>{&sql}) {
+      auto memory = MemoryGraphEngine::Load(conn, sql);
+      for (GraphEngine* engine : std::vector<GraphEngine*>{&sql, memory.get()}) {
         for (const auto& c : block.cases) {
           std::string got;
           try {

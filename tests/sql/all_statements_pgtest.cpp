@@ -7,6 +7,7 @@
 
 #include "db/error.h"
 #include "graph/graph_queries.h"
+#include "graph/memory_engine.h"
 #include "api/graphql_api.h"
 #include "api/graphql_loaders.h"
 #include "events/outbox_relay.h"
@@ -17,7 +18,7 @@
 namespace psvc {
 namespace {
 
-std::vector<db::StatementList> AllLists() { return {graph::GraphQueries::Statements(), write::EventApplier::Statements(),
+std::vector<db::StatementList> AllLists() { return {graph::GraphQueries::Statements(), graph::MemoryGraph::Statements(), write::EventApplier::Statements(),
           events::OutboxRelay::Statements(), saga::AllStatements(), api::RequestLoaders::Statements(),
           api::SearchUpkeepStatements()}; }
 
