@@ -10,7 +10,7 @@
 //
 //   graph_bench --database-url URL [--seconds 5] [--rounds 5] [--clients 1,8] [--seed 7]
 //               [--only PREFIX] [--server HOST:PORT | --in-process] [--no-metrics]
-//               [--deadline-ms N]
+//               [--deadline-ms N] [--graph-engine sql|memory]
 #include <grpcpp/grpcpp.h>
 #include <CLI/CLI.hpp>
 
@@ -31,7 +31,9 @@
 #include "api/graph_service.h"
 #include "api/grpc_server.h"
 #include "db/pool.h"
+#include "graph/engine.h"
 #include "graph/graph_queries.h"
+#include "graph/memory_engine.h"
 #include "observability/metrics.h"
 
 namespace {
@@ -163,7 +165,7 @@ grpc::Status Call(Stub& stub,
 // and, unless `metrics` is false, the per-call metrics and access-log interceptor.
 class BenchServer {
  public:
-  BenchServer(const std::string& url, int max_clients, bool metrics)
+  BenchServer(const std::string& url, int max_clients, bool metrics, bool memory)
       : pool_({.url = url,
                .size = static_cast<size_t>(max_clients),
                .read_only = true,
@@ -172,7 +174,14 @@ class BenchServer {
         server_({.address = "127.0.0.1:0",
                  .max_threads = 4 * max_clients + 4,
                  .metrics = metrics ? &registry_ : nullptr}) {
-    psvc::api::RegisterGraphService(server_, pool_, {});
+    if (memory) {
+      // As serve --graph-engine memory once its snapshot has loaded.
+      auto conn = psvc::db::Connection::Open(url);
+      memory_ = psvc::graph::MemoryGraphEngine::Load(conn, sql_);
+      psvc::api::RegisterGraphService(server_, *memory_, {});
+    } else {
+      psvc::api::RegisterGraphService(server_, sql_, {});
+    }
     server_.Start();
   }
   ~BenchServer() { server_.Shutdown(1s); }
@@ -181,13 +190,15 @@ class BenchServer {
  private:
   psvc::observability::MetricsRegistry registry_;
   psvc::db::Pool pool_;
+  psvc::graph::SqlGraphEngine sql_{pool_, {}};
+  std::unique_ptr<psvc::graph::MemoryGraphEngine> memory_;
   psvc::api::GrpcServer server_;
 };
 
 // Serves the graph service in a child process, the way `serve` does (metrics and access log
 // on unless `metrics` is false, logs discarded), and returns its port. Must run before this
 // process creates any gRPC object: gRPC's threads do not survive fork().
-int ForkServer(const std::string& url, int max_clients, bool metrics) {
+int ForkServer(const std::string& url, int max_clients, bool metrics, bool memory) {
   std::fflush(nullptr);  // or the child would write our buffered output again
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
@@ -198,7 +209,7 @@ int ForkServer(const std::string& url, int max_clients, bool metrics) {
     close(fds[0]);
     // Access-log lines would interleave with the results.
     if (FILE* null = std::freopen("/dev/null", "w", stdout); null == nullptr) _exit(1);
-    BenchServer server(url, max_clients, metrics);
+    BenchServer server(url, max_clients, metrics, memory);
     int port = server.port();
     if (write(fds[1], &port, sizeof port) != sizeof port) _exit(1);
     pause();  // until the parent exits (PR_SET_PDEATHSIG)
@@ -258,7 +269,13 @@ int main(int argc, char** argv) {
                  "gRPC calls carry this deadline, as an agent's calls do (0: none)")
       ->check(CLI::Range(0, 3'600'000))
       ->capture_default_str();
+  std::string graph_engine = "sql";
+  app.add_option("--graph-engine", graph_engine,
+                 "what the service answers with (as serve --graph-engine); libpq stays SQL")
+      ->check(CLI::IsMember({"sql", "memory"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  const bool memory = graph_engine == "memory";
   const std::chrono::milliseconds call_deadline(deadline_ms);
   psvc::api::ConfigureGrpcRuntime();
 
@@ -268,11 +285,11 @@ int main(int argc, char** argv) {
 
   int max_clients = *std::max_element(client_counts.begin(), client_counts.end());
   if (target.empty() && !in_process) {
-    target = "127.0.0.1:" + std::to_string(ForkServer(url, max_clients, !no_metrics));
+    target = "127.0.0.1:" + std::to_string(ForkServer(url, max_clients, !no_metrics, memory));
   }
   std::optional<BenchServer> server;  // --in-process
   if (target.empty()) {
-    server.emplace(url, max_clients, !no_metrics);
+    server.emplace(url, max_clients, !no_metrics, memory);
     target = "127.0.0.1:" + std::to_string(server->port());
   }
   auto channel_args = grpc::ChannelArguments();

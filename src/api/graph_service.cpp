@@ -8,7 +8,7 @@
 #include "api/grpc_status.h"
 #include "db/connection.h"
 #include "db/pool.h"
-#include "graph/graph_queries.h"
+#include "graph/engine.h"
 #include "ids/uuid.h"
 
 namespace psvc::api {
@@ -19,18 +19,9 @@ namespace pb = anime::graph::v1;
 using grpc::Status;
 using grpc::StatusCode;
 
-// The survivor a merged-away anime id stands for now (redirect chains are flattened when
-// they form, so one lookup suffices). Run only when the graph did not find an id.
-//  $1 uuid -> survivor id
 constexpr db::Statement kSurvivorOf{"graph_service.survivor_of", R"sql(
 SELECT to_id::text FROM anime_redirect WHERE from_id = $1::uuid
 )sql"};
-
-/// The survivor of a merged-away id, or empty.
-std::string SurvivorOf(db::Connection& conn, const std::string& id) {
-  auto res = conn.Execute(kSurvivorOf, {id});
-  return res.rows() ? std::string(res.Get(0, 0)) : std::string();
-}
 
 /// Thrown by validation inside a handler; becomes INVALID_ARGUMENT with its message.
 struct InvalidArgument {
@@ -101,8 +92,9 @@ std::string FormatScore(double v) {
 
 class GraphService final : public pb::PostgresGraphService::Service {
  public:
-  GraphService(db::Pool& pool, GraphServiceOptions options)
-      : pool_(pool), options_(std::move(options)) {}
+  GraphService(graph::GraphEngine& engine, GraphServiceOptions options,
+               std::unique_ptr<graph::GraphEngine> owned = nullptr)
+      : owned_(std::move(owned)), engine_(engine), options_(std::move(options)) {}
 
   Status Neighbors(grpc::ServerContext* ctx, const pb::NeighborsRequest* req,
                    pb::NeighborsResponse* resp) override {
@@ -115,11 +107,12 @@ class GraphService final : public pb::PostgresGraphService::Service {
       Resolve({"limit", req->limit(), caps.max_results, caps.max_results}, limits.max_results,
               limits.clamped);
       limits.hub_window = caps.hub_window;
-      WithQueries(ctx, [&](graph::GraphQueries& q, db::Connection& conn) {
-        auto r = q.Neighbors(id, filter, limits.max_results, limits.hub_window);
+      {
+        auto r = engine_.Neighbors(Budget(*ctx), id, filter, limits.max_results, limits.hub_window);
         if (!r.start_found) {
-          if (auto survivor = SurvivorOf(conn, id); !survivor.empty()) {
-            r = q.Neighbors(survivor, filter, limits.max_results, limits.hub_window);
+          if (auto survivor = SurvivorOf(*ctx, id); !survivor.empty()) {
+            r = engine_.Neighbors(Budget(*ctx), survivor, filter, limits.max_results,
+                                  limits.hub_window);
             resp->set_merged_into(survivor);
           }
         }
@@ -132,7 +125,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
           out->set_via_id(std::move(e.via_id));
         }
         Fill(limits, resp->mutable_applied_limits());
-      });
+      }
     });
   }
 
@@ -152,11 +145,11 @@ class GraphService final : public pb::PostgresGraphService::Service {
       Resolve({"max_results", req->max_results(), caps.default_results, caps.max_results},
               limits.max_results, limits.clamped);
       limits.hub_window = caps.hub_window;
-      WithQueries(ctx, [&](graph::GraphQueries& q, db::Connection& conn) {
-        auto r = q.KHop(id, filter, limits);
+      {
+        auto r = engine_.KHop(Budget(*ctx), id, filter, limits);
         if (!r.start_found) {
-          if (auto survivor = SurvivorOf(conn, id); !survivor.empty()) {
-            r = q.KHop(survivor, filter, limits);
+          if (auto survivor = SurvivorOf(*ctx, id); !survivor.empty()) {
+            r = engine_.KHop(Budget(*ctx), survivor, filter, limits);
             resp->set_merged_into(survivor);
           }
         }
@@ -172,7 +165,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
           out->set_via_id(std::move(n.via_id));
         }
         Fill(limits, resp->mutable_applied_limits());
-      });
+      }
     });
   }
 
@@ -188,15 +181,15 @@ class GraphService final : public pb::PostgresGraphService::Service {
       Resolve({"max_hops", req->max_hops(), caps.default_path_hops, caps.max_hops}, limits.max_hops,
               limits.clamped);
       limits.hub_window = caps.hub_window;
-      WithQueries(ctx, [&](graph::GraphQueries& q, db::Connection& conn) {
-        auto r =
-            q.Path(from, to, filter, limits.max_hops, limits.hub_window, caps.path_node_budget);
-        std::string from_survivor = r.from_found ? "" : SurvivorOf(conn, from);
-        std::string to_survivor = r.to_found ? "" : SurvivorOf(conn, to);
+      {
+        auto r = engine_.Path(Budget(*ctx), from, to, filter, limits.max_hops, limits.hub_window,
+                              caps.path_node_budget);
+        std::string from_survivor = r.from_found ? "" : SurvivorOf(*ctx, from);
+        std::string to_survivor = r.to_found ? "" : SurvivorOf(*ctx, to);
         if (!from_survivor.empty() || !to_survivor.empty()) {
-          r = q.Path(from_survivor.empty() ? from : from_survivor,
-                     to_survivor.empty() ? to : to_survivor, filter, limits.max_hops,
-                     limits.hub_window, caps.path_node_budget);
+          r = engine_.Path(Budget(*ctx), from_survivor.empty() ? from : from_survivor,
+                           to_survivor.empty() ? to : to_survivor, filter, limits.max_hops,
+                           limits.hub_window, caps.path_node_budget);
           resp->set_from_merged_into(from_survivor);
           resp->set_to_merged_into(to_survivor);
         }
@@ -211,7 +204,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
           out->set_via_id(std::move(s.via_id));
         }
         Fill(limits, resp->mutable_applied_limits());
-      });
+      }
     });
   }
 
@@ -221,12 +214,13 @@ class GraphService final : public pb::PostgresGraphService::Service {
     return Handle("Compare", [&] {
       auto a = RequireUuid(req->a_id(), "a_id");
       auto b = RequireUuid(req->b_id(), "b_id");
-      WithQueries(ctx, [&](graph::GraphQueries& q, db::Connection& conn) {
-        auto r = q.Compare(a, b);
-        std::string a_survivor = r.a ? "" : SurvivorOf(conn, a);
-        std::string b_survivor = r.b ? "" : SurvivorOf(conn, b);
+      {
+        auto r = engine_.Compare(Budget(*ctx), a, b);
+        std::string a_survivor = r.a ? "" : SurvivorOf(*ctx, a);
+        std::string b_survivor = r.b ? "" : SurvivorOf(*ctx, b);
         if (!a_survivor.empty() || !b_survivor.empty()) {
-          r = q.Compare(a_survivor.empty() ? a : a_survivor, b_survivor.empty() ? b : b_survivor);
+          r = engine_.Compare(Budget(*ctx), a_survivor.empty() ? a : a_survivor,
+                              b_survivor.empty() ? b : b_survivor);
           resp->set_a_merged_into(a_survivor);
           resp->set_b_merged_into(b_survivor);
         }
@@ -265,7 +259,7 @@ class GraphService final : public pb::PostgresGraphService::Service {
         shared(r.studios, resp->mutable_shared_studios());
         shared(r.original_works, resp->mutable_shared_original_works());
         for (auto t : r.direct_relations) resp->add_direct_relations(ToProto(t));
-      });
+      }
     });
   }
 
@@ -284,19 +278,25 @@ class GraphService final : public pb::PostgresGraphService::Service {
     }
   }
 
-  // Called after validation, so a bad request never takes a connection. The connection wait
-  // is bounded by the acquire timeout and the caller's deadline, whichever comes first.
-  template <typename Work>
-  void WithQueries(grpc::ServerContext* ctx, Work work) {
-    auto deadline = RequestDeadline(*ctx, std::chrono::hours(1));
-    auto acquire_by =
-        std::min(deadline, std::chrono::steady_clock::now() + options_.acquire_timeout);
-    auto conn = pool_.Acquire(acquire_by);
-    graph::GraphQueries queries(*conn, deadline, options_.statement_timeout);
-    work(queries, *conn);
+  // Called after validation, so a bad request never costs the engine anything.
+  static graph::CallBudget Budget(const grpc::ServerContext& ctx) {
+    return {RequestDeadline(ctx, std::chrono::hours(1))};
   }
 
-  db::Pool& pool_;
+  // The survivor of a merged-away id, or empty. Asked only when the engine did not find the
+  // id (a merged id is no node of the graph), so a found node costs no extra statement. The
+  // connection wait is bounded by the acquire timeout and the caller's deadline.
+  std::string SurvivorOf(const grpc::ServerContext& ctx, const std::string& id) {
+    if (!options_.redirect_pool) return {};
+    auto deadline = RequestDeadline(ctx, std::chrono::hours(1));
+    auto conn = options_.redirect_pool->Acquire(
+        std::min(deadline, std::chrono::steady_clock::now() + options_.acquire_timeout));
+    auto res = conn->Execute(kSurvivorOf, {id});
+    return res.rows() ? std::string(res.Get(0, 0)) : std::string();
+  }
+
+  std::unique_ptr<graph::GraphEngine> owned_;  // the engine, when this service made it
+  graph::GraphEngine& engine_;
   GraphServiceOptions options_;
 };
 
@@ -308,7 +308,18 @@ db::StatementList GraphServiceStatements() {
 }
 
 void RegisterGraphService(GrpcServer& server, db::Pool& pool, GraphServiceOptions options) {
-  server.AddService(std::make_unique<GraphService>(pool, std::move(options)),
+  if (!options.redirect_pool) options.redirect_pool = &pool;
+  auto sql = std::make_unique<graph::SqlGraphEngine>(
+      pool, graph::SqlEngineOptions{.statement_timeout = options.statement_timeout,
+                                    .acquire_timeout = options.acquire_timeout});
+  auto& engine = *sql;
+  server.AddService(std::make_unique<GraphService>(engine, std::move(options), std::move(sql)),
+                    pb::PostgresGraphService::service_full_name());
+}
+
+void RegisterGraphService(GrpcServer& server, graph::GraphEngine& engine,
+                          GraphServiceOptions options) {
+  server.AddService(std::make_unique<GraphService>(engine, std::move(options)),
                     pb::PostgresGraphService::service_full_name());
 }
 

@@ -25,7 +25,9 @@
 #include "db/pool.h"
 #include "events/jetstream_consumer.h"
 #include "events/outbox_relay.h"
+#include "graph/engine.h"
 #include "graph/graph_queries.h"
+#include "graph/serving_engine.h"
 #include "http/server.h"
 #include "observability/logging.h"
 #include "observability/metrics.h"
@@ -45,6 +47,7 @@ struct ServeOptions {
   std::string grpc_address = "127.0.0.1:50051";
   int grpc_threads = 32;
   std::size_t read_pool_size = 8;
+  std::string graph_engine = "sql";
   std::string nats_url;
   std::string ingest_stream = "ANIME_INGEST";
   std::string ingest_subjects = "anime.ingest.>";
@@ -144,7 +147,14 @@ int RunServe(const ServeOptions& o) {
   api::BearerTokens tokens(api::SplitTokens(o.auth_tokens));
   api::BearerTokens no_tokens;
   graph_options.tokens = o.read_auth ? &tokens : &no_tokens;
-  api::RegisterGraphService(grpc_server, read_pool, graph_options);
+  graph_options.redirect_pool = &read_pool;  // merged ids are answered for their survivor
+  graph::SqlGraphEngine sql_graph(read_pool, {.statement_timeout = graph_options.statement_timeout,
+                                              .acquire_timeout = graph_options.acquire_timeout});
+  graph::ServingGraphEngine graph_engine(sql_graph);
+  // The memory graph loads in the background; SQL answers until it is ready.
+  if (o.graph_engine == "memory") graph_engine.LoadMemoryInBackground(read_url);
+  graph_engine.AddMetrics(metrics);
+  api::RegisterGraphService(grpc_server, graph_engine, graph_options);
   write::EventApplier applier(pool);
   // Sagas need NATS for the Qdrant Sync Service's confirmations: without it every saga would
   // time out and undo itself, so the saga methods answer UNIMPLEMENTED instead.
@@ -272,10 +282,13 @@ int RunServe(const ServeOptions& o) {
   server.Route("GET", "/healthz", [](const http::Request&) {
     return http::Response{200, "text/plain; charset=utf-8", "ok\n", {}};
   });
-  server.Route("GET", "/readyz", [&readiness](const http::Request&) {
+  server.Route("GET", "/readyz", [&readiness, &graph_engine](const http::Request&) {
     std::string why = readiness.Check();
-    if (why.empty()) return http::Response{200, "text/plain; charset=utf-8", "ready\n", {}};
-    return http::Response{503, "text/plain; charset=utf-8", "not ready: " + why + "\n", {}};
+    auto engine = graph_engine.Status();
+    std::vector<std::pair<std::string, std::string>> headers = {
+        {"X-Graph-Engine", engine.engine + "; " + engine.detail}};
+    if (why.empty()) return http::Response{200, "text/plain; charset=utf-8", "ready\n", headers};
+    return http::Response{503, "text/plain; charset=utf-8", "not ready: " + why + "\n", headers};
   });
   AddPoolCollector(metrics, graphql_pool, "graphql");
   api::RegisterGraphqlRoutes(
@@ -337,6 +350,13 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--read-pool-size", o->read_pool_size, "Database connections for graph reads")
       ->envname("PSVC_READ_POOL_SIZE")
       ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--graph-engine", o->graph_engine,
+                  "What answers PostgresGraphService: sql (every call runs SQL) or memory (a graph "
+                  "snapshot loaded at start-up, SQL until it is ready; it does not see later "
+                  "writes, so use it only on a catalogue that is not being written)")
+      ->envname("PSVC_GRAPH_ENGINE")
+      ->check(CLI::IsMember({"sql", "memory"}))
       ->capture_default_str();
   cmd->add_option(
          "--nats-url", o->nats_url,

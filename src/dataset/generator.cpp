@@ -116,6 +116,7 @@ enum Kind : uint64_t {
   kStreamEpisodeRow,
   kStreamEpisodeAdjust,
   kStreamPopularity,
+  kStreamRelationShape,
 };
 
 Rng EntityRng(uint64_t seed, Kind kind, uint64_t index) {
@@ -465,14 +466,21 @@ void PlanPopularity(Plan& plan) {
   }
 }
 
-/// Relations: every non-root entry is linked to its parent (both directions stored), plus a
-/// few crossovers between franchises.
+/// Relations: every non-root entry is linked to its parent, plus a few crossovers between
+/// franchises. Both directions are stored, except as in real catalogues: about 3% of the links
+/// are stored at the parent only, and about 1% are answered by a type that disagrees with the
+/// inverse (the graph's rules for both are in docs/graph.md).
 void PlanRelations(Plan& plan, uint64_t crossover_pairs) {
+  Rng shape(plan.seed, kStreamRelationShape);
   for (uint32_t i = 0; i < plan.anime.size(); ++i) {
     const Anime& a = plan.anime[i];
     if (a.parent == kNone) continue;
     plan.relations.push_back({a.parent, i, a.relation});
-    plan.relations.push_back({i, a.parent, Inverse(a.relation)});
+    if (shape.Chance(0.03)) continue;  // one way only
+    Relation back = Inverse(a.relation);
+    if (shape.Chance(0.01))
+      back = back == Relation::kOther ? Relation::kAlternative : Relation::kOther;
+    plan.relations.push_back({i, a.parent, back});
   }
   if (plan.franchises.size() < 2) return;
   Rng rng(plan.seed, kStreamRelations);

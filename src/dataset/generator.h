@@ -39,7 +39,8 @@ inline constexpr std::array<std::string_view, 9> kCatalogueTables = {
     "anime_character", "anime_company", "anime_original_work_relation"};
 
 /// Generates the whole catalogue into `sink`, table by table in kCatalogueTables order.
-/// Relations are stored in both directions; all rows satisfy the schema's constraints.
+/// Relations are stored in both directions except a few (one-way rows and ends that disagree,
+/// as in real catalogues); all rows satisfy the schema's constraints.
 void GenerateCatalogue(const GeneratorOptions& options, RowSink& sink);
 
 }  // namespace psvc::dataset

@@ -225,11 +225,16 @@ TEST(Generator, EveryForeignKeyPointsToAGeneratedRow) {
   check("anime_original_work_relation", "original_work_id", work);
 }
 
-TEST(Generator, RelationsComeInInversePairsWithoutSelfLoops) {
+TEST(Generator, RelationsComeMostlyInInversePairsWithoutSelfLoops) {
   const ParsedTable& r = Sf01()["anime_relation"];
   std::set<std::tuple<std::string, std::string, std::string>> rows;
-  for (const auto& row : r.rows) rows.insert({*row[0], *row[1], *row[2]});
+  std::set<std::pair<std::string, std::string>> pairs;
+  for (const auto& row : r.rows) {
+    rows.insert({*row[0], *row[1], *row[2]});
+    pairs.insert({*row[0], *row[1]});
+  }
   std::map<std::string, int> per_type;
+  int one_way = 0, disagreeing = 0;
   for (const auto& [a, b, type] : rows) {
     EXPECT_NE(a, b);
     ++per_type[type];
@@ -238,12 +243,23 @@ TEST(Generator, RelationsComeInInversePairsWithoutSelfLoops) {
     if (type == "FULL_STORY")
       found = rows.count({b, a, "SIDE_STORY"}) || rows.count({b, a, "SUMMARY"});
     if (type == "OTHER") found = rows.count({b, a, "SPIN_OFF"}) || rows.count({b, a, "OTHER"});
-    EXPECT_TRUE(found) << a << " " << b << " " << type;
+    if (!pairs.count({b, a})) {
+      ++one_way;
+    } else if (!found) {
+      ++disagreeing;
+    }
   }
+  // As in real catalogues, a few links are stored at one end only or answered by a type that
+  // disagrees (docs/graph.md says how the graph reads both); the rest come in inverse pairs.
+  const int n = static_cast<int>(rows.size());
+  EXPECT_GT(one_way, 0);
+  EXPECT_LT(one_way, n * 3 / 100);
+  EXPECT_GT(disagreeing, 0);
+  EXPECT_LT(disagreeing, n * 2 / 100);
   for (const char* type : {"SEQUEL", "PREQUEL", "SIDE_STORY", "FULL_STORY", "ALTERNATIVE",
                            "SUMMARY", "SPIN_OFF", "CHARACTER", "OTHER", "ADAPTATION"})
     EXPECT_GT(per_type[type], 0) << type;
-  EXPECT_EQ(per_type["SEQUEL"], per_type["PREQUEL"]);
+  EXPECT_NEAR(per_type["SEQUEL"], per_type["PREQUEL"], per_type["SEQUEL"] * 6 / 100);
 }
 
 TEST(Generator, RowsSatisfyTheSchemaChecks) {

@@ -7,19 +7,60 @@
 #include "db/array_literal.h"
 #include "db/error.h"
 #include "graph/graph_statements.h"
+#include "graph/traversal.h"
 
 namespace psvc::graph {
 
 namespace {
 
-// Path search follows every neighbour: the hub window already bounds a node's degree, and
-// a per-node cap would make the neighbour relation asymmetric (bidirectional search needs
-// symmetry to be correct).
-constexpr int kUnlimitedPerNode = 1'000'000;
-
 const char* Bool(bool b) { return b ? "true" : "false"; }
 
 }  // namespace
+
+/// Neighbour expansions with the neighbour statement, for the shared traversal code.
+class SqlSource {
+ public:
+  using Id = std::string;
+  struct Row {
+    std::string src, dst;
+    EdgeType type;
+    std::string via;
+  };
+
+  explicit SqlSource(GraphQueries& q) : q_(q) {}
+
+  std::vector<Row> Expand(const std::vector<std::string>& frontier, const EdgeFilter& filter,
+                          int hub_window, const std::unordered_set<std::string>& exclude,
+                          int per_node, bool reverse) {
+    std::vector<std::string> excluded(exclude.begin(), exclude.end());
+    auto res = q_.Run(sql::kNeighbors,
+                      {db::ArrayLiteral(frontier), db::ArrayLiteral(filter.relation_types),
+                       Bool(filter.same_studio), Bool(filter.co_appears), Bool(filter.adapted_from),
+                       std::to_string(hub_window), db::ArrayLiteral(excluded),
+                       std::to_string(per_node), Bool(reverse)});
+    std::vector<Row> rows;
+    rows.reserve(res.rows());
+    for (int r = 0; r < res.rows(); ++r) {
+      rows.push_back({std::string(res.Get(r, 0)), std::string(res.Get(r, 1)),
+                      static_cast<EdgeType>(res.GetInt64(r, 2)),
+                      res.IsNull(r, 3) ? std::string() : std::string(res.Get(r, 3))});
+    }
+    return rows;
+  }
+
+  std::vector<std::string> Existing(const std::vector<std::string>& ids) {
+    auto res = q_.Run(sql::kExisting, {db::ArrayLiteral(ids)});
+    std::vector<std::string> out;
+    for (int r = 0; r < res.rows(); ++r) out.emplace_back(res.Get(r, 0));
+    return out;
+  }
+
+  const std::string& Text(const std::string& id) const { return id; }
+  const std::string& ViaText(const std::string& via) const { return via; }
+
+ private:
+  GraphQueries& q_;
+};
 
 GraphQueries::GraphQueries(db::Connection& conn, std::chrono::steady_clock::time_point deadline,
                            std::chrono::milliseconds statement_timeout)
@@ -47,155 +88,27 @@ db::Result GraphQueries::Run(const db::Statement& stmt, const std::vector<db::Pa
   return conn_.Execute(stmt, params);
 }
 
-std::vector<GraphQueries::Row> GraphQueries::Expand(const std::vector<std::string>& frontier,
-                                                    const EdgeFilter& filter, int hub_window,
-                                                    const std::vector<std::string>& exclude,
-                                                    int per_node) {
-  auto res = Run(sql::kNeighbors,
-                 {db::ArrayLiteral(frontier), db::ArrayLiteral(filter.relation_types),
-                  Bool(filter.same_studio), Bool(filter.co_appears), Bool(filter.adapted_from),
-                  std::to_string(hub_window), db::ArrayLiteral(exclude), std::to_string(per_node)});
-  std::vector<Row> rows;
-  rows.reserve(res.rows());
-  for (int r = 0; r < res.rows(); ++r) {
-    rows.push_back({std::string(res.Get(r, 0)), std::string(res.Get(r, 1)),
-                    static_cast<EdgeType>(res.GetInt64(r, 2)),
-                    res.IsNull(r, 3) ? std::string() : std::string(res.Get(r, 3))});
-  }
-  return rows;
-}
-
-std::vector<std::string> GraphQueries::Existing(const std::vector<std::string>& ids) {
-  auto res = Run(sql::kExisting, {db::ArrayLiteral(ids)});
-  std::vector<std::string> out;
-  for (int r = 0; r < res.rows(); ++r) out.emplace_back(res.Get(r, 0));
-  return out;
-}
-
 NeighborsResult GraphQueries::Neighbors(const std::string& id, const EdgeFilter& filter, int limit,
                                         int hub_window) {
-  NeighborsResult out;
-  auto rows = Expand({id}, filter, hub_window, {id}, limit);
-  out.edges.reserve(rows.size());
-  for (auto& row : rows) {
-    out.edges.push_back({std::move(row.dst), row.type, std::move(row.via)});
-  }
-  // Edges imply the node exists; only an empty answer needs the extra look-up.
-  out.start_found = !out.edges.empty() || !Existing({id}).empty();
-  return out;
+  SqlSource source(*this);
+  return RunNeighbors(source, id, filter, limit, hub_window);
 }
 
 KHopResult GraphQueries::KHop(const std::string& id, const EdgeFilter& filter,
                               const AppliedLimits& limits) {
-  KHopResult out;
-  std::unordered_set<std::string> visited{id};
-  std::vector<std::string> visited_list{id};
-  std::vector<std::string> frontier{id};
-  for (int depth = 1; depth <= limits.max_hops && !frontier.empty() && !out.truncated; ++depth) {
-    auto rows =
-        Expand(frontier, filter, limits.hub_window, visited_list, limits.max_fanout_per_hop);
-    std::vector<std::string> next;
-    for (auto& row : rows) {
-      if (visited.contains(row.dst)) continue;  // reached earlier in this level
-      if (static_cast<int>(out.nodes.size()) == limits.max_results) {
-        out.truncated = true;
-        break;
-      }
-      visited.insert(row.dst);
-      visited_list.push_back(row.dst);
-      next.push_back(row.dst);
-      out.nodes.push_back({row.dst, depth, row.type, row.src, row.via});
-    }
-    if (static_cast<int>(out.nodes.size()) == limits.max_results) out.truncated = true;
-    frontier = std::move(next);
-  }
-  out.start_found = !out.nodes.empty() || !Existing({id}).empty();
-  return out;
+  SqlSource source(*this);
+  return RunKHop(source, id, filter, limits);
 }
 
 PathResult GraphQueries::Path(const std::string& from, const std::string& to,
                               const EdgeFilter& filter, int max_hops, int hub_window,
                               int node_budget) {
-  PathResult out;
-  auto existing = Existing({from, to});
-  out.from_found = std::find(existing.begin(), existing.end(), from) != existing.end();
-  out.to_found = std::find(existing.begin(), existing.end(), to) != existing.end();
-  if (!out.from_found || !out.to_found) return out;
-  if (from == to) {
-    out.found = true;
-    out.steps.push_back({from, std::nullopt, ""});
-    return out;
+  SqlSource source(*this);
+  try {
+    return RunPath(source, from, to, filter, max_hops, hub_window, node_budget);
+  } catch (const PathEdgeVanished& e) {
+    throw db::DbError(db::ErrorKind::kInternal, e.what());
   }
-
-  // Bidirectional breadth-first search, one statement per level, expanding the smaller
-  // frontier. parent maps a node to the node it was reached from on that side.
-  struct Side {
-    std::unordered_map<std::string, std::pair<std::string, int>> parent;  // node → (parent, dist)
-    std::vector<std::string> frontier;
-    int depth = 0;
-  };
-  Side fwd, bwd;
-  fwd.parent[from] = {"", 0};
-  fwd.frontier = {from};
-  bwd.parent[to] = {"", 0};
-  bwd.frontier = {to};
-
-  std::string meet;
-  while (fwd.depth + bwd.depth < max_hops) {
-    bool forward = fwd.frontier.size() <= bwd.frontier.size();
-    Side& side = forward ? fwd : bwd;
-    Side& other = forward ? bwd : fwd;
-    auto rows = Expand(side.frontier, filter, hub_window, {}, kUnlimitedPerNode);
-    ++side.depth;
-    std::vector<std::string> next;
-    int best_total = -1;
-    for (auto& row : rows) {
-      if (side.parent.contains(row.dst)) continue;
-      side.parent[row.dst] = {row.src, side.depth};
-      next.push_back(row.dst);
-      if (auto it = other.parent.find(row.dst); it != other.parent.end()) {
-        int total = side.depth + it->second.second;
-        // Shortest total first; among equals the smallest meeting id, so answers are stable.
-        if (best_total < 0 || total < best_total || (total == best_total && row.dst < meet)) {
-          best_total = total;
-          meet = row.dst;
-        }
-      }
-    }
-    if (!meet.empty()) break;
-    if (next.empty()) return out;  // this side's component is exhausted: no path at all
-    if (static_cast<int>(fwd.parent.size() + bwd.parent.size()) > node_budget) {
-      out.truncated = true;
-      return out;
-    }
-    side.frontier = std::move(next);
-  }
-  if (meet.empty()) return out;
-
-  std::vector<std::string> chain;
-  for (std::string n = meet; !n.empty(); n = fwd.parent[n].first) chain.push_back(n);
-  std::reverse(chain.begin(), chain.end());
-  for (std::string n = bwd.parent[meet].first; !n.empty(); n = bwd.parent[n].first) {
-    chain.push_back(n);
-  }
-
-  // Label each hop as seen from its earlier node (the backward half was found from the
-  // other end; the neighbour statement gives the preferred edge for each ordered pair).
-  std::vector<std::string> sources(chain.begin(), chain.end() - 1);
-  std::unordered_map<std::string, std::pair<EdgeType, std::string>> label;
-  for (auto& row : Expand(sources, filter, hub_window, {}, kUnlimitedPerNode)) {
-    label.try_emplace(row.src + row.dst, row.type, row.via);
-  }
-  out.steps.push_back({chain.front(), std::nullopt, ""});
-  for (size_t i = 1; i < chain.size(); ++i) {
-    auto it = label.find(chain[i - 1] + chain[i]);
-    if (it == label.end()) {
-      throw db::DbError(db::ErrorKind::kInternal, "path edge vanished while labelling");
-    }
-    out.steps.push_back({chain[i], it->second.first, it->second.second});
-  }
-  out.found = true;
-  return out;
 }
 
 CompareResult GraphQueries::Compare(const std::string& a, const std::string& b) {

@@ -89,11 +89,12 @@ TEST_F(GraphTest, NeighborsReportTheTypeAsSeenFromTheStartNode) {
   EXPECT_TRUE(Q().Neighbors(U(2), EdgeFilter::Of({EdgeType::kSequel}), 50, 10).edges.empty());
 }
 
-TEST_F(GraphTest, BothStoredDirectionsGiveOneEdgeAndTheStoredRowWins) {
+TEST_F(GraphTest, BothStoredDirectionsGiveOneEdgeOfTheLowestType) {
   Anime(1);
   Anime(2);
   Relation(1, 2, "SPIN_OFF");
-  Relation(2, 1, "ADAPTATION");  // inconsistent on purpose: the stored row from 2 wins at 2
+  Relation(2, 1, "ADAPTATION");  // inconsistent on purpose: each end sees SPIN_OFF/ADAPTATION
+                                 // (1) and ADAPTATION/OTHER (2); the lowest type is reported
   auto from1 = Q().Neighbors(U(1), EdgeFilter::All(), 50, 10);
   std::vector<std::pair<std::string, EdgeType>> want = {{U(2), EdgeType::kSpinOff}};
   EXPECT_EQ(Pairs(from1), want);
@@ -176,13 +177,14 @@ TEST_F(GraphTest, CliqueHitsEveryCapAndTheAnswerIsDeterministic) {
   EXPECT_EQ(n.edges.front().node_id, U(2));  // ties broken by id
   EXPECT_EQ(n.edges.back().node_id, U(51));
   auto k1 = Q().KHop(U(1), EdgeFilter::All(), L(5, 7, 50));
-  // Fanout 7 per node: every node of a level picks the same 7 lowest unvisited ids, so each
-  // level adds exactly 7 nodes: 35 in 5 hops, below max_results.
-  ASSERT_EQ(k1.nodes.size(), 35u);
-  EXPECT_FALSE(k1.truncated);
+  // Fanout 7 counts new nodes only: the start adds the 7 lowest ids, then each of those adds
+  // the next 7 unreached ids, until max_results stops the search in the middle of depth 2.
+  ASSERT_EQ(k1.nodes.size(), 50u);
+  EXPECT_TRUE(k1.truncated);
   for (size_t i = 0; i < k1.nodes.size(); ++i) {
-    EXPECT_EQ(k1.nodes[i].depth, static_cast<int>(i / 7) + 1);
+    EXPECT_EQ(k1.nodes[i].depth, i < 7 ? 1 : 2);
     EXPECT_EQ(k1.nodes[i].node_id, U(static_cast<int>(i) + 2));
+    EXPECT_EQ(k1.nodes[i].parent_id, i < 7 ? U(1) : U(static_cast<int>(i - 7) / 7 + 2));
   }
   auto capped = Q().KHop(U(1), EdgeFilter::All(), L(5, 50, 50));
   ASSERT_EQ(capped.nodes.size(), 50u);  // all at depth 1; the other 19 neighbours cut

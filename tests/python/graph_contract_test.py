@@ -120,6 +120,16 @@ class Operations(unittest.TestCase):
         self.assertEqual(self.get("/healthz")[0], 200)
         self.assertEqual(self.get("/readyz"), (200, "ready\n"))
 
+    def test_readiness_and_metrics_name_the_graph_engine(self):
+        engine = os.environ.get("GRAPH_ENGINE", "sql")
+        with urllib.request.urlopen(os.environ["HTTP_URL"] + "/readyz", timeout=5) as r:
+            self.assertTrue(r.headers["X-Graph-Engine"].startswith(engine + ";"),
+                            r.headers["X-Graph-Engine"])
+        samples = self.scrape()
+        self.assertEqual(samples['psvc_graph_engine{engine="%s",reason="requested"}' % engine], 1)
+        if engine == "memory":
+            self.assertEqual(samples["psvc_graph_memory_nodes"], 7)
+
     def test_grpc_health_check_speaks_the_standard_protocol(self):
         # Encoded by hand from the published grpc.health.v1 messages (not from our .proto), so
         # a drift from the standard fails here: HealthCheckRequest{service = 1 (string)},

@@ -11,6 +11,7 @@
 #include "db/error.h"
 #include "events/outbox_relay.h"
 #include "graph/graph_queries.h"
+#include "graph/memory_engine.h"
 #include "saga/anime_sagas.h"
 #include "testing/test_database.h"
 #include "write/event_applier.h"
@@ -19,9 +20,13 @@ namespace psvc {
 namespace {
 
 std::vector<db::StatementList> AllLists() {
-  return {graph::GraphQueries::Statements(), write::EventApplier::Statements(),
-          events::OutboxRelay::Statements(), saga::AllStatements(),
-          api::RequestLoaders::Statements(), api::SearchUpkeepStatements(),
+  return {graph::GraphQueries::Statements(),
+          graph::MemoryGraph::Statements(),
+          write::EventApplier::Statements(),
+          events::OutboxRelay::Statements(),
+          saga::AllStatements(),
+          api::RequestLoaders::Statements(),
+          api::SearchUpkeepStatements(),
           api::GraphServiceStatements()};
 }
 
