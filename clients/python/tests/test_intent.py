@@ -457,6 +457,7 @@ class Labels(unittest.TestCase):
             steps = [types["FlatStep"](node_id=A, title="Fullmetal Alchemist", node_type="TV",
                                        year=2003), flat]
             found = from_found = to_found = True
+            from_merged_into = to_merged_into = ""
             truncated = False
             applied_limits = pb.AppliedLimits(max_hops=5, hub_window=10)
         data = _convert.path(request, Response)
