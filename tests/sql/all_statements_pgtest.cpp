@@ -6,6 +6,7 @@
 #include <string>
 
 #include "db/error.h"
+#include "db/replica_lag.h"
 #include "graph/graph_queries.h"
 #include "api/graphql_api.h"
 #include "api/graphql_loaders.h"
@@ -19,7 +20,7 @@ namespace {
 
 std::vector<db::StatementList> AllLists() { return {graph::GraphQueries::Statements(), write::EventApplier::Statements(),
           events::OutboxRelay::Statements(), saga::AllStatements(), api::RequestLoaders::Statements(),
-          api::SearchUpkeepStatements()}; }
+          api::SearchUpkeepStatements(), db::ReplicaLagMonitor::Statements()}; }
 
 TEST(AllStatements, PrepareAgainstTheMigratedSchema) {
   testing::TestDatabase tdb;
