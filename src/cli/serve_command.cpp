@@ -350,7 +350,7 @@ void AddServeCommand(CLI::App& app) {
       ->envname("PSVC_READ_DATABASE_URL");
   cmd->add_option("--read-max-lag-ms", o->read_max_lag_ms,
                   "Replay lag of --read-database-url beyond which reads go to --database-url "
-                  "until it is back under half (checked every second)")
+                  "until it is back under half (checked every second; two checks in a row)")
       ->envname("PSVC_READ_MAX_LAG_MS")
       ->check(CLI::Range(1, 3600000))
       ->capture_default_str();

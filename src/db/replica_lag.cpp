@@ -38,7 +38,7 @@ struct ReplicaLagMonitor::Impl {
   ReplicaLagOptions opt;
   mutable std::mutex mu;
   ReplicaLagStats stats;
-  int failures_in_row = 0;
+  int bad_in_row = 0;              // checks in a row over the bound or failed
   std::optional<Connection> conn;  // used by CheckOnce only (the thread, or a test)
   std::jthread thread;
 
@@ -104,12 +104,12 @@ void ReplicaLagMonitor::CheckOnce() {
       m.stats.lag_seconds = lag;
       m.stats.in_recovery = in_recovery;
     }
-    m.failures_in_row = 0;
     const double bound = std::chrono::duration<double>(m.opt.max_lag).count();
     if (lag > bound) {
-      m.SetFallback(true, lag);
-    } else if (lag <= bound / 2) {
-      m.SetFallback(false, lag);
+      if (++m.bad_in_row >= m.opt.bad_checks_before_fallback) m.SetFallback(true, lag);
+    } else {
+      m.bad_in_row = 0;
+      if (lag <= bound / 2) m.SetFallback(false, lag);
     }
   } catch (const DbError& e) {
     m.conn.reset();
@@ -118,8 +118,8 @@ void ReplicaLagMonitor::CheckOnce() {
       ++m.stats.checks;
       ++m.stats.failures;
     }
-    if (++m.failures_in_row == m.opt.failures_before_fallback) {
-      spdlog::warn("replica lag check failed {} times in a row: {}", m.failures_in_row, e.what());
+    if (++m.bad_in_row >= m.opt.bad_checks_before_fallback) {
+      spdlog::warn("replica lag check failed: {}", e.what());
       m.SetFallback(true, std::numeric_limits<double>::infinity());
     }
   }

@@ -23,8 +23,10 @@ struct ReplicaLagOptions {
   /// under half of it (no flapping around the bound).
   std::chrono::milliseconds max_lag{5000};
   std::chrono::milliseconds interval{1000};
-  /// Checks in a row that cannot reach the replica before the pools fall back too.
-  int failures_before_fallback = 3;
+  /// Checks in a row over the bound, or unable to reach the replica, before the pools fall
+  /// back. One is not enough: the first commit after an idle spell makes the lag look as old
+  /// as the spell until it is replayed, a few milliseconds later.
+  int bad_checks_before_fallback = 2;
   /// Each needs a fallback_url (Pool::UseFallback); not owned, must outlive the monitor.
   std::vector<Pool*> pools;
 };

@@ -40,7 +40,7 @@ TEST(ReplicaLagMonitor, AnUnreachableReplicaSendsReadsToTheFallbackAfterSomeChec
   testing::TestDatabase tdb;
   Pool pool({.url = tdb.url(), .size = 1, .fallback_url = WithWorkMem(tdb.url(), "7MB")});
   ReplicaLagMonitor down({.url = "postgresql://nobody@127.0.0.1:1/none",
-                          .failures_before_fallback = 2,
+                          .bad_checks_before_fallback = 2,
                           .pools = {&pool}});
   down.CheckOnce();
   EXPECT_FALSE(down.stats().fallback) << "one failed check is not enough";
