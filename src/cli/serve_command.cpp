@@ -143,7 +143,8 @@ int RunServe(const ServeOptions& o) {
     lag_monitor = std::make_unique<db::ReplicaLagMonitor>(
         db::ReplicaLagOptions{.url = read_url,
                               .max_lag = std::chrono::milliseconds(o.read_max_lag_ms),
-                              .pools = {&read_pool, &graphql_pool}});
+                              .pools = {&read_pool, &graphql_pool},
+                              .fallback_url = fallback_url});
     lag_monitor->Start();
     metrics.AddCollector([m = lag_monitor.get()](observability::SampleWriter& w) {
       auto s = m->stats();

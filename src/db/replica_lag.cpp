@@ -59,6 +59,18 @@ struct ReplicaLagMonitor::Impl {
     }
     for (Pool* pool : opt.pools) pool->UseFallback(on);
   }
+
+  /// A replica cut off from its primary (which is failing over) lags ever more on paper;
+  /// moving reads to a primary nobody can reach would turn stale reads into failed ones.
+  bool FallbackReachable() const {
+    if (opt.fallback_url.empty()) return true;
+    try {
+      Connection::Open(opt.fallback_url, std::chrono::seconds(2));
+      return true;
+    } catch (const DbError&) {
+      return false;
+    }
+  }
 };
 
 ReplicaLagMonitor::ReplicaLagMonitor(ReplicaLagOptions options) : impl_(std::make_unique<Impl>()) {
@@ -106,7 +118,16 @@ void ReplicaLagMonitor::CheckOnce() {
     }
     const double bound = std::chrono::duration<double>(m.opt.max_lag).count();
     if (lag > bound) {
-      if (++m.bad_in_row >= m.opt.bad_checks_before_fallback) m.SetFallback(true, lag);
+      if (++m.bad_in_row >= m.opt.bad_checks_before_fallback) {
+        const bool reachable = m.FallbackReachable();
+        if (!reachable && !stats().fallback) {
+          spdlog::warn(
+              "replica lag {:.1f} s but the primary is unreachable: reads stay on the "
+              "replica",
+              lag);
+        }
+        m.SetFallback(reachable, lag);
+      }
     } else {
       m.bad_in_row = 0;
       if (lag <= bound / 2) m.SetFallback(false, lag);

@@ -29,6 +29,9 @@ struct ReplicaLagOptions {
   int bad_checks_before_fallback = 2;
   /// Each needs a fallback_url (Pool::UseFallback); not owned, must outlive the monitor.
   std::vector<Pool*> pools;
+  /// The pools' fallback, tried before switching to it for lag: when it cannot be reached
+  /// either (the primary is failing over), reads stay on the lagging replica. Empty: not tried.
+  std::string fallback_url;
 };
 
 /// The last measurement, for metrics and tests.
