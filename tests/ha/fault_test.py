@@ -11,8 +11,9 @@ ApplyEvent writes, JetStream ingestion), injects one fault at a time:
   primary   kill -9 the PostgreSQL leader and its Patroni: Patroni promotes the standby; the
             old leader's node is restarted and rejoins as the standby (pg_rewind)
   standby   stop the standby: reads move to the leader; then start it again
-  lag       pause replay on the standby: the replicas stop reading from it beyond
-            --read-max-lag-ms, and return once replay resumes
+  lag       stop replay on the standby (a query holds a lock the primary's WAL needs): the
+            replicas stop reading from it beyond --read-max-lag-ms, and return once replay
+            resumes
 
 Clients behave well: a failed call is retried (same event id for writes) with backoff, and
 counts as failed only when every attempt failed. After each fault the load goes on until the
@@ -89,7 +90,7 @@ def sql(query, url=OWNER_URL):
 
 
 def superuser_sql(port, query):
-    return sql(query, "postgresql://postgres@127.0.0.1:%d/postgres" % port)
+    return sql(query, "postgresql://postgres@127.0.0.1:%d/anime" % port)
 
 
 def http_get(url, timeout=2):
@@ -395,25 +396,45 @@ def fault_standby():
 
 
 def fault_lag():
+    """Replay stops behind a query on the standby that holds a lock the primary's WAL needs
+    (Patroni resumes a replay paused by hand within a second, so that is no way to lag)."""
     li = leader_index()
     standby_port = PG_PORTS[1 - li]
-    superuser_sql(standby_port, "SELECT pg_wal_replay_pause()")
-
-    def fallen_back():
-        return all(metric(http_get(u + "/metrics")[1], "psvc_db_replica_fallback") == 1.0
-                   for u in SERVE_HTTP)
+    sql("CREATE TABLE IF NOT EXISTS ha_lag_probe (x int)")
+    wait_until("the probe table on the standby", lambda: superuser_sql(
+        standby_port, "SELECT count(*) FROM pg_class WHERE relname = 'ha_lag_probe'") == "1", 30)
+    holder = subprocess.Popen(
+        ["psql", "postgresql://postgres@127.0.0.1:%d/anime" % standby_port, "-X", "-q", "-c",
+         "BEGIN; SELECT * FROM ha_lag_probe; SELECT pg_sleep(60); COMMIT;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until("the replicas to stop reading from the lagging standby", fallen_back, 30)
-        check(True, "lag: both replicas read from the leader while the standby lags > %d ms"
-              % MAX_LAG_MS)
+        wait_until("the standby's query to hold its lock", lambda: superuser_sql(
+            standby_port, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+            "'%pg_sleep(60)%' AND pid <> pg_backend_pid()") == "1", 30)
+        # Replayed on the standby, this lock waits for the query: replay stops behind it
+        # (up to max_standby_streaming_delay, 30 s) while the load keeps writing.
+        sql("BEGIN; LOCK TABLE ha_lag_probe IN ACCESS EXCLUSIVE MODE; COMMIT;")
+
+        def fallen_back():
+            return all(metric(http_get(u + "/metrics")[1], "psvc_db_replica_fallback") == 1.0
+                       for u in SERVE_HTTP)
+        t0 = time.time()
+        wait_until("the replicas to stop reading from the lagging standby", fallen_back, 25)
+        check(True, "lag: both replicas read from the leader %.1f s after replay stopped "
+              "(bound %d ms)" % (time.time() - t0, MAX_LAG_MS))
     finally:
-        superuser_sql(standby_port, "SELECT pg_wal_replay_resume()")
+        holder.kill()
+        holder.wait()
+        superuser_sql(standby_port, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()")
 
     def back():
         return all(metric(http_get(u + "/metrics")[1], "psvc_db_replica_fallback") == 0.0
                    for u in SERVE_HTTP)
+    t0 = time.time()
     wait_until("the replicas to read from the standby again", back, 30)
-    check(True, "lag: both replicas read from the standby again once replay resumed")
+    check(True, "lag: both replicas read from the standby again %.1f s after replay resumed"
+          % (time.time() - t0))
     return lambda: None
 
 
