@@ -118,6 +118,13 @@ void Pool::UseFallback(bool on) {
   cv_.notify_all();
 }
 
+void Pool::Reconnect() {
+  std::vector<Connection> flushed;
+  std::lock_guard lock(mu_);
+  FlushLocked(flushed);
+  cv_.notify_all();
+}
+
 PoolStats Pool::stats() const {
   std::lock_guard lock(mu_);
   PoolStats s = stats_;

@@ -96,6 +96,9 @@ class Pool {
   /// connections to the other server are closed, busy ones when they come back. No-op when
   /// unchanged or when there is no fallback_url.
   void UseFallback(bool on);
+  /// Closes the idle connections (busy ones when they come back), so new ones go through the
+  /// URL again: e.g. to a standby that is back after a multi-host URL moved on to the primary.
+  void Reconnect();
 
  private:
   friend class PooledConnection;

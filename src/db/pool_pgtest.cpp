@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
 #include "db/error.h"
@@ -275,6 +276,26 @@ TEST(Pool, UseFallbackSendsNewConnectionsElsewhereAndClosesTheOldOnesOnRelease) 
   EXPECT_FALSE(pool.stats().using_fallback);
   auto back = pool.Acquire();
   EXPECT_NE(work_mem(back), "7MB");
+}
+
+TEST(Pool, ReconnectReplacesEveryConnectionIdleNowOrBusyUntilReleased) {
+  testing::TestDatabase tdb;
+  Pool pool({.url = tdb.url(), .size = 2});
+  int64_t idle_pid = 0, busy_pid = 0;
+  {
+    std::optional<PooledConnection> idle(pool.Acquire());
+    auto busy = pool.Acquire();
+    idle_pid = BackendPid(*idle);
+    busy_pid = BackendPid(busy);
+    idle.reset();
+    EXPECT_EQ(pool.stats().idle, 1u);
+    pool.Reconnect();
+    EXPECT_EQ(pool.stats().idle, 0u);
+  }
+  EXPECT_EQ(pool.stats().idle, 0u) << "a connection busy during Reconnect is not kept";
+  auto fresh = pool.Acquire();
+  EXPECT_NE(BackendPid(fresh), idle_pid);
+  EXPECT_NE(BackendPid(fresh), busy_pid);
 }
 
 TEST(Pool, CannotConnectIsUnavailable) {

@@ -39,6 +39,7 @@ struct ReplicaLagMonitor::Impl {
   mutable std::mutex mu;
   ReplicaLagStats stats;
   int bad_in_row = 0;              // checks in a row over the bound or failed
+  bool saw_primary = false;        // the last check reached a server not in recovery
   std::optional<Connection> conn;  // used by CheckOnce only (the thread, or a test)
   std::jthread thread;
 
@@ -116,6 +117,15 @@ void ReplicaLagMonitor::CheckOnce() {
       m.stats.lag_seconds = lag;
       m.stats.in_recovery = in_recovery;
     }
+    // A primary answered (a multi-host URL moves on when the standby is down): ask the URL
+    // again next time, and once a standby answers again, move the read pools' connections
+    // back to it; they would otherwise stay on the primary until they break or idle out.
+    if (!in_recovery) m.conn.reset();
+    if (in_recovery && m.saw_primary) {
+      spdlog::info("the replica answers again: read connections move back to it");
+      for (Pool* pool : m.opt.pools) pool->Reconnect();
+    }
+    m.saw_primary = !in_recovery;
     const double bound = std::chrono::duration<double>(m.opt.max_lag).count();
     if (lag > bound) {
       if (++m.bad_in_row >= m.opt.bad_checks_before_fallback) {

@@ -7,7 +7,7 @@ through HAProxy (GraphQL reads and recordView mutations, gRPC KHop graph calls, 
 ApplyEvent writes, JetStream ingestion), injects one fault at a time:
 
   serve     kill -9 one serve replica (restarted afterwards)
-  nats      kill -9 one NATS node, then bring it back
+  nats      kill -9 the NATS node leading ANIME_INGEST, then bring it back
   primary   kill -9 the PostgreSQL leader and its Patroni: Patroni promotes the standby; the
             old leader's node is restarted and rejoins as the standby (pg_rewind)
   standby   stop the standby: reads move to the leader; then start it again
@@ -369,7 +369,11 @@ def fault_serve():
 
 
 def fault_nats():
-    os.kill(pid_of("nats2/pid"), signal.SIGKILL)
+    # The node leading the ingestion stream: the harshest node to lose (a follower's loss
+    # changes nothing a client sees).
+    with NatsConnection(NATS_URLS) as nc:
+        leader = nc.js_api("STREAM.INFO.ANIME_INGEST")["cluster"]["leader"]  # psvc-n<k>
+    os.kill(pid_of("nats%s/pid" % leader.rsplit("n", 1)[1]), signal.SIGKILL)
     time.sleep(6)
     return lambda: cluster("up")
 
