@@ -82,8 +82,9 @@ def cluster(*args, check_rc=True):
 
 
 def sql(query, url=OWNER_URL):
-    r = subprocess.run(["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", query],
-                       text=True, capture_output=True, timeout=30)
+    # On stdin: a list of every acknowledged event id is longer than an argument may be.
+    r = subprocess.run(["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"],
+                       input=query, text=True, capture_output=True, timeout=30)
     if r.returncode != 0:
         raise RuntimeError("psql: " + r.stderr)
     return r.stdout.strip()
