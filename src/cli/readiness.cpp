@@ -6,6 +6,7 @@
 
 #include "db/error.h"
 #include "db/pool.h"
+#include "events/detail/nats_util.h"
 
 namespace psvc::cli {
 
@@ -30,7 +31,7 @@ class Readiness::NatsProbe {
   void Connect() {
     natsOptions* opts = nullptr;
     if (natsOptions_Create(&opts) != NATS_OK) return;
-    natsOptions_SetURL(opts, url_.c_str());
+    events::detail::SetServers(opts, url_);
     natsOptions_SetName(opts, "postgres-service readiness");
     natsOptions_SetTimeout(opts, 1000);
     natsOptions_SetAllowReconnect(opts, true);

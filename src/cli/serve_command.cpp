@@ -23,6 +23,7 @@
 #include "db/error.h"
 #include "db/migrator.h"
 #include "db/pool.h"
+#include "db/replica_lag.h"
 #include "events/jetstream_consumer.h"
 #include "events/outbox_relay.h"
 #include "graph/engine.h"
@@ -48,6 +49,7 @@ struct ServeOptions {
   int grpc_threads = 32;
   std::size_t read_pool_size = 8;
   std::string graph_engine = "sql";
+  int read_max_lag_ms = 5000;
   std::string nats_url;
   std::string ingest_stream = "ANIME_INGEST";
   std::string ingest_subjects = "anime.ingest.>";
@@ -98,6 +100,9 @@ void AddPoolCollector(observability::MetricsRegistry& metrics, const db::Pool& p
           {{"pool", name}}, static_cast<double>(s.timeouts));
     w.Add("psvc_db_pool_replaced_total", "Broken connections discarded", "counter",
           {{"pool", name}}, static_cast<double>(s.replaced));
+    w.Add("psvc_db_pool_flushed_total",
+          "Idle connections closed because another one broke or the target changed", "counter",
+          {{"pool", name}}, static_cast<double>(s.flushed));
     w.Add("psvc_db_pool_wait_seconds_total", "Time spent waiting for connections", "counter",
           {{"pool", name}}, std::chrono::duration<double>(s.total_wait).count());
   });
@@ -118,21 +123,45 @@ int RunServe(const ServeOptions& o) {
                  .size = o.pool_size,
                  .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
                  .metrics = &metrics});
-  const std::string& read_url = o.read_database_url.empty() ? o.database_url : o.read_database_url;
+  const bool replica = !o.read_database_url.empty();
+  const std::string& read_url = replica ? o.read_database_url : o.database_url;
+  // While a replica lags beyond --read-max-lag-ms the read pools use the primary instead.
+  const std::string fallback_url = replica ? o.database_url : "";
   // Graph reads use their own read-only pool, on a replica when one is configured.
   db::Pool read_pool({.url = read_url,
                       .size = o.read_pool_size,
                       .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
                       .read_only = true,
                       .session_setup = graph::GraphQueries::SessionSetup(),
-                      .metrics = &metrics});
+                      .metrics = &metrics,
+                      .fallback_url = fallback_url});
   // GraphQL: its own read-only pool, so slow graph traversals never starve page loads.
   db::Pool graphql_pool({.url = read_url,
                          .size = o.read_pool_size,
                          .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
                          .read_only = true,
                          .session_setup = api::GraphqlSessionSetup(),
-                         .metrics = &metrics});
+                         .metrics = &metrics,
+                         .fallback_url = fallback_url});
+  std::unique_ptr<db::ReplicaLagMonitor> lag_monitor;
+  if (replica) {
+    lag_monitor = std::make_unique<db::ReplicaLagMonitor>(
+        db::ReplicaLagOptions{.url = read_url,
+                              .max_lag = std::chrono::milliseconds(o.read_max_lag_ms),
+                              .pools = {&read_pool, &graphql_pool},
+                              .fallback_url = fallback_url});
+    lag_monitor->Start();
+    metrics.AddCollector([m = lag_monitor.get()](observability::SampleWriter& w) {
+      auto s = m->stats();
+      w.Add("psvc_db_replica_lag_seconds",
+            "Replay lag of the --read-database-url replica at the last check (0 on a primary)",
+            "gauge", {}, s.lag_seconds);
+      w.Add("psvc_db_replica_fallback", "1 while reads go to the primary (replica lags or is down)",
+            "gauge", {}, s.fallback ? 1.0 : 0.0);
+      w.Add("psvc_db_replica_check_failures_total", "Lag checks that could not reach the replica",
+            "counter", {}, static_cast<double>(s.failures));
+    });
+  }
   AddPoolCollector(metrics, pool, "primary");
   AddPoolCollector(metrics, read_pool, "read");
   api::GrpcServer grpc_server({.address = o.grpc_address,
@@ -340,6 +369,12 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--read-database-url", o->read_database_url,
                   "libpq URI for graph reads (a streaming replica); default: --database-url")
       ->envname("PSVC_READ_DATABASE_URL");
+  cmd->add_option("--read-max-lag-ms", o->read_max_lag_ms,
+                  "Replay lag of --read-database-url beyond which reads go to --database-url "
+                  "until it is back under half (checked every second; two checks in a row)")
+      ->envname("PSVC_READ_MAX_LAG_MS")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
   cmd->add_option("--grpc-address", o->grpc_address, "gRPC listen address host:port (port 0 = any)")
       ->envname("PSVC_GRPC_ADDRESS")
       ->capture_default_str();

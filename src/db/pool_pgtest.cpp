@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
 #include "db/error.h"
@@ -219,6 +220,82 @@ TEST(Pool, ConnectionLeftInATransactionOrBrokenIsReplaced) {
   auto c = pool.Acquire();
   EXPECT_EQ(c->Exec("SELECT 1").GetInt64(0, 0), 1);
   EXPECT_GE(pool.stats().replaced, 2u);
+}
+
+TEST(Pool, ABrokenConnectionClosesTheIdleOnesSoAServerRestartFailsOneCallNotOnePerConnection) {
+  testing::TestDatabase tdb;
+  Pool pool({.url = tdb.url(), .size = 3});
+  std::string pids = "{";
+  {
+    auto a = pool.Acquire();
+    auto b = pool.Acquire();
+    auto c = pool.Acquire();
+    pids += std::to_string(BackendPid(a)) + "," + std::to_string(BackendPid(b)) + "," +
+            std::to_string(BackendPid(c)) + "}";
+  }
+  // What a failover does to the pool: every backend gone at once.
+  auto killer = tdb.Connect();
+  killer.Query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", {pids});
+  {
+    auto first = pool.Acquire();
+    EXPECT_THROW(first->Exec("SELECT 1"), DbError);
+  }
+  auto stats = pool.stats();
+  EXPECT_EQ(stats.idle, 0u) << "the other dead idle connections must be closed, not handed out";
+  EXPECT_EQ(stats.flushed, 2u);
+  auto x = pool.Acquire();
+  auto y = pool.Acquire();
+  auto z = pool.Acquire();
+  for (auto* c : {&x, &y, &z}) EXPECT_EQ((*c)->Exec("SELECT 1").GetInt64(0, 0), 1);
+}
+
+TEST(Pool, UseFallbackSendsNewConnectionsElsewhereAndClosesTheOldOnesOnRelease) {
+  testing::TestDatabase tdb;
+  const std::string url = tdb.url();
+  const std::string fallback =
+      url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-cwork_mem%3D7MB";
+  Pool pool({.url = url, .size = 2, .fallback_url = fallback});
+  auto work_mem = [](PooledConnection& c) {
+    return std::string(c->Exec("SELECT current_setting('work_mem')").Get(0, 0));
+  };
+  int64_t busy_pid = 0;
+  {
+    auto busy = pool.Acquire();
+    busy_pid = BackendPid(busy);
+    EXPECT_NE(work_mem(busy), "7MB");
+    pool.UseFallback(true);
+    EXPECT_TRUE(pool.stats().using_fallback);
+  }  // released after the switch: closed, not kept
+  EXPECT_EQ(pool.stats().idle, 0u);
+  {
+    auto c = pool.Acquire();
+    EXPECT_EQ(work_mem(c), "7MB");
+    EXPECT_NE(BackendPid(c), busy_pid);
+  }
+  pool.UseFallback(false);
+  EXPECT_FALSE(pool.stats().using_fallback);
+  auto back = pool.Acquire();
+  EXPECT_NE(work_mem(back), "7MB");
+}
+
+TEST(Pool, ReconnectReplacesEveryConnectionIdleNowOrBusyUntilReleased) {
+  testing::TestDatabase tdb;
+  Pool pool({.url = tdb.url(), .size = 2});
+  int64_t idle_pid = 0, busy_pid = 0;
+  {
+    std::optional<PooledConnection> idle(pool.Acquire());
+    auto busy = pool.Acquire();
+    idle_pid = BackendPid(*idle);
+    busy_pid = BackendPid(busy);
+    idle.reset();
+    EXPECT_EQ(pool.stats().idle, 1u);
+    pool.Reconnect();
+    EXPECT_EQ(pool.stats().idle, 0u);
+  }
+  EXPECT_EQ(pool.stats().idle, 0u) << "a connection busy during Reconnect is not kept";
+  auto fresh = pool.Acquire();
+  EXPECT_NE(BackendPid(fresh), idle_pid);
+  EXPECT_NE(BackendPid(fresh), busy_pid);
 }
 
 TEST(Pool, CannotConnectIsUnavailable) {

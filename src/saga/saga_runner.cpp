@@ -124,7 +124,7 @@ struct SagaRunner::Impl {
     natsOptions* raw = nullptr;
     Check(natsOptions_Create(&raw), "natsOptions_Create");
     NatsPtr<natsOptions> opts(raw);
-    Check(natsOptions_SetURL(opts.get(), o.nats_url.c_str()), "natsOptions_SetURL");
+    Check(events::detail::SetServers(opts.get(), o.nats_url), "natsOptions_SetServers");
     Check(natsOptions_SetName(opts.get(), "postgres-service-saga-replies"), "natsOptions_SetName");
     Check(natsOptions_SetMaxReconnect(opts.get(), -1), "natsOptions_SetMaxReconnect");
     Check(natsOptions_SetReconnectWait(opts.get(), 250), "natsOptions_SetReconnectWait");

@@ -9,6 +9,7 @@
 #include "api/graphql_api.h"
 #include "api/graphql_loaders.h"
 #include "db/error.h"
+#include "db/replica_lag.h"
 #include "events/outbox_relay.h"
 #include "graph/graph_queries.h"
 #include "graph/memory_engine.h"
@@ -27,7 +28,8 @@ std::vector<db::StatementList> AllLists() {
           saga::AllStatements(),
           api::RequestLoaders::Statements(),
           api::SearchUpkeepStatements(),
-          api::GraphServiceStatements()};
+          api::GraphServiceStatements(),
+          db::ReplicaLagMonitor::Statements()};
 }
 
 TEST(AllStatements, PrepareAgainstTheMigratedSchema) {

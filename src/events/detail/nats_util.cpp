@@ -32,12 +32,28 @@ void Check(natsStatus s, std::string_view what, jsErrCode js_code) {
   if (s != NATS_OK) throw NatsError(what, s, js_code);
 }
 
+natsStatus SetServers(natsOptions* opts, const std::string& urls) {
+  std::vector<std::string> list;
+  for (size_t start = 0; start <= urls.size();) {
+    size_t end = std::min(urls.find(',', start), urls.size());
+    std::string one = urls.substr(start, end - start);
+    one.erase(0, one.find_first_not_of(' '));
+    one.erase(one.find_last_not_of(' ') + 1);
+    if (!one.empty()) list.push_back(std::move(one));
+    start = end + 1;
+  }
+  if (list.size() <= 1) return natsOptions_SetURL(opts, list.empty() ? nullptr : list[0].c_str());
+  std::vector<const char*> servers;
+  for (const auto& u : list) servers.push_back(u.c_str());
+  return natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size()));
+}
+
 NatsPtr<natsConnection> Connect(const std::string& url, const std::string& name,
                                 std::chrono::milliseconds timeout) {
   natsOptions* raw = nullptr;
   Check(natsOptions_Create(&raw), "natsOptions_Create");
   NatsPtr<natsOptions> opts(raw);
-  Check(natsOptions_SetURL(opts.get(), url.c_str()), "natsOptions_SetURL");
+  Check(SetServers(opts.get(), url), "natsOptions_SetServers");
   Check(natsOptions_SetName(opts.get(), name.c_str()), "natsOptions_SetName");
   Check(natsOptions_SetTimeout(opts.get(), timeout.count()), "natsOptions_SetTimeout");
   Check(natsOptions_SetMaxReconnect(opts.get(), -1), "natsOptions_SetMaxReconnect");

@@ -64,6 +64,10 @@ class NatsError : public std::runtime_error {
 /// Throws NatsError unless s == NATS_OK.
 void Check(natsStatus s, std::string_view what, jsErrCode js_code = static_cast<jsErrCode>(0));
 
+/// Sets the servers of `opts` from a URL or a comma-separated list of URLs (a NATS cluster).
+/// natsOptions_SetURL takes one URL only: a list there fails every connect.
+natsStatus SetServers(natsOptions* opts, const std::string& urls);
+
 /// Connects with reconnects forever; publishes during a disconnect fail fast instead of
 /// being buffered (a buffered publish would reach the stream long after we gave up on it).
 NatsPtr<natsConnection> Connect(const std::string& url, const std::string& name,
