@@ -14,6 +14,7 @@
 #include "saga/anime_sagas.h"
 #include "testing/test_database.h"
 #include "write/event_applier.h"
+#include "write/view_counter.h"
 
 namespace psvc {
 namespace {
@@ -22,7 +23,7 @@ std::vector<db::StatementList> AllLists() {
   return {graph::GraphQueries::Statements(), write::EventApplier::Statements(),
           events::OutboxRelay::Statements(), saga::AllStatements(),
           api::RequestLoaders::Statements(), api::SearchUpkeepStatements(),
-          api::GraphServiceStatements()};
+          api::GraphServiceStatements(),     write::ViewCounter::Statements()};
 }
 
 TEST(AllStatements, PrepareAgainstTheMigratedSchema) {
