@@ -5,10 +5,12 @@
 # latency percentiles and WAL bytes per view (pg_current_wal_lsn before and after, the last
 # flush included), then typeahead latency alone and while views run.
 #   bench/views/run.sh <build dir> [seconds] [http port]
-# Needs the local stack (eval "$(scripts/stack env)"). PSVC_BENCH_HTTP_THREADS (default 4).
+# Needs the local stack (eval "$(scripts/stack env)"). PSVC_BENCH_HTTP_THREADS (default 4),
+# PSVC_BENCH_FLUSH_MS (serve's --view-flush-ms, default 1000).
 set -euo pipefail
 BUILD=${1:?build dir}; SECS=${2:-10}; PORT=${3:-57301}
 HTTP_THREADS=${PSVC_BENCH_HTTP_THREADS:-4}
+FLUSH_MS=${PSVC_BENCH_FLUSH_MS:-1000}
 : "${PSVC_ADMIN_DATABASE_URL:?eval \"\$(scripts/stack env)\" first}"
 BIN=$BUILD/src/cli/postgres-service
 NAME=psvc_views_bench_$$
@@ -21,27 +23,28 @@ cleanup() {
 }
 trap cleanup EXIT
 q() { psql "$DB" -XAtc "$1"; }
-echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, HTTP threads $HTTP_THREADS, ${SECS}s per run"
+echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, HTTP threads $HTTP_THREADS, flush every ${FLUSH_MS} ms, ${SECS}s per run"
 
 psql "$PSVC_ADMIN_DATABASE_URL" -Xqc "CREATE DATABASE $NAME" >/dev/null
 "$BIN" migrate --database-url "$DB" >/dev/null
 q "INSERT INTO anime (id, title, year)
    SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 'Bench Show ' || g,
           1990 + g % 30 FROM generate_series(1, 1000) g" >/dev/null
-q "VACUUM ANALYZE" >/dev/null
+q "VACUUM ANALYZE anime, search_term" >/dev/null
 ONE=00000000-0000-4000-8000-000000000001
 
 "$BIN" serve --database-url "$DB" --http-port "$PORT" --grpc-address 127.0.0.1:$((PORT + 1)) \
-  --http-threads "$HTTP_THREADS" --log-level warn > "$WORK/serve.log" 2>&1 &
+  --http-threads "$HTTP_THREADS" --view-flush-ms "$FLUSH_MS" --log-level warn > "$WORK/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 100); do grep -q "HTTP on" "$WORK/serve.log" && break; sleep 0.1; done
 URL=http://127.0.0.1:$PORT/graphql
 
-cat > "$WORK/one.lua" <<LUA
+cat > "$WORK/one.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"query":"mutation { recordView(animeId: \\"$ONE\\") { viewCount } }"}'
+wrk.body = '{"query":"mutation { recordView(animeId: \\"ONE\\") { viewCount } }"}'
 LUA
+sed -i "s/ONE/$ONE/" "$WORK/one.lua"
 cat > "$WORK/many.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
