@@ -151,8 +151,8 @@ void Check(Checker& c, AnimeEnriched& e) {
       c.Fail(q + "related_anime_id", "an anime cannot be related to itself");
     }
     c.OneOf(r.relation_type, q + "relation_type",
-            {"SEQUEL", "PREQUEL", "SIDE_STORY", "ALTERNATIVE", "SUMMARY", "FULL_STORY", "CHARACTER",
-             "SPIN_OFF", "ADAPTATION", "OTHER"});
+            {"SEQUEL", "PREQUEL", "SIDE_STORY", "ALTERNATIVE", "SUMMARY", "FULL_STORY",
+             "CHARACTER", "SPIN_OFF", "ADAPTATION", "OTHER"});
     if (c.ok() && !seen.insert(r.related_anime_id + r.relation_type).second) {
       c.Fail(q + "related_anime_id", "duplicate relation");
     }
@@ -188,8 +188,8 @@ void Check(Checker& c, EpisodeAired& e) {
 
 const std::set<std::string>& UpdatableFields() {
   static const std::set<std::string> kFields = {
-      "title",  "title_english", "title_japanese", "synonyms", "type", "status",
-      "season", "year",          "episode_count",  "synopsis", "score"};
+      "title", "title_english", "title_japanese", "synonyms", "type",  "status",
+      "season", "year",         "episode_count",  "synopsis", "score"};
   return kFields;
 }
 
@@ -216,12 +216,9 @@ void Check(Checker& c, AnimeViewed& e) { c.Uuid(e.anime_id, "anime_viewed.anime_
 
 const char* ToString(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kApplied:
-      return "APPLIED";
-    case Outcome::kAlreadyApplied:
-      return "ALREADY_APPLIED";
-    case Outcome::kIgnoredStale:
-      return "IGNORED_STALE";
+    case Outcome::kApplied: return "APPLIED";
+    case Outcome::kAlreadyApplied: return "ALREADY_APPLIED";
+    case Outcome::kIgnoredStale: return "IGNORED_STALE";
   }
   return "APPLIED";
 }
@@ -240,8 +237,7 @@ std::optional<std::string> ValidateEvent(Event& event) {
   } else {
     // A producer clock a little ahead is tolerated; a day ahead is a bug upstream.
     int64_t now_ms = static_cast<int64_t>(std::time(nullptr)) * 1000;
-    if (event.occurred_at_ms > now_ms + 86'400'000)
-      c.Fail("occurred_at", "more than a day in the future");
+    if (event.occurred_at_ms > now_ms + 86'400'000) c.Fail("occurred_at", "more than a day in the future");
   }
   c.Text(event.producer, "producer", 100, false);
   std::visit([&](auto& payload) { Check(c, payload); }, event.payload);
