@@ -16,6 +16,7 @@
 #include "write/event_applier.h"
 #include "write/events.h"
 #include "write/validate.h"
+#include "write/view_counter.h"
 
 namespace psvc::api {
 
@@ -683,16 +684,47 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
       .Field("recordView", "RecordViewPayload!",
              Guarded([](const ResolveParams& p, RequestContext& ctx) {
                std::string id = RequireUuid(*p.Arg("animeId"), "animeId");
-               auto result = ApplyForClient(ctx.applier, MakeEvent(write::AnimeViewed{id}));
-               ctx.loaders.Evict(EntityKind::kAnime, id);
+               std::string view_id;
+               if (const Value* v = p.Arg("viewId"); v && !v->IsNull()) {
+                 view_id = v->AsString();
+                 if (view_id.empty() || view_id.size() > 128) {
+                   throw UserError("Invalid input: viewId must be 1 to 128 characters");
+                 }
+               }
+               int64_t view_count = 0, version = 0;
+               if (ctx.options.views) {
+                 auto r = ctx.options.views->Record(id, view_id);
+                 if (r.outcome == write::ViewRecord::Outcome::kMerged) {
+                   throw UserError("This anime was merged into " + r.merged_into +
+                                   "; nothing was changed: send the mutation for " + r.merged_into +
+                                   ".");
+                 }
+                 if (r.outcome == write::ViewRecord::Outcome::kNotFound) {
+                   throw UserError("No anime with this id.");
+                 }
+                 view_count = r.view_count;
+                 version = r.version;
+               } else {
+                 auto result = ApplyForClient(ctx.applier, MakeEvent(write::AnimeViewed{id}));
+                 ctx.loaders.Evict(EntityKind::kAnime, id);
+                 view_count = std::stoll(result.message);
+                 version = result.version;
+               }
                ValueMap m;
                m.emplace_back("animeId", Value(id));
-               m.emplace_back("viewCount", Value(static_cast<int64_t>(std::stoll(result.message))));
-               m.emplace_back("version", Value(result.version));
+               m.emplace_back("viewCount", Value(view_count));
+               m.emplace_back("version", Value(version));
                return Root(p, Value(std::move(m)));
              }))
-      .Description("Counts one view of an anime (atomic; safe under concurrent calls).")
-      .Arg("animeId", "ID!");
+      .Description(
+          "Counts one view of an anime. Views are added to the catalogue in bulk every "
+          "flush interval (serve --view-flush-ms); viewCount is the count as of this "
+          "replica's last flush plus its views not yet written. A viewId seen by this replica "
+          "within the deduplication window is not counted again.")
+      .Arg("animeId", "ID!")
+      .Arg("viewId", "String", std::nullopt,
+           "Optional client key of this view (1-128 characters): a retry with the same key is "
+           "counted once.");
   mutation
       .Field("updateAnime", "UpdateAnimePayload!",
              Guarded([](const ResolveParams& p, RequestContext& ctx) {

@@ -18,7 +18,8 @@ class Pool;
 }
 namespace psvc::write {
 class EventApplier;
-}
+class ViewCounter;
+}  // namespace psvc::write
 namespace psvc::graphql {
 class Engine;
 struct PreparedDocument;
@@ -37,6 +38,9 @@ struct GraphqlApiOptions {
   int max_page_size = 100;       ///< cap on `first`, `limit` and the length of `ids`
   std::chrono::milliseconds statement_timeout{2000};
   std::chrono::milliseconds acquire_timeout{1000};  ///< wait for a pooled connection
+  /// recordView: views counted in memory and flushed in bulk (nullptr: through `applier`,
+  /// one transaction per view).
+  write::ViewCounter* views = nullptr;
 };
 
 /// What kind of operation a document would run (GET may only run queries).

@@ -36,6 +36,7 @@
 #include "saga/saga_runner.h"
 #include "saga/saga_store.h"
 #include "write/event_applier.h"
+#include "write/view_counter.h"
 
 namespace psvc::cli {
 
@@ -58,6 +59,8 @@ struct ServeOptions {
   std::string changes_stream = "ANIME_CHANGES";
   std::string changes_prefix = "anime.changes";
   int outbox_retention_hours = 24;
+  int view_flush_ms = 1000;
+  int view_dedup_seconds = 120;
   int ingest_dependency_wait_ms = 180000;
   std::string saga_reply_prefix = "anime.saga.replies";
   int saga_lease_ms = 30000;
@@ -185,6 +188,26 @@ int RunServe(const ServeOptions& o) {
   graph_engine.AddMetrics(metrics);
   api::RegisterGraphService(grpc_server, graph_engine, graph_options);
   write::EventApplier applier(pool);
+  // GraphQL recordView: views are counted in memory and added in bulk every --view-flush-ms.
+  write::ViewCounterOptions view_options;
+  view_options.flush_interval = std::chrono::milliseconds(o.view_flush_ms);
+  view_options.status_ttl = std::chrono::milliseconds(o.view_flush_ms);
+  view_options.dedup_window = std::chrono::seconds(o.view_dedup_seconds);
+  write::ViewCounter views(pool, view_options);
+  views.Start();
+  metrics.AddCollector([&views](observability::SampleWriter& w) {
+    auto s = views.stats();
+    w.Add("psvc_views_counted_total", "Page views accepted by recordView", "counter", {},
+          static_cast<double>(s.counted));
+    w.Add("psvc_views_duplicates_total", "Page views not counted again (repeated viewId)",
+          "counter", {}, static_cast<double>(s.duplicates));
+    w.Add("psvc_views_flushed_total", "Page views written to the database", "counter", {},
+          static_cast<double>(s.flushed));
+    w.Add("psvc_views_flush_failures_total", "View flushes that failed (views kept)", "counter", {},
+          static_cast<double>(s.flush_failures));
+    w.Add("psvc_views_pending", "Page views not yet written to the database", "gauge", {},
+          static_cast<double>(s.pending));
+  });
   // Sagas need NATS for the Qdrant Sync Service's confirmations: without it every saga would
   // time out and undo itself, so the saga methods answer UNIMPLEMENTED instead.
   std::unique_ptr<saga::SagaRunner> saga_runner;
@@ -207,7 +230,12 @@ int RunServe(const ServeOptions& o) {
   // EventApplier::MaterializeStrandedRelations); cheap when there is nothing to do.
   // The same thread refreshes the search lane's company popularity (api::RefreshSearchPopularity):
   // 5 s after start-up, then every minute.
-  std::jthread pending_sweeper([&applier, &pool](std::stop_token stop) {
+  // Without NATS nothing relays the outbox, so the same thread deletes rows older than
+  // --outbox-retention-hours, published or not, every minute.
+  const auto unrelayed_retention =
+      o.nats_url.empty() ? std::chrono::milliseconds(std::chrono::hours(o.outbox_retention_hours))
+                         : std::chrono::milliseconds(0);
+  std::jthread pending_sweeper([&applier, &pool, unrelayed_retention](std::stop_token stop) {
     std::mutex mu;
     std::condition_variable_any cv;
     std::unique_lock lock(mu);
@@ -227,6 +255,16 @@ int RunServe(const ServeOptions& o) {
         api::RefreshSearchPopularity(pool);
       } catch (const std::exception& e) {
         spdlog::warn("search popularity refresh failed: {}", e.what());
+      }
+      if (unrelayed_retention.count() == 0) continue;
+      try {
+        auto conn = pool.Acquire();
+        if (int64_t n = events::PruneUnrelayedOutbox(*conn, unrelayed_retention)) {
+          spdlog::info("outbox: deleted {} rows older than the retention (events off: no relay)",
+                       n);
+        }
+      } catch (const std::exception& e) {
+        spdlog::warn("outbox prune failed: {}", e.what());
       }
     }
   });
@@ -322,14 +360,14 @@ int RunServe(const ServeOptions& o) {
   AddPoolCollector(metrics, graphql_pool, "graphql");
   api::RegisterGraphqlRoutes(
       server,
-      api::GraphqlApiOptions{
-          .read_pool = graphql_pool,
-          .applier = applier,
-          .max_depth = o.graphql_max_depth,
-          .max_aliases = o.graphql_max_aliases,
-          .max_cost = o.graphql_max_cost,
-          .introspection = o.graphql_introspection,
-          .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms)},
+      api::GraphqlApiOptions{.read_pool = graphql_pool,
+                             .applier = applier,
+                             .max_depth = o.graphql_max_depth,
+                             .max_aliases = o.graphql_max_aliases,
+                             .max_cost = o.graphql_max_cost,
+                             .introspection = o.graphql_introspection,
+                             .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
+                             .views = &views},
       api::GraphqlHttpOptions{.graphiql_dir = o.graphiql_dir,
                               .write_tokens = &tokens,
                               .read_tokens = o.read_auth ? &tokens : &no_tokens,
@@ -351,6 +389,7 @@ int RunServe(const ServeOptions& o) {
   grpc_server.Shutdown(std::chrono::seconds(5));
   if (saga_runner) saga_runner->Stop();
   server.Stop();
+  views.Stop();  // the drain: views counted so far are written before the relay stops
   if (relay) relay->Stop();
   return 0;
 }
@@ -426,9 +465,22 @@ void AddServeCommand(CLI::App& app) {
       ->envname("PSVC_CHANGES_PREFIX")
       ->capture_default_str();
   cmd->add_option("--outbox-retention-hours", o->outbox_retention_hours,
-                  "Published outbox rows are pruned after this")
+                  "Published outbox rows are pruned after this (without --nats-url: every row, "
+                  "published or not)")
       ->envname("PSVC_OUTBOX_RETENTION_HOURS")
       ->check(CLI::Range(1, 24 * 365))
+      ->capture_default_str();
+  cmd->add_option("--view-flush-ms", o->view_flush_ms,
+                  "recordView counts views in memory and adds them to the database this often "
+                  "(one statement per flush); a crash loses at most this long of views")
+      ->envname("PSVC_VIEW_FLUSH_MS")
+      ->check(CLI::Range(10, 60000))
+      ->capture_default_str();
+  cmd->add_option("--view-dedup-seconds", o->view_dedup_seconds,
+                  "A recordView viewId seen by this replica within this window is not counted "
+                  "again")
+      ->envname("PSVC_VIEW_DEDUP_SECONDS")
+      ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   cmd->add_option("--saga-reply-prefix", o->saga_reply_prefix,
                   "Saga confirmations arrive on <prefix>.<saga id> (same for every replica)")

@@ -156,8 +156,9 @@ OutboxRelayStats OutboxRelay::stats() const {
 
 db::StatementList OutboxRelay::Statements() {
   static constexpr const db::Statement* kAll[] = {
-      &sql::kOutboxTryLock,       &sql::kOutboxClaim,   &sql::kOutboxMarkPublished,
-      &sql::kOutboxRecordFailure, &sql::kOutboxBacklog, &sql::kOutboxPrune,
+      &sql::kOutboxTryLock,        &sql::kOutboxClaim,   &sql::kOutboxMarkPublished,
+      &sql::kOutboxRecordFailure,  &sql::kOutboxBacklog, &sql::kOutboxPrune,
+      &sql::kOutboxPruneUnrelayed,
   };
   return kAll;
 }
@@ -383,6 +384,17 @@ void OutboxRelay::Impl::Sleep(std::chrono::milliseconds d) {
 void OutboxRelay::Impl::DrainWakePipe() {
   char buf[64];
   while (read(wake_read, buf, sizeof buf) > 0) {
+  }
+}
+
+int64_t PruneUnrelayedOutbox(db::Connection& conn, std::chrono::milliseconds retention, int batch) {
+  std::string secs = std::to_string(std::chrono::duration<double>(retention).count());
+  std::string limit = std::to_string(batch);
+  int64_t total = 0;
+  for (;;) {
+    int64_t n = conn.Execute(sql::kOutboxPruneUnrelayed, {secs, limit}).affected();
+    total += n;
+    if (n < batch) return total;
   }
 }
 

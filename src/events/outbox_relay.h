@@ -22,6 +22,10 @@
 
 #include "db/statement.h"
 
+namespace psvc::db {
+class Connection;
+}  // namespace psvc::db
+
 namespace psvc::events {
 
 /// How the relay reaches PostgreSQL and NATS, and its pacing.
@@ -90,5 +94,10 @@ class OutboxRelay {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// Deletes qdrant_outbox rows created more than `retention` ago, published or not, in batches:
+/// what a replica without NATS runs, since no relay will ever send them. Returns rows deleted.
+int64_t PruneUnrelayedOutbox(db::Connection& conn, std::chrono::milliseconds retention,
+                             int batch = 10000);
 
 }  // namespace psvc::events

@@ -54,4 +54,15 @@ DELETE FROM qdrant_outbox
                LIMIT $2)
 )sql"};
 
+// Without NATS nothing relays the outbox: rows older than the retention go whether published
+// or not (a replica without --nats-url prunes so). Oldest first, bounded per call.
+//  $1 retention (seconds)  $2 batch
+inline constexpr db::Statement kOutboxPruneUnrelayed{"events.outbox_prune_unrelayed", R"sql(
+DELETE FROM qdrant_outbox
+ WHERE id IN (SELECT id FROM qdrant_outbox
+               WHERE created_at < clock_timestamp() - make_interval(secs => $1::float8)
+               ORDER BY id
+               LIMIT $2)
+)sql"};
+
 }  // namespace psvc::events::sql

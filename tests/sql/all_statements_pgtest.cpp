@@ -16,6 +16,7 @@
 #include "saga/anime_sagas.h"
 #include "testing/test_database.h"
 #include "write/event_applier.h"
+#include "write/view_counter.h"
 
 namespace psvc {
 namespace {
@@ -29,7 +30,8 @@ std::vector<db::StatementList> AllLists() {
           api::RequestLoaders::Statements(),
           api::SearchUpkeepStatements(),
           api::GraphServiceStatements(),
-          db::ReplicaLagMonitor::Statements()};
+          db::ReplicaLagMonitor::Statements(),
+          write::ViewCounter::Statements()};
 }
 
 TEST(AllStatements, PrepareAgainstTheMigratedSchema) {

@@ -1,0 +1,275 @@
+#include "write/view_counter.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "db/array_literal.h"
+#include "db/connection.h"
+#include "db/error.h"
+#include "db/pool.h"
+#include "write/view_statements.h"
+
+namespace psvc::write {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+// What this replica last learned about an anime.
+struct Known {
+  std::string merged_into;  // empty: live
+  int64_t view_count = 0;   // as of the last look or flush
+  int64_t version = 0;
+  Clock::time_point checked_at;
+};
+}  // namespace
+
+struct ViewCounter::Impl {
+  db::Pool& pool;
+  ViewCounterOptions opt;
+
+  mutable std::mutex mu;
+  std::unordered_map<std::string, int64_t> pending;    // views not yet flushed
+  std::unordered_map<std::string, int64_t> in_flight;  // views of the flush under way
+  std::unordered_map<std::string, Known> known;
+  std::unordered_set<std::string> seen_ids;
+  std::deque<std::pair<Clock::time_point, std::string>> seen_order;
+  ViewCounterStats stats;
+
+  std::mutex flush_mu;  // one flush at a time (the timer, Stop, a caller)
+  std::jthread flusher;
+  std::condition_variable_any wake;
+
+  Impl(db::Pool& p, ViewCounterOptions o) : pool(p), opt(o) {}
+
+  std::optional<Known> Lookup(const std::string& anime_id);
+  ViewRecord Answer(const std::string& anime_id, const Known& k, ViewRecord::Outcome outcome);
+  bool SeenBefore(const std::string& view_id, Clock::time_point now);
+  int64_t Flush();
+};
+
+std::optional<Known> ViewCounter::Impl::Lookup(const std::string& anime_id) {
+  auto conn = pool.Acquire(opt.acquire_timeout);
+  auto r = conn->Execute(sql::kViewTarget, {anime_id});
+  Known k;
+  k.checked_at = Clock::now();
+  if (!r.IsNull(0, 0)) {
+    k.view_count = r.GetInt64(0, 0);
+    k.version = r.GetInt64(0, 1);
+  } else if (!r.IsNull(0, 2)) {
+    k.merged_into = std::string(r.Get(0, 2));
+  } else {
+    return std::nullopt;  // unknown or removed: not remembered (it may be created later)
+  }
+  return k;
+}
+
+ViewRecord ViewCounter::Impl::Answer(const std::string& anime_id, const Known& k,
+                                     ViewRecord::Outcome outcome) {
+  ViewRecord out;
+  out.outcome = outcome;
+  out.version = k.version;
+  out.view_count = k.view_count;
+  if (auto it = in_flight.find(anime_id); it != in_flight.end()) out.view_count += it->second;
+  if (auto it = pending.find(anime_id); it != pending.end()) out.view_count += it->second;
+  return out;
+}
+
+bool ViewCounter::Impl::SeenBefore(const std::string& view_id, Clock::time_point now) {
+  while (!seen_order.empty() && (now - seen_order.front().first > opt.dedup_window ||
+                                 seen_order.size() >= opt.dedup_capacity)) {
+    seen_ids.erase(seen_order.front().second);
+    seen_order.pop_front();
+  }
+  if (!seen_ids.insert(view_id).second) return true;
+  seen_order.emplace_back(now, view_id);
+  return false;
+}
+
+ViewCounter::ViewCounter(db::Pool& pool, ViewCounterOptions options)
+    : impl_(std::make_unique<Impl>(pool, options)) {}
+
+ViewCounter::~ViewCounter() { Stop(); }
+
+ViewRecord ViewCounter::Record(const std::string& anime_id, const std::string& view_id) {
+  Impl& s = *impl_;
+  auto now = Clock::now();
+  std::optional<Known> fresh;
+  {
+    std::lock_guard lock(s.mu);
+    auto it = s.known.find(anime_id);
+    if (it != s.known.end() && now - it->second.checked_at <= s.opt.status_ttl) fresh = it->second;
+  }
+  if (!fresh) {  // looked up outside the lock; two concurrent look-ups of one id are harmless
+    fresh = s.Lookup(anime_id);
+    if (!fresh) return ViewRecord{};  // kNotFound
+  }
+  std::lock_guard lock(s.mu);
+  Known& k = s.known[anime_id];
+  if (k.checked_at <= fresh->checked_at) k = *fresh;
+  if (!k.merged_into.empty()) {
+    ViewRecord out;
+    out.outcome = ViewRecord::Outcome::kMerged;
+    out.merged_into = k.merged_into;
+    return out;
+  }
+  if (!view_id.empty() && s.SeenBefore(view_id, now)) {
+    ++s.stats.duplicates;
+    return s.Answer(anime_id, k, ViewRecord::Outcome::kDuplicate);
+  }
+  ++s.pending[anime_id];
+  ++s.stats.counted;
+  return s.Answer(anime_id, k, ViewRecord::Outcome::kCounted);
+}
+
+int64_t ViewCounter::Impl::Flush() {
+  std::lock_guard flush_lock(flush_mu);
+  {
+    std::lock_guard lock(mu);
+    if (pending.empty()) return 0;
+    in_flight.swap(pending);
+  }
+  std::vector<std::string> ids, counts;
+  ids.reserve(in_flight.size());
+  for (const auto& [id, n] : in_flight) {
+    ids.push_back(id);
+    counts.push_back(std::to_string(n));
+  }
+  auto restore = [&] {  // the views go back to pending, to be written by a later flush
+    std::lock_guard lock(mu);
+    for (auto& [id, n] : in_flight) pending[id] += n;
+    in_flight.clear();
+    ++stats.flush_failures;
+  };
+  try {
+    auto conn = pool.Acquire(opt.acquire_timeout);
+    db::Transaction tx(*conn);
+    auto counted =
+        conn->Execute(sql::kFlushViews, {db::ArrayLiteral(ids), db::ArrayLiteral(counts)});
+    std::unordered_map<std::string, std::pair<int64_t, int64_t>> written;  // id -> count, version
+    for (int r = 0; r < counted.rows(); ++r) {
+      written.emplace(std::string(counted.Get(r, 0)),
+                      std::pair{counted.GetInt64(r, 1), counted.GetInt64(r, 2)});
+    }
+    // Ids that were merged (or removed) after their views were accepted: a merge's
+    // finalization moved the views flushed before it to the survivor, so these follow the
+    // redirect too; views of a removed anime go with it.
+    std::vector<std::string> missing;
+    for (const auto& id : ids) {
+      if (!written.contains(id)) missing.push_back(id);
+    }
+    std::unordered_map<std::string, std::string> survivor_of;
+    uint64_t redirected = 0, dropped = 0;
+    if (!missing.empty()) {
+      auto redirects = conn->Execute(sql::kViewRedirects, {db::ArrayLiteral(missing)});
+      for (int r = 0; r < redirects.rows(); ++r) {
+        survivor_of.emplace(std::string(redirects.Get(r, 0)), std::string(redirects.Get(r, 1)));
+      }
+      std::vector<std::string> to_ids, to_counts;
+      for (const auto& id : missing) {
+        auto n = in_flight.at(id);
+        if (auto it = survivor_of.find(id); it != survivor_of.end()) {
+          to_ids.push_back(it->second);
+          to_counts.push_back(std::to_string(n));
+          redirected += static_cast<uint64_t>(n);
+        } else {
+          dropped += static_cast<uint64_t>(n);
+        }
+      }
+      if (!to_ids.empty()) {
+        auto moved = conn->Execute(sql::kFlushViews,
+                                   {db::ArrayLiteral(to_ids), db::ArrayLiteral(to_counts)});
+        for (int r = 0; r < moved.rows(); ++r) {
+          written[std::string(moved.Get(r, 0))] = {moved.GetInt64(r, 1), moved.GetInt64(r, 2)};
+        }
+      }
+    }
+    tx.Commit();
+    int64_t total = 0;
+    std::lock_guard lock(mu);
+    auto now = Clock::now();
+    for (const auto& [id, n] : in_flight) total += n;
+    for (const auto& [id, cv] : written) {
+      Known& k = known[id];
+      k = Known{"", cv.first, cv.second, now};
+    }
+    for (const auto& [from, to] : survivor_of) known[from] = Known{to, 0, 0, now};
+    in_flight.clear();
+    ++stats.flushes;
+    stats.flushed += static_cast<uint64_t>(total) - dropped;
+    stats.redirected += redirected;
+    stats.dropped += dropped;
+    if (dropped > 0) spdlog::warn("views: {} views of removed anime were not counted", dropped);
+    return total - static_cast<int64_t>(dropped);
+  } catch (...) {
+    restore();
+    throw;
+  }
+}
+
+int64_t ViewCounter::Flush() { return impl_->Flush(); }
+
+void ViewCounter::Start() {
+  Impl& s = *impl_;
+  if (s.flusher.joinable()) return;
+  s.flusher = std::jthread([&s](std::stop_token stop) {
+    std::mutex sleep_mu;
+    while (!stop.stop_requested()) {
+      {
+        std::unique_lock lock(sleep_mu);
+        s.wake.wait_for(lock, stop, s.opt.flush_interval, [] { return false; });
+      }
+      if (stop.stop_requested()) break;
+      try {
+        s.Flush();
+      } catch (const std::exception& e) {
+        spdlog::warn("views: flush failed, views kept for the next one: {}", e.what());
+      }
+    }
+  });
+}
+
+void ViewCounter::Stop() {
+  Impl& s = *impl_;
+  if (s.flusher.joinable()) {
+    s.flusher.request_stop();
+    s.flusher.join();
+  }
+  // The drain: what is pending is written now (a few attempts, then the loss is logged).
+  for (int attempt = 1;; ++attempt) {
+    try {
+      s.Flush();
+      return;
+    } catch (const std::exception& e) {
+      if (attempt == 3) {
+        spdlog::error("views: {} pending views lost at shutdown: {}", stats().pending, e.what());
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+    }
+  }
+}
+
+ViewCounterStats ViewCounter::stats() const {
+  std::lock_guard lock(impl_->mu);
+  ViewCounterStats out = impl_->stats;
+  for (const auto& [id, n] : impl_->pending) out.pending += n;
+  for (const auto& [id, n] : impl_->in_flight) out.pending += n;
+  return out;
+}
+
+db::StatementList ViewCounter::Statements() {
+  static constexpr const db::Statement* kAll[] = {&sql::kViewTarget, &sql::kFlushViews,
+                                                  &sql::kViewRedirects};
+  return kAll;
+}
+
+}  // namespace psvc::write

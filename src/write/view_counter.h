@@ -1,0 +1,95 @@
+#pragma once
+/// Page views counted in memory and added to the catalogue in bulk.
+///
+/// A view costs a map increment on this replica; every flush interval the replica adds each
+/// anime's pending views to `anime.view_count` in one statement (one row update per anime,
+/// not per view; the search popularity trigger follows once per anime) and writes one
+/// coalesced `AnimeViewed` outbox row per anime. Totals over replicas are exact: a flush is an
+/// increment. Stop() flushes what is pending (SIGTERM drain); a crash (kill -9) loses at most
+/// the views of the last flush interval on this replica (more while the database is
+/// unreachable: failed flushes keep their views and retry).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "db/statement.h"
+
+namespace psvc::db {
+class Pool;
+}  // namespace psvc::db
+
+namespace psvc::write {
+
+/// Pacing and limits of a ViewCounter.
+struct ViewCounterOptions {
+  /// Pending views are written this often; also the crash-loss bound per replica.
+  std::chrono::milliseconds flush_interval{1000};
+  /// How long a looked-up anime (live, or merged into a survivor) is trusted without asking
+  /// the database again.
+  std::chrono::milliseconds status_ttl{1000};
+  /// A view id seen within this window (on this replica) is not counted again.
+  std::chrono::milliseconds dedup_window{std::chrono::minutes(2)};
+  /// At most this many view ids are remembered; beyond it the oldest are forgotten first.
+  size_t dedup_capacity = 1'000'000;
+  std::chrono::milliseconds acquire_timeout{1000};
+};
+
+/// What Record did with one view.
+struct ViewRecord {
+  enum class Outcome { kCounted, kDuplicate, kMerged, kNotFound };
+  Outcome outcome = Outcome::kNotFound;
+  std::string merged_into;  ///< kMerged: the survivor's id
+  /// The count as of this replica's last flush plus its views not yet written (other
+  /// replicas' unflushed views are not included), and the anime's version at the last look.
+  int64_t view_count = 0;
+  int64_t version = 0;
+};
+
+/// Counters for /metrics; a snapshot.
+struct ViewCounterStats {
+  uint64_t counted = 0;         ///< views accepted
+  uint64_t duplicates = 0;      ///< views refused as a repeated view id
+  uint64_t flushed = 0;         ///< views written to the database
+  uint64_t flushes = 0;         ///< flush transactions committed
+  uint64_t flush_failures = 0;  ///< flushes that failed (their views stay pending)
+  uint64_t redirected = 0;      ///< views written to a survivor because their anime was merged
+  uint64_t dropped = 0;         ///< views of an anime removed before the flush
+  int64_t pending = 0;          ///< views not yet written
+};
+
+/// Per-replica view aggregation. Thread-safe.
+class ViewCounter {
+ public:
+  ViewCounter(db::Pool& pool, ViewCounterOptions options = {});
+  ViewCounter(const ViewCounter&) = delete;
+  ViewCounter& operator=(const ViewCounter&) = delete;
+  ~ViewCounter();  ///< Stop()s
+
+  /// Counts one view of `anime_id` (a valid UUID). A non-empty `view_id` already seen within
+  /// the dedup window is not counted again (kDuplicate). A merged id is refused (kMerged with
+  /// the survivor); an unknown or removed one is kNotFound. Throws db::Error when the anime
+  /// had to be looked up and the database failed.
+  ViewRecord Record(const std::string& anime_id, const std::string& view_id = "");
+
+  /// Writes every pending view now, in one transaction; returns how many were written.
+  /// On failure the views stay pending and the db::Error propagates.
+  int64_t Flush();
+
+  /// Starts flushing every flush_interval on a background thread.
+  void Start();
+  /// Stops the background thread, then flushes what is pending (retrying a few times).
+  void Stop();
+
+  ViewCounterStats stats() const;
+
+  /// The counter's SQL, for the prepare-every-statement test.
+  static db::StatementList Statements();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace psvc::write

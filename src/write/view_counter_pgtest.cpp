@@ -1,0 +1,217 @@
+// The view counter against a real database: flushes add exactly what was counted, two
+// replicas' totals add up, merged ids are refused and views accepted before a merge follow it
+// to the survivor, repeated view ids count once within the window.
+#include "write/view_counter.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <thread>
+
+#include "db/connection.h"
+#include "db/pool.h"
+#include "testing/test_database.h"
+#include "testing/wait_until.h"
+
+namespace psvc::write {
+namespace {
+
+using namespace std::chrono_literals;
+using Outcome = ViewRecord::Outcome;
+
+std::string U(int n) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012x", n);
+  return buf;
+}
+
+class ViewCounterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    conn_.emplace(tdb_.Connect());
+    for (int i = 1; i <= kAnime; ++i) {
+      conn_->Exec("INSERT INTO anime (id, title, view_count) VALUES ('" + U(i) + "', 'Show " +
+                  std::to_string(i) + "', " + std::to_string(i * 10) + ")");
+    }
+  }
+  std::unique_ptr<db::Pool> NewPool() {
+    return std::make_unique<db::Pool>(db::PoolOptions{.url = tdb_.url(), .size = 4});
+  }
+  int64_t Int(const std::string& sql) { return conn_->Exec(sql).GetInt64(0, 0); }
+  int64_t Views(int i) { return Int("SELECT view_count FROM anime WHERE id = '" + U(i) + "'"); }
+  // A merge's finalization as the MergeAnime saga runs it (anime_sagas.cpp): lock both rows,
+  // add the duplicate's views to the survivor, redirect, delete the duplicate.
+  static constexpr const char* kFinalizeSteps[] = {
+      "SELECT 1 FROM anime WHERE id IN ($D, $S) ORDER BY id FOR UPDATE",
+      "UPDATE anime SET view_count = view_count + (SELECT view_count FROM anime WHERE id = $D) "
+      "WHERE id = $S",
+      "INSERT INTO anime_redirect (from_id, to_id, saga_id) VALUES ($D, $S, "
+      "'99999999-0000-4000-8000-000000000000')",
+      "DELETE FROM anime WHERE id = $D"};
+  static std::string Bind(std::string sql, int dup, int surv) {
+    for (auto [from, to] : {std::pair{"$D", dup}, std::pair{"$S", surv}}) {
+      for (size_t p; (p = sql.find(from)) != std::string::npos;)
+        sql.replace(p, 2, "'" + U(to) + "'");
+    }
+    return sql;
+  }
+
+  static constexpr int kAnime = 10;
+  testing::TestDatabase tdb_;
+  std::optional<db::Connection> conn_;
+};
+
+TEST_F(ViewCounterTest, FlushAddsEachAnimesViewsOnceWithOneOutboxRowPerAnime) {
+  auto pool = NewPool();
+  ViewCounter views(*pool);
+  int64_t outbox_before = Int("SELECT count(*) FROM qdrant_outbox");
+  for (int k = 0; k < 5; ++k) EXPECT_EQ(views.Record(U(1)).outcome, Outcome::kCounted);
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(views.Record(U(2)).outcome, Outcome::kCounted);
+  auto last = views.Record(U(2));
+  EXPECT_EQ(last.view_count, 20 + 4);  // the stored count plus this replica's pending views
+  EXPECT_EQ(Views(1), 10);             // nothing written before the flush
+  EXPECT_EQ(views.stats().pending, 9);
+
+  EXPECT_EQ(views.Flush(), 9);
+  EXPECT_EQ(Views(1), 15);
+  EXPECT_EQ(Views(2), 24);
+  EXPECT_EQ(Views(3), 30);
+  EXPECT_EQ(views.stats().pending, 0);
+  // One coalesced change per anime, carrying the new count, not one per view.
+  EXPECT_EQ(Int("SELECT count(*) FROM qdrant_outbox") - outbox_before, 2);
+  EXPECT_EQ(Int("SELECT (convert_from(payload, 'UTF8')::json->>'view_count')::bigint "
+                "FROM qdrant_outbox WHERE aggregate_id = '" +
+                U(1) + "' AND event_type = 'AnimeViewed'"),
+            15);
+  // Search popularity follows at the flush.
+  EXPECT_EQ(
+      Int("SELECT max(popularity) FROM search_term WHERE kind = 1 AND entity_id = '" + U(2) + "'"),
+      24);
+  EXPECT_EQ(views.Flush(), 0);  // nothing pending: no transaction, nothing written
+  EXPECT_EQ(Views(1), 15);
+}
+
+TEST_F(ViewCounterTest, TwoReplicasOnOneDatabaseAddUpExactly) {
+  auto pool_a = NewPool(), pool_b = NewPool();
+  ViewCounterOptions o;
+  o.flush_interval = 5ms;  // many flushes while views arrive
+  ViewCounter a(*pool_a, o), b(*pool_b, o);
+  a.Start();
+  b.Start();
+  std::map<int, int64_t> expected;
+  for (int i = 1; i <= kAnime; ++i) expected[i] = i * 10;
+  std::vector<std::map<int, int64_t>> added(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      ViewCounter& replica = t % 2 ? a : b;
+      // At least 3,000 views each, and on until both replicas flushed a few times meanwhile.
+      for (int k = 0; k < 3000 || a.stats().flushes < 3 || b.stats().flushes < 3; ++k) {
+        int i = 1 + static_cast<int>(rng() % (t < 2 ? 1 : kAnime));  // two threads on one anime
+        ASSERT_EQ(replica.Record(U(i)).outcome, Outcome::kCounted);
+        ++added[t][i];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  a.Stop();
+  b.Stop();
+  for (const auto& m : added)
+    for (auto [i, n] : m) expected[i] += n;
+  for (int i = 1; i <= kAnime; ++i) EXPECT_EQ(Views(i), expected[i]) << "anime " << i;
+  int64_t total = 0;
+  for (const auto& m : added)
+    for (auto [i, n] : m) total += n;
+  EXPECT_EQ(static_cast<int64_t>(a.stats().flushed + b.stats().flushed), total);
+}
+
+TEST_F(ViewCounterTest, UnknownIdIsNotFoundAndMergedIdIsRefusedWithTheSurvivor) {
+  auto pool = NewPool();
+  ViewCounter views(*pool);
+  EXPECT_EQ(views.Record(U(999)).outcome, Outcome::kNotFound);
+  for (const char* step : kFinalizeSteps) conn_->Exec(Bind(step, 1, 2));
+  auto r = views.Record(U(1));
+  EXPECT_EQ(r.outcome, Outcome::kMerged);
+  EXPECT_EQ(r.merged_into, U(2));
+  EXPECT_EQ(views.Flush(), 0);
+  EXPECT_EQ(Views(2), 30);  // 20 + the duplicate's 10, nothing more
+}
+
+TEST_F(ViewCounterTest, ViewsAcceptedBeforeAMergeAreCountedOnTheSurvivor) {
+  auto pool = NewPool();
+  ViewCounter views(*pool);
+  for (int k = 0; k < 7; ++k) ASSERT_EQ(views.Record(U(3)).outcome, Outcome::kCounted);
+  for (const char* step : kFinalizeSteps) conn_->Exec(Bind(step, 3, 4));
+  EXPECT_EQ(views.Flush(), 7);
+  EXPECT_EQ(Views(4), 40 + 30 + 7);
+  EXPECT_EQ(views.stats().redirected, 7u);
+  // The flush learned of the merge: the next view of the duplicate is refused at once.
+  auto r = views.Record(U(3));
+  EXPECT_EQ(r.outcome, Outcome::kMerged);
+  EXPECT_EQ(r.merged_into, U(4));
+}
+
+TEST_F(ViewCounterTest, AFlushWaitingOnAFinalizationFollowsTheRedirect) {
+  auto pool = NewPool();
+  ViewCounter views(*pool);
+  for (int k = 0; k < 5; ++k) ASSERT_EQ(views.Record(U(5)).outcome, Outcome::kCounted);
+  for (int k = 0; k < 2; ++k) ASSERT_EQ(views.Record(U(7)).outcome, Outcome::kCounted);
+  auto saga = tdb_.Connect();
+  saga.Exec("BEGIN");
+  saga.Exec(Bind(kFinalizeSteps[0], 5, 6));  // the finalization holds both rows
+  std::thread flush([&] { EXPECT_EQ(views.Flush(), 7); });
+  ASSERT_TRUE(psvc::testing::WaitUntil(
+      [&] {
+        return Int("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype IN "
+                   "('transactionid', 'tuple')") > 0;
+      },
+      30s));
+  for (int s = 1; s < 4; ++s) saga.Exec(Bind(kFinalizeSteps[s], 5, 6));
+  saga.Exec("COMMIT");
+  flush.join();
+  EXPECT_EQ(Views(6), 60 + 50 + 5);
+  EXPECT_EQ(Views(7), 70 + 2);
+  EXPECT_EQ(Int("SELECT count(*) FROM anime WHERE id = '" + U(5) + "'"), 0);
+}
+
+TEST_F(ViewCounterTest, ARepeatedViewIdCountsOnceWithinTheWindow) {
+  auto pool = NewPool();
+  ViewCounterOptions o;
+  o.dedup_window = 300ms;
+  o.dedup_capacity = 3;
+  ViewCounter views(*pool, o);
+  EXPECT_EQ(views.Record(U(1), "v1").outcome, Outcome::kCounted);
+  EXPECT_EQ(views.Record(U(1), "v1").outcome, Outcome::kDuplicate);
+  EXPECT_EQ(views.Record(U(1), "v2").outcome, Outcome::kCounted);
+  EXPECT_EQ(views.Record(U(1)).outcome, Outcome::kCounted);  // no id: always counted
+  EXPECT_EQ(views.Record(U(1)).outcome, Outcome::kCounted);
+  EXPECT_EQ(views.Flush(), 4);
+  EXPECT_EQ(Views(1), 14);
+  EXPECT_EQ(views.stats().duplicates, 1u);
+  // Past the window the id is forgotten and counts again.
+  ASSERT_TRUE(psvc::testing::WaitUntil(
+      [&] { return views.Record(U(1), "v1").outcome == Outcome::kCounted; }, 30s, 50ms));
+  // Past the capacity the oldest ids are forgotten first.
+  for (const char* id : {"a", "b", "c", "d"}) views.Record(U(2), id);
+  EXPECT_EQ(views.Record(U(2), "d").outcome, Outcome::kDuplicate);
+  EXPECT_EQ(views.Record(U(2), "a").outcome, Outcome::kCounted);
+}
+
+TEST_F(ViewCounterTest, StopWritesWhatIsPending) {
+  auto pool = NewPool();
+  {
+    ViewCounterOptions o;
+    o.flush_interval = std::chrono::hours(1);  // only the drain can write them
+    ViewCounter views(*pool, o);
+    views.Start();
+    for (int k = 0; k < 11; ++k) views.Record(U(8));
+    views.Stop();
+    EXPECT_EQ(views.stats().pending, 0);
+  }
+  EXPECT_EQ(Views(8), 80 + 11);
+}
+
+}  // namespace
+}  // namespace psvc::write
