@@ -21,8 +21,8 @@ namespace {
 std::vector<db::StatementList> AllLists() {
   return {graph::GraphQueries::Statements(), write::EventApplier::Statements(),
           events::OutboxRelay::Statements(), saga::AllStatements(),
-          api::RequestLoaders::Statements(), api::SearchUpkeepStatements(),
-          api::GraphServiceStatements()};
+          api::RequestLoaders::Statements(), api::RequestLoaders::ListStatements(),
+          api::SearchUpkeepStatements(),     api::GraphServiceStatements()};
 }
 
 TEST(AllStatements, PrepareAgainstTheMigratedSchema) {
