@@ -6,7 +6,6 @@
 #include <random>
 #include <stdexcept>
 
-#include "api/graphql_list_statements.h"
 #include "api/graphql_loaders.h"
 #include "api/graphql_statements.h"
 #include "db/error.h"
@@ -410,11 +409,7 @@ AnimeListFilter ListFilterArg(const ResolveParams& p) {
 
 // Query.animeList's `after`: a cursor this API issued for the same ordering.
 ListCursor ListCursorArg(std::string_view text, const std::string& order) {
-  const char* key_type = "text";
-  for (const auto& o : sql::kAnimeListOrderings) {
-    if (order == o.name) key_type = o.key_type;
-  }
-  auto cursor = DecodeListCursor(text, key_type);
+  auto cursor = DecodeListCursor(text);
   if (!cursor) throw UserError("after: not a cursor returned by animeList");
   if (cursor->order != order) {
     throw UserError("after: the cursor belongs to orderBy " + cursor->order + ", not " + order);

@@ -226,8 +226,16 @@ std::optional<http::Response> Deny(const GraphqlHttpOptions& auth, const http::R
 /// The document a request runs: its text and its prepared form (from the persisted store or
 /// the engine's cache), kept alive for the request.
 struct RequestDocument {
-  std::shared_ptr<const PersistedDocument> document;
+  std::string_view text;
+  std::shared_ptr<const graphql::PreparedDocument> prepared;
+  std::shared_ptr<const PersistedDocument> persisted;  ///< holds `text` for persisted ones
 };
+
+RequestDocument FromStore(std::shared_ptr<const PersistedDocument> d) {
+  RequestDocument r{d->text, d->prepared, nullptr};
+  r.persisted = std::move(d);
+  return r;
+}
 
 /// A request error in the GraphQL response shape with an `extensions.code` (the persisted
 /// query protocol's clients look for the code). 200 under application/json, 400 under
@@ -251,7 +259,7 @@ std::variant<http::Response, RequestDocument> ResolveDocument(const GraphqlApi& 
                                                               MediaType m) {
   const std::string& hash = p.persisted_query_hash;
   if (!hash.empty() && !p.query) {
-    if (auto found = store.Find(hash)) return RequestDocument{std::move(found)};
+    if (auto found = store.Find(hash)) return FromStore(std::move(found));
     return CodedError(m, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND");
   }
   std::string actual = hash.empty() && !o.persisted_only ? std::string() : Sha256Hex(*p.query);
@@ -263,26 +271,24 @@ std::variant<http::Response, RequestDocument> ResolveDocument(const GraphqlApi& 
   }
   if (o.persisted_only) {
     if (auto allowed = store.Find(actual); allowed && store.Allowed(actual)) {
-      return RequestDocument{std::move(allowed)};
+      return FromStore(std::move(allowed));
     }
     return CodedError(m,
                       "This server runs only persisted documents: send the sha256Hash of an "
                       "allowed document in extensions.persistedQuery.",
                       "PERSISTED_QUERY_ONLY");
   }
-  if (!hash.empty()) {
-    if (auto found = store.Find(hash)) return RequestDocument{std::move(found)};
-  }
+  if (hash.empty()) return RequestDocument{*p.query, api.Prepare(*p.query), nullptr};
+  if (auto found = store.Find(hash)) return FromStore(std::move(found));
   auto document = std::make_shared<PersistedDocument>();
   document->text = *p.query;
   document->prepared = api.Prepare(document->text);
   // Only documents that can run are worth a hash: a parse or validation error is answered
   // as usual and not kept.
-  if (!hash.empty() && !document->prepared->parsed.error &&
-      document->prepared->validation_errors.empty()) {
+  if (!document->prepared->parsed.error && document->prepared->validation_errors.empty()) {
     store.Register(hash, document);
   }
-  return RequestDocument{std::move(document)};
+  return FromStore(std::move(document));
 }
 
 http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
@@ -307,7 +313,7 @@ http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   if (!p.error.empty()) return ErrorResponse(400, m, p.error);
   auto resolved = ResolveDocument(api, auth, store, p, m);
   if (auto* refused = std::get_if<http::Response>(&resolved)) return std::move(*refused);
-  const PersistedDocument& doc = *std::get<RequestDocument>(resolved).document;
+  const RequestDocument& doc = std::get<RequestDocument>(resolved);
   OperationKind kind = api.Classify(doc.prepared->parsed, p.operation_name);
   if (auto denied = Deny(auth, req, kind, m)) {
     return Rejected(auth, kind, "unauthenticated", std::move(*denied));
@@ -338,7 +344,7 @@ http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   // GraphQL over HTTP: GET is for queries; a mutation must not run through it (405, POST only).
   auto resolved = ResolveDocument(api, auth, store, p, m);
   if (auto* refused = std::get_if<http::Response>(&resolved)) return std::move(*refused);
-  const PersistedDocument& doc = *std::get<RequestDocument>(resolved).document;
+  const RequestDocument& doc = std::get<RequestDocument>(resolved);
   OperationKind kind = api.Classify(doc.prepared->parsed, p.operation_name);
   if (kind == OperationKind::kMutation) {
     http::Response r = ErrorResponse(405, m, "Mutations must be sent with POST.");

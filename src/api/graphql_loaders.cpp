@@ -642,7 +642,7 @@ std::string EncodeListCursor(const ListCursor& cursor) {
   return Base64Url(cursor.order + ":" + cursor.id + ":" + cursor.key);
 }
 
-std::optional<ListCursor> DecodeListCursor(std::string_view text, std::string_view key_type) {
+std::optional<ListCursor> DecodeListCursor(std::string_view text) {
   // A title is at most 500 characters (2,000 bytes of UTF-8).
   if (text.empty() || text.size() > 4096) return std::nullopt;
   auto raw = FromBase64Url(text);
@@ -658,7 +658,10 @@ std::optional<ListCursor> DecodeListCursor(std::string_view text, std::string_vi
   c.id = *id;
   c.key = raw->substr(second + 1);
   // libpq sends parameters as C strings: a NUL would cut the key.
-  if (c.key.find('\0') != std::string::npos || !KeyParses(c.key, key_type)) return std::nullopt;
+  const sql::AnimeListOrdering* ordering = FindOrdering(c.order);
+  if (!ordering || c.key.find('\0') != std::string::npos || !KeyParses(c.key, ordering->key_type)) {
+    return std::nullopt;
+  }
   return c;
 }
 

@@ -153,8 +153,8 @@ class RequestLoaders {
 std::string EncodeCursor(const PageCursor& cursor);
 std::optional<PageCursor> DecodeCursor(std::string_view text);
 /// Same for Query.animeList cursors ("<order>:<uuid>:<key>", base64). Decoding checks the
-/// shape, the id and that the key parses as `key_type` (float8, int, bigint or text).
+/// shape, the ordering, the id and that the key parses as that ordering's key type.
 std::string EncodeListCursor(const ListCursor& cursor);
-std::optional<ListCursor> DecodeListCursor(std::string_view text, std::string_view key_type);
+std::optional<ListCursor> DecodeListCursor(std::string_view text);
 
 }  // namespace psvc::api

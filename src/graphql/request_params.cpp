@@ -1,5 +1,6 @@
 #include "graphql/request_params.h"
 
+#include <cctype>
 #include <utility>
 #include <vector>
 
