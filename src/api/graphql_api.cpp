@@ -132,6 +132,7 @@ PageRequest PageArgs(const ResolveParams& p, int cap) {
     auto cursor = DecodeCursor(after->AsString());
     if (!cursor) throw UserError("after: not a cursor returned by this API");
     page.after = *cursor;
+    page.has_after = true;
   }
   return page;
 }
@@ -369,6 +370,54 @@ bool CardsSuffice(const ResolveParams& p) {
   return true;
 }
 
+constexpr size_t kMaxTitlePrefix = 100;
+
+// Query.animeList's `filter` argument, checked.
+AnimeListFilter ListFilterArg(const ResolveParams& p) {
+  AnimeListFilter f;
+  const Value* arg = p.Arg("filter");
+  if (!arg || arg->IsNull()) return f;
+  for (const auto& [name, v] : arg->AsMap()) {
+    if (v.IsNull()) continue;
+    if (name == "yearMin") {
+      f.year_min = v.AsInt();
+    } else if (name == "yearMax") {
+      f.year_max = v.AsInt();
+    } else if (name == "season") {
+      f.season = v.AsEnum();
+    } else if (name == "types" || name == "statuses") {
+      std::vector<std::string> values;
+      for (const Value& e : v.AsList()) values.emplace_back(e.AsEnum());
+      (name == "types" ? f.types : f.statuses) = std::move(values);
+    } else if (name == "studio") {
+      f.studio_id = RequireUuid(v, "filter.studio");
+    } else if (name == "scoreMin") {
+      f.score_min = v.AsNumber();
+    } else if (name == "scoreMax") {
+      f.score_max = v.AsNumber();
+    } else if (name == "titlePrefix") {
+      std::string_view prefix = v.AsString();
+      if (prefix.empty() || prefix.find('\0') != std::string_view::npos ||
+          CodePoints(prefix) > kMaxTitlePrefix) {
+        throw UserError("filter.titlePrefix: 1 to " + std::to_string(kMaxTitlePrefix) +
+                        " characters, no NUL");
+      }
+      f.title_prefix = std::string(prefix);
+    }
+  }
+  return f;
+}
+
+// Query.animeList's `after`: a cursor this API issued for the same ordering.
+ListCursor ListCursorArg(std::string_view text, const std::string& order) {
+  auto cursor = DecodeListCursor(text);
+  if (!cursor) throw UserError("after: not a cursor returned by animeList");
+  if (cursor->order != order) {
+    throw UserError("after: the cursor belongs to orderBy " + cursor->order + ", not " + order);
+  }
+  return std::move(*cursor);
+}
+
 constexpr int kMaxSearchLimit = 50;
 constexpr size_t kMaxSearchLength = 100;
 constexpr size_t kMinSearchLength = 2;
@@ -398,6 +447,18 @@ void AddEnums(graphql::SchemaBuilder& b) {
       .AddValue("ANIME", "Titles in every language and synonyms.")
       .AddValue("CHARACTER", "Names and Japanese names.")
       .AddValue("COMPANY", "Studios, producers and licensors.");
+  auto order = b.Enum("AnimeOrder",
+                      "Order of animeList. Every ordering ends with the id as a tiebreaker, so it "
+                      "is total and cursors are stable; an anime without a score sorts below "
+                      "every score, one without a year before every year.");
+  order.AddValue("POPULARITY_DESC", "Most viewed first.")
+      .AddValue("POPULARITY_ASC", "Least viewed first.")
+      .AddValue("SCORE_DESC", "Best scored first.")
+      .AddValue("SCORE_ASC", "Worst scored first.")
+      .AddValue("YEAR_DESC", "Newest first.")
+      .AddValue("YEAR_ASC", "Oldest first.")
+      .AddValue("TITLE_ASC", "By title, A to Z.")
+      .AddValue("TITLE_DESC", "By title, Z to A.");
   b.Enum("MatchType", "How a search hit matched, best first.")
       .AddValue("EXACT", "The whole name, ignoring case and accents.")
       .AddValue("PREFIX", "The name starts with the query.")
@@ -413,6 +474,12 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
 
   b.Object("PageInfo", "Where a page ends and whether another follows.")
       .Field("hasNextPage", "Boolean!");
+  b.Get("PageInfo")
+      .Field("hasPreviousPage", "Boolean!")
+      .Description(
+          "Whether rows sort before this page: false on a first page; after a cursor, "
+          "animeList checks, nested connections answer whether `after` was given.");
+  b.Get("PageInfo").Field("startCursor", "String").Description("The first row's cursor.");
   b.Get("PageInfo")
       .Field("endCursor", "String")
       .Description("Pass as `after` to get the next page.");
@@ -471,12 +538,36 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
 
   b.Object("EpisodeConnection", "A page of episodes in episode-number order.")
       .Field("nodes", "[Episode!]!");
+  b.Get("EpisodeConnection").Field("edges", "[EpisodeEdge!]!");
   b.Get("EpisodeConnection").Field("pageInfo", "PageInfo!");
-  b.Object("AnimeConnection", "A page of anime in (year, id) order.").Field("nodes", "[Anime!]!");
+  b.Object("EpisodeEdge", "An episode and its cursor.").Field("cursor", "String!");
+  b.Get("EpisodeEdge").Field("node", "Episode!");
+  b.Object("AnimeConnection",
+           "A page of anime: animeList in its `orderBy`, a company's anime in (year, id) order.")
+      .Field("nodes", "[Anime!]!");
+  b.Get("AnimeConnection").Field("edges", "[AnimeEdge!]!");
   b.Get("AnimeConnection").Field("pageInfo", "PageInfo!");
+  b.Object("AnimeEdge", "An anime and its cursor.").Field("cursor", "String!");
+  b.Get("AnimeEdge").Field("node", "Anime!");
   b.Object("CharacterAppearanceConnection", "A page of a character's anime in (year, id) order.")
       .Field("nodes", "[CharacterAppearance!]!");
+  b.Get("CharacterAppearanceConnection").Field("edges", "[CharacterAppearanceEdge!]!");
   b.Get("CharacterAppearanceConnection").Field("pageInfo", "PageInfo!");
+  b.Object("CharacterAppearanceEdge", "A character's appearance and its cursor.")
+      .Field("cursor", "String!");
+  b.Get("CharacterAppearanceEdge").Field("node", "CharacterAppearance!");
+
+  b.Input("AnimeFilter", "Which anime animeList returns; absent fields do not filter.")
+      .InputField("yearMin", "Int", std::nullopt, "Aired in this year or later.")
+      .InputField("yearMax", "Int", std::nullopt, "Aired in this year or earlier.")
+      .InputField("season", "Season")
+      .InputField("types", "[AnimeType!]", std::nullopt, "Any of these formats.")
+      .InputField("statuses", "[AnimeStatus!]", std::nullopt, "Any of these airing states.")
+      .InputField("studio", "ID", std::nullopt, "Made by this company (credited as studio).")
+      .InputField("scoreMin", "Float", std::nullopt, "Scored at least this.")
+      .InputField("scoreMax", "Float", std::nullopt, "Scored at most this.")
+      .InputField("titlePrefix", "String", std::nullopt,
+                  "The main title starts with this, ignoring case (1-100 characters).");
 
   // Relationship fields: one batched statement per field per nesting level.
   anime
@@ -630,6 +721,26 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
   AddByIdRoots(query, EntityKind::kEpisode, "Episode", "episode", "episodes");
   AddByIdRoots(query, EntityKind::kCompany, "Company", "company", "companies");
   AddByIdRoots(query, EntityKind::kOriginalWork, "OriginalWork", "originalWork", "");
+  query
+      .Field("animeList", "AnimeConnection!",
+             Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               int first = IntArg(p, "first", 0, ctx.options.max_page_size);
+               std::string order = EnumArg(p, "orderBy").value_or("POPULARITY_DESC");
+               AnimeListFilter filter = ListFilterArg(p);
+               std::optional<ListCursor> after;
+               if (const Value* a = p.Arg("after"); a && !a->IsNull()) {
+                 after = ListCursorArg(a->AsString(), order);
+               }
+               return Root(p, ctx.loaders.AnimeList(filter, order, first, after));
+             }))
+      .Description(
+          "Browse the catalogue: anime matching `filter` in `orderBy` order, a page at a time "
+          "(keyset cursors: a deep page costs what the first costs).")
+      .Arg("filter", "AnimeFilter")
+      .Arg("orderBy", "AnimeOrder", "POPULARITY_DESC")
+      .Arg("first", "Int", "20", "Page size, at most 100.")
+      .Arg("after", "String", std::nullopt, "An endCursor or edge cursor of the same ordering.")
+      .Cost(1, 20);
   query
       .Field(
           "search", "[SearchHit!]!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
@@ -808,6 +919,8 @@ OperationKind GraphqlApi::Classify(const graphql::ParseResult& parsed,
   }
   return OperationKind::kUnknown;
 }
+
+uint64_t GraphqlApi::documents_prepared() const { return engine_->documents_prepared(); }
 
 std::string GraphqlApi::Sdl() const { return engine_->schema().PrintSdl(); }
 

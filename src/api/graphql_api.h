@@ -80,6 +80,9 @@ class GraphqlApi {
   /// document does not parse or names no such operation (execution then reports the error).
   OperationKind Classify(const graphql::ParseResult& parsed, std::string_view operation_name) const;
 
+  /// Documents the engine parsed and validated so far (cache hits are not counted).
+  uint64_t documents_prepared() const;
+
   /// The schema in SDL, as graphql-js printSchema prints it (docs/schema.graphql).
   std::string Sdl() const;
 

@@ -5,13 +5,17 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include "api/auth.h"
 #include "api/graphql_api.h"
 #include "api/graphql_http.h"
+#include "api/persisted_queries.h"
 #include "db/connection.h"
 #include "db/pool.h"
 #include "graphql/json.h"
@@ -988,6 +992,176 @@ TEST_F(GraphqlApiTest, DocsSchemaIsInSync) {
   ss << in.rdbuf();
   EXPECT_EQ(ss.str(), sdl) << "docs/schema.graphql is out of date: run this test with "
                               "PSVC_UPDATE_SCHEMA=1 to rewrite it";
+}
+
+// Automatic persisted queries (the Apollo protocol) and the allowlist mode.
+class PersistedQueryTest : public GraphqlApiTest {
+ protected:
+  void StartWith(GraphqlHttpOptions http_options) {
+    if (server_) server_->Stop();
+    api_ = std::make_shared<GraphqlApi>(
+        GraphqlApiOptions{.read_pool = *read_pool_, .applier = applier_});
+    server_ = std::make_unique<http::Server>(http::ServerOptions{.threads = 4});
+    http_options.graphiql = false;
+    RegisterGraphqlRoutes(*server_, api_, http_options);
+    server_->Start();
+  }
+  // POST a body with extensions.persistedQuery; `query` empty: none sent.
+  HttpResult PostPersisted(const std::string& hash, const std::string& query,
+                           const std::string& accept = "application/json") {
+    std::string body = "{";
+    if (!query.empty()) {
+      body += "\"query\":";
+      json::AppendQuoted(body, query);
+      body += ",";
+    }
+    body += "\"extensions\":{\"persistedQuery\":{\"version\":1,\"sha256Hash\":\"" + hash + "\"}}}";
+    return Exchange(server_->port(), bhttp::verb::post, "/graphql", body, "application/json",
+                    accept);
+  }
+  HttpResult GetPersisted(const std::string& hash, const std::string& query_param = "") {
+    std::string target =
+        "/graphql?extensions=%7B%22persistedQuery%22%3A%7B%22version%22%3A1%2C"
+        "%22sha256Hash%22%3A%22" +
+        hash + "%22%7D%7D" + query_param;
+    return Exchange(server_->port(), bhttp::verb::get, target, "", "", "application/json");
+  }
+};
+
+constexpr const char* kPersistedQuery =
+    "{ anime(id: \"a0000000-0000-4000-8000-000000000004\") { title } }";
+
+TEST_F(PersistedQueryTest, UnknownHashThenRegisterThenHashOnly) {
+  StartWith({});
+  const std::string hash = Sha256Hex(kPersistedQuery);
+  // Known answer: SHA-256 of "abc" (FIPS 180-2, appendix B.1).
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+
+  HttpResult miss = PostPersisted(hash, "");
+  EXPECT_EQ(miss.status, 200);
+  EXPECT_EQ(Str(At(miss.json, "errors.0.message")), "PersistedQueryNotFound");
+  EXPECT_EQ(Str(At(miss.json, "errors.0.extensions.code")), "PERSISTED_QUERY_NOT_FOUND");
+  EXPECT_EQ(PostPersisted(hash, "", "application/graphql-response+json").status, 400);
+
+  HttpResult registered = PostPersisted(hash, kPersistedQuery);
+  EXPECT_EQ(Str(At(registered.json, "data.anime.title")), "Shingeki no Kyojin") << registered.body;
+  uint64_t prepared = api_->documents_prepared();
+  for (int i = 0; i < 5; ++i) {
+    HttpResult hit = PostPersisted(hash, "");
+    EXPECT_EQ(Str(At(hit.json, "data.anime.title")), "Shingeki no Kyojin") << hit.body;
+  }
+  // A hit runs the document prepared at registration: nothing is parsed or validated again.
+  EXPECT_EQ(api_->documents_prepared(), prepared);
+  // Hex case does not matter; GET works the same way.
+  std::string upper = hash;
+  for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  EXPECT_EQ(Str(At(PostPersisted(upper, "").json, "data.anime.title")), "Shingeki no Kyojin");
+  HttpResult get = GetPersisted(hash);
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(Str(At(get.json, "data.anime.title")), "Shingeki no Kyojin") << get.body;
+  EXPECT_EQ(api_->documents_prepared(), prepared);
+}
+
+TEST_F(PersistedQueryTest, RegistrationOverGetAndMismatchesAndBadExtensions) {
+  StartWith({});
+  const std::string query = "{ animes(ids: [\"a0000000-0000-4000-8000-000000000001\"]) { title } }";
+  const std::string hash = Sha256Hex(query);
+  EXPECT_EQ(Str(At(GetPersisted(hash).json, "errors.0.message")), "PersistedQueryNotFound");
+  std::string encoded;
+  for (unsigned char ch : query) {
+    char buf[4];
+    std::snprintf(buf, sizeof buf, "%%%02X", ch);
+    encoded += buf;
+  }
+  HttpResult reg = GetPersisted(hash, "&query=" + encoded);
+  EXPECT_EQ(Str(At(reg.json, "data.animes.0.title")), "Fullmetal Alchemist") << reg.body;
+  EXPECT_EQ(Str(At(PostPersisted(hash, "").json, "data.animes.0.title")), "Fullmetal Alchemist");
+
+  // The hash must be the text's: nothing runs and nothing is registered otherwise.
+  const std::string other = Sha256Hex("{ __typename }");
+  HttpResult mismatch = PostPersisted(other, query);
+  EXPECT_EQ(mismatch.status, 400);
+  EXPECT_NE(Str(At(mismatch.json, "errors.0.message"))
+                .find("extensions.persistedQuery.sha256Hash is not the SHA-256 of `query`"),
+            std::string::npos)
+      << mismatch.body;
+  EXPECT_EQ(Str(At(PostPersisted(other, "").json, "errors.0.message")), "PersistedQueryNotFound");
+
+  auto post = [&](const std::string& body) {
+    return Exchange(server_->port(), bhttp::verb::post, "/graphql", body, "application/json",
+                    "application/json");
+  };
+  HttpResult v2 =
+      post(R"({"extensions":{"persistedQuery":{"version":2,"sha256Hash":")" + hash + R"("}}})");
+  EXPECT_EQ(v2.status, 400);
+  EXPECT_EQ(Str(At(v2.json, "errors.0.message")),
+            "extensions.persistedQuery: only version 1 is supported.");
+  HttpResult short_hash =
+      post(R"({"extensions":{"persistedQuery":{"version":1,"sha256Hash":"ab"}}})");
+  EXPECT_EQ(short_hash.status, 400);
+  EXPECT_EQ(Str(At(short_hash.json, "errors.0.message")),
+            "extensions.persistedQuery.sha256Hash must be 64 hexadecimal digits.");
+  // A document that does not validate is answered as usual and not kept under its hash.
+  const std::string invalid = "{ nope }";
+  HttpResult bad = PostPersisted(Sha256Hex(invalid), invalid);
+  EXPECT_NE(Str(At(bad.json, "errors.0.message")).find("nope"), std::string::npos) << bad.body;
+  EXPECT_EQ(Str(At(PostPersisted(Sha256Hex(invalid), "").json, "errors.0.message")),
+            "PersistedQueryNotFound");
+}
+
+TEST_F(PersistedQueryTest, TheStoreKeepsTheMostRecentlyUsed) {
+  StartWith({.persisted_query_entries = 2});
+  auto q = [](int i) { return "{ a" + std::to_string(i) + ": __typename }"; };
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Str(At(PostPersisted(Sha256Hex(q(i)), q(i)).json, "data.a" + std::to_string(i))),
+              "Query");
+    if (i == 1) PostPersisted(Sha256Hex(q(0)), "");  // 0 used again: 1 is the oldest now
+  }
+  EXPECT_EQ(Str(At(PostPersisted(Sha256Hex(q(0)), "").json, "data.a0")), "Query");
+  EXPECT_EQ(Str(At(PostPersisted(Sha256Hex(q(1)), "").json, "errors.0.message")),
+            "PersistedQueryNotFound");
+  EXPECT_EQ(Str(At(PostPersisted(Sha256Hex(q(2)), "").json, "data.a2")), "Query");
+}
+
+TEST_F(PersistedQueryTest, AllowlistModeRefusesAdHocDocuments) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("psvc-persisted-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "anime_title.graphql") << kPersistedQuery;
+  StartWith({.persisted_dir = dir.string(), .persisted_only = true});
+  const std::string hash = Sha256Hex(kPersistedQuery);
+
+  EXPECT_EQ(Str(At(PostPersisted(hash, "").json, "data.anime.title")), "Shingeki no Kyojin");
+  EXPECT_EQ(Str(At(GetPersisted(hash).json, "data.anime.title")), "Shingeki no Kyojin");
+  // The allowed text itself is not ad hoc.
+  EXPECT_EQ(Str(At(Data(kPersistedQuery), "anime.title")), "Shingeki no Kyojin");
+
+  const std::string adhoc = "{ __typename }";
+  const std::string refusal =
+      "This server runs only persisted documents: send the sha256Hash of an allowed document in "
+      "extensions.persistedQuery.";
+  HttpResult plain = Post(adhoc);
+  EXPECT_EQ(Str(At(plain.json, "errors.0.message")), refusal) << plain.body;
+  EXPECT_EQ(Str(At(plain.json, "errors.0.extensions.code")), "PERSISTED_QUERY_ONLY");
+  EXPECT_FALSE(plain.json.Find("data"));
+  EXPECT_EQ(Post(adhoc, "{}", "application/graphql-response+json").status, 400);
+  // Registering is refused too, and leaves nothing behind.
+  EXPECT_EQ(Str(At(PostPersisted(Sha256Hex(adhoc), adhoc).json, "errors.0.message")), refusal);
+  EXPECT_EQ(Str(At(PostPersisted(Sha256Hex(adhoc), "").json, "errors.0.message")),
+            "PersistedQueryNotFound");
+
+  // A document of the folder that does not validate stops start-up, naming the file.
+  std::ofstream(dir / "broken.graphql") << "{ nope }";
+  try {
+    http::Server unstarted(http::ServerOptions{.threads = 1});
+    RegisterGraphqlRoutes(
+        unstarted, api_,
+        {.graphiql = false, .persisted_dir = dir.string(), .persisted_only = true});
+    ADD_FAILURE() << "a broken allowlisted document was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("broken.graphql"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "api/graphql_http.h"
 
 #include "api/auth.h"
+#include "api/persisted_queries.h"
 
 #include <spdlog/spdlog.h>
 
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <variant>
 
 #include "graphql/document_cache.h"
 #include "graphql/request_params.h"
@@ -174,10 +176,10 @@ void Count(const GraphqlHttpOptions& o, OperationKind kind, const char* outcome,
 }
 
 http::Response Run(const GraphqlApi& api, const GraphqlHttpOptions& o, OperationKind kind,
-                   const graphql::RequestParams& p, const graphql::PreparedDocument& prepared,
-                   MediaType m) {
+                   const graphql::RequestParams& p, std::string_view query,
+                   const graphql::PreparedDocument& prepared, MediaType m) {
   GraphqlRequest request;
-  request.query = *p.query;
+  request.query = query;
   request.operation_name = p.operation_name;
   request.prepared = &prepared;
   if (p.variables) request.variables = &p.variables->AsMap();
@@ -221,8 +223,76 @@ std::optional<http::Response> Deny(const GraphqlHttpOptions& auth, const http::R
   return r;
 }
 
+/// The document a request runs: its text and its prepared form (from the persisted store or
+/// the engine's cache), kept alive for the request.
+struct RequestDocument {
+  std::string_view text;
+  std::shared_ptr<const graphql::PreparedDocument> prepared;
+  std::shared_ptr<const PersistedDocument> persisted;  ///< holds `text` for persisted ones
+};
+
+RequestDocument FromStore(std::shared_ptr<const PersistedDocument> d) {
+  RequestDocument r{d->text, d->prepared, nullptr};
+  r.persisted = std::move(d);
+  return r;
+}
+
+/// A request error in the GraphQL response shape with an `extensions.code` (the persisted
+/// query protocol's clients look for the code). 200 under application/json, 400 under
+/// application/graphql-response+json, like other request errors.
+http::Response CodedError(MediaType m, std::string_view message, std::string_view code) {
+  std::string body = "{\"errors\":[{\"message\":";
+  json::AppendQuoted(body, message);
+  body += ",\"extensions\":{\"code\":";
+  json::AppendQuoted(body, code);
+  body += "}}]}";
+  int status = m == MediaType::kGraphqlResponse ? 400 : 200;
+  return {status, ContentType(m), std::move(body), {}};
+}
+
+/// Finds or registers the request's document (automatic persisted queries, the allowlist),
+/// or answers why it will not run.
+std::variant<http::Response, RequestDocument> ResolveDocument(const GraphqlApi& api,
+                                                              const GraphqlHttpOptions& o,
+                                                              PersistedQueryStore& store,
+                                                              const graphql::RequestParams& p,
+                                                              MediaType m) {
+  const std::string& hash = p.persisted_query_hash;
+  if (!hash.empty() && !p.query) {
+    if (auto found = store.Find(hash)) return FromStore(std::move(found));
+    return CodedError(m, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND");
+  }
+  std::string actual = hash.empty() && !o.persisted_only ? std::string() : Sha256Hex(*p.query);
+  if (!hash.empty() && actual != hash) {
+    return ErrorResponse(400, m,
+                         "extensions.persistedQuery.sha256Hash is not the SHA-256 of `query` "
+                         "(expected " +
+                             actual + ").");
+  }
+  if (o.persisted_only) {
+    if (auto allowed = store.Find(actual); allowed && store.Allowed(actual)) {
+      return FromStore(std::move(allowed));
+    }
+    return CodedError(m,
+                      "This server runs only persisted documents: send the sha256Hash of an "
+                      "allowed document in extensions.persistedQuery.",
+                      "PERSISTED_QUERY_ONLY");
+  }
+  if (hash.empty()) return RequestDocument{*p.query, api.Prepare(*p.query), nullptr};
+  if (auto found = store.Find(hash)) return FromStore(std::move(found));
+  auto document = std::make_shared<PersistedDocument>();
+  document->text = *p.query;
+  document->prepared = api.Prepare(document->text);
+  // Only documents that can run are worth a hash: a parse or validation error is answered
+  // as usual and not kept.
+  if (!document->prepared->parsed.error && document->prepared->validation_errors.empty()) {
+    store.Register(hash, document);
+  }
+  return FromStore(std::move(document));
+}
+
 http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
-                          const http::Request& req) {
+                          PersistedQueryStore& store, const http::Request& req) {
   MediaType m = Negotiate(req.Header("accept"));
   if (m == MediaType::kNone) {
     return ErrorResponse(406, MediaType::kJson,
@@ -241,18 +311,22 @@ http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   }
   graphql::RequestParams p = graphql::DecodeJsonBody(req.body);
   if (!p.error.empty()) return ErrorResponse(400, m, p.error);
-  auto prepared = api.Prepare(*p.query);
-  OperationKind kind = api.Classify(prepared->parsed, p.operation_name);
+  auto resolved = ResolveDocument(api, auth, store, p, m);
+  if (auto* refused = std::get_if<http::Response>(&resolved)) return std::move(*refused);
+  const RequestDocument& doc = std::get<RequestDocument>(resolved);
+  OperationKind kind = api.Classify(doc.prepared->parsed, p.operation_name);
   if (auto denied = Deny(auth, req, kind, m)) {
     return Rejected(auth, kind, "unauthenticated", std::move(*denied));
   }
-  return Run(api, auth, kind, p, *prepared, m);
+  return Run(api, auth, kind, p, doc.text, *doc.prepared, m);
 }
 
 http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
-                         const GraphiqlAssets& graphiql, const http::Request& req) {
+                         PersistedQueryStore& store, const GraphiqlAssets& graphiql,
+                         const http::Request& req) {
   graphql::RequestParams p = graphql::DecodeQueryString(req.query);
-  if (!p.query && Accepts(AcceptedTypes(req.Header("accept")), "text/html")) {
+  if (!p.query && p.persisted_query_hash.empty() &&
+      Accepts(AcceptedTypes(req.Header("accept")), "text/html")) {
     if (!graphiql.available) {
       return {503,
               "text/plain; charset=utf-8",
@@ -268,8 +342,10 @@ http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   }
   if (!p.error.empty()) return ErrorResponse(400, m, p.error);
   // GraphQL over HTTP: GET is for queries; a mutation must not run through it (405, POST only).
-  auto prepared = api.Prepare(*p.query);
-  OperationKind kind = api.Classify(prepared->parsed, p.operation_name);
+  auto resolved = ResolveDocument(api, auth, store, p, m);
+  if (auto* refused = std::get_if<http::Response>(&resolved)) return std::move(*refused);
+  const RequestDocument& doc = std::get<RequestDocument>(resolved);
+  OperationKind kind = api.Classify(doc.prepared->parsed, p.operation_name);
   if (kind == OperationKind::kMutation) {
     http::Response r = ErrorResponse(405, m, "Mutations must be sent with POST.");
     r.headers.emplace_back("Allow", "POST");
@@ -278,7 +354,7 @@ http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   if (auto denied = Deny(auth, req, kind, m)) {
     return Rejected(auth, kind, "unauthenticated", std::move(*denied));
   }
-  return Run(api, auth, kind, p, *prepared, m);
+  return Run(api, auth, kind, p, doc.text, *doc.prepared, m);
 }
 
 }  // namespace
@@ -297,10 +373,18 @@ void RegisterGraphqlRoutes(http::Server& server, std::shared_ptr<const GraphqlAp
                    });
     }
   }
-  server.Route("POST", options.path,
-               [api, options](const http::Request& req) { return HandlePost(*api, options, req); });
-  server.Route("GET", options.path, [api, graphiql, options](const http::Request& req) {
-    return HandleGet(*api, options, *graphiql, req);
+  auto store = std::make_shared<PersistedQueryStore>(options.persisted_query_entries);
+  if (!options.persisted_dir.empty()) store->LoadAllowlist(options.persisted_dir, *api);
+  if (options.persisted_only && store->allowlisted() == 0) {
+    spdlog::warn(
+        "GraphQL runs only persisted documents and none were loaded: every request "
+        "will be refused");
+  }
+  server.Route("POST", options.path, [api, options, store](const http::Request& req) {
+    return HandlePost(*api, options, *store, req);
+  });
+  server.Route("GET", options.path, [api, graphiql, options, store](const http::Request& req) {
+    return HandleGet(*api, options, *store, *graphiql, req);
   });
 }
 

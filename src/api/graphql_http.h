@@ -34,6 +34,15 @@ struct GraphqlHttpOptions {
   const BearerTokens* read_tokens = nullptr;
   /// When set: requests and latency per operation type (query, mutation) and outcome.
   observability::MetricsRegistry* metrics = nullptr;
+  /// Automatic persisted queries: documents clients registered by hash, kept (least recently
+  /// used dropped beyond this many; 0: clients cannot register).
+  size_t persisted_query_entries = 1000;
+  /// Folder of allowed documents, one per file (hash: SHA-256 of the file), loaded at start;
+  /// empty: none. A document that does not validate stops start-up (std::runtime_error).
+  std::string persisted_dir;
+  /// Run only documents of the allowlist (named by hash, or sent as their exact text); any
+  /// other document is refused and nothing is registered.
+  bool persisted_only = false;
 };
 
 /// Registers POST/GET `path` (queries over GET only: a mutation there answers 405) and, when

@@ -2,8 +2,15 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
 #include <unordered_set>
 
+#include "api/graphql_list_statements.h"
 #include "api/graphql_statements.h"
 #include "db/array_literal.h"
 #include "db/connection.h"
@@ -173,21 +180,43 @@ std::vector<Value> GroupByParent(const std::vector<std::string>& parents, const 
   return out;
 }
 
+// A connection page {edges, nodes, pageInfo} from its nodes (already cut to the page) and
+// their cursors.
+Value ConnectionPage(ValueList nodes, std::vector<std::string> cursors, bool has_next,
+                     bool has_previous) {
+  ValueList edges;
+  edges.reserve(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    ValueMap edge;
+    edge.emplace_back("cursor", Value(cursors[i]));
+    edge.emplace_back("node", nodes[i]);
+    edges.emplace_back(std::move(edge));
+  }
+  ValueMap page_info;
+  page_info.emplace_back("hasNextPage", Value(has_next));
+  page_info.emplace_back("hasPreviousPage", Value(has_previous));
+  page_info.emplace_back("startCursor", cursors.empty() ? Value() : Value(cursors.front()));
+  page_info.emplace_back("endCursor", cursors.empty() ? Value() : Value(cursors.back()));
+  ValueMap page;
+  page.emplace_back("edges", Value(std::move(edges)));
+  page.emplace_back("nodes", Value(std::move(nodes)));
+  page.emplace_back("pageInfo", Value(std::move(page_info)));
+  return Value(std::move(page));
+}
+
 // Turns per-parent lists of up to first+1 rows into pages. `key` gives a node's cursor.
+// hasPreviousPage of a nested page says whether `after` was given (Relay lets forward
+// pagination answer it so when checking costs more than it is worth).
 template <class K>
-std::vector<Value> ToPages(std::vector<Value> lists, int first, K key) {
+std::vector<Value> ToPages(std::vector<Value> lists, const PageRequest& request, K key) {
   for (Value& v : lists) {
-    ValueList& nodes = v.AsList();
-    bool more = static_cast<int>(nodes.size()) > first;
-    if (more) nodes.resize(first);
-    Value end_cursor = nodes.empty() ? Value() : Value(EncodeCursor(key(nodes.back())));
-    ValueMap page_info;
-    page_info.emplace_back("hasNextPage", Value(more));
-    page_info.emplace_back("endCursor", std::move(end_cursor));
-    ValueMap page;
-    page.emplace_back("nodes", std::move(v));
-    page.emplace_back("pageInfo", Value(std::move(page_info)));
-    v = Value(std::move(page));
+    ValueList nodes = std::move(v.AsList());
+    bool more = static_cast<int>(nodes.size()) > request.first;
+    if (more) nodes.resize(request.first);
+    std::vector<std::string> cursors;
+    cursors.reserve(nodes.size());
+    for (const Value& node : nodes) cursors.push_back(EncodeCursor(key(node)));
+    v = ConnectionPage(std::move(nodes), std::move(cursors), more, request.has_after);
   }
   return lists;
 }
@@ -313,7 +342,7 @@ std::vector<Value> RequestLoaders::AnimeEpisodes(const std::vector<std::string>&
   auto lists = GroupByParent(anime_ids, r, [&](int i) {
     return Value::Ref(*Intern(EntityKind::kEpisode, EpisodeAt(r, i, 1)));
   });
-  return ToPages(std::move(lists), page.first, [](const Value& node) {
+  return ToPages(std::move(lists), page, [](const Value& node) {
     return PageCursor{Field(node, "number")->AsInt(), std::string(Field(node, "id")->AsString())};
   });
 }
@@ -331,7 +360,7 @@ std::vector<Value> RequestLoaders::CharacterAnime(const std::vector<std::string>
     edge.emplace_back("_year", Value(r.GetInt64(i, 2)));
     return Value(std::move(edge));
   });
-  return ToPages(std::move(lists), page.first, [](const Value& node) {
+  return ToPages(std::move(lists), page, [](const Value& node) {
     return PageCursor{Field(node, "_year")->AsInt(),
                       std::string(Field(*Field(node, "anime"), "id")->AsString())};
   });
@@ -348,10 +377,71 @@ std::vector<Value> RequestLoaders::CompanyAnime(const std::vector<std::string>& 
     (*years)[anime] = r.GetInt64(i, 1);
     return Value::Ref(*anime);
   });
-  return ToPages(std::move(lists), page.first, [&](const Value& node) {
+  return ToPages(std::move(lists), page, [&](const Value& node) {
     const Value* anime = &node.Deref();
     return PageCursor{(*years)[anime], std::string(anime->Find("id")->AsString())};
   });
+}
+
+namespace {
+
+const sql::AnimeListOrdering* FindOrdering(std::string_view name) {
+  for (const auto& o : sql::kAnimeListOrderings) {
+    if (name == o.name) return &o;
+  }
+  return nullptr;
+}
+
+std::optional<std::string> IntParam(const std::optional<int64_t>& v) {
+  return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+}
+
+std::optional<std::string> DoubleParam(const std::optional<double>& v) {
+  if (!v) return std::nullopt;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", *v);
+  return std::string(buf);
+}
+
+std::optional<std::string> ArrayParam(const std::optional<std::vector<std::string>>& v) {
+  return v ? std::optional<std::string>(db::ArrayLiteral(*v)) : std::nullopt;
+}
+
+}  // namespace
+
+Value RequestLoaders::AnimeList(const AnimeListFilter& filter, const std::string& order, int first,
+                                const std::optional<ListCursor>& after) {
+  const sql::AnimeListOrdering* ordering = FindOrdering(order);
+  if (!ordering) throw std::invalid_argument("unknown AnimeOrder " + order);
+  std::vector<std::optional<std::string>> params = {
+      IntParam(filter.year_min),     IntParam(filter.year_max),     filter.season,
+      ArrayParam(filter.types),      ArrayParam(filter.statuses),   filter.studio_id,
+      DoubleParam(filter.score_min), DoubleParam(filter.score_max), filter.title_prefix,
+      std::to_string(first + 1)};
+  if (after) {
+    params.emplace_back(after->key);
+    params.emplace_back(after->id);
+  }
+  std::vector<db::Param> bound(params.begin(), params.end());
+  auto r = Conn().Execute(after ? *ordering->after : *ordering->first, bound);
+  constexpr int kKeyAt = 1, kAnimeAt = 2;
+  // An empty page after a cursor has no row to carry the check: the cursor's row came before.
+  bool has_previous = r.rows() > 0 ? r.Get(0, 0) == std::string_view("t") : after.has_value();
+  ValueList nodes;
+  std::vector<std::string> cursors;
+  for (int i = 0; i < r.rows() && static_cast<int>(nodes.size()) <= first; ++i) {
+    if (static_cast<int>(nodes.size()) == first) {
+      nodes.emplace_back();  // the extra row: there is a next page
+      break;
+    }
+    const Value* anime = Intern(EntityKind::kAnime, AnimeAt(r, i, kAnimeAt));
+    nodes.push_back(Value::Ref(*anime));
+    cursors.push_back(EncodeListCursor(ListCursor{order, std::string(r.Get(i, kKeyAt)),
+                                                  std::string(anime->Find("id")->AsString())}));
+  }
+  bool has_next = static_cast<int>(nodes.size()) > first;
+  if (has_next) nodes.resize(first);
+  return ConnectionPage(std::move(nodes), std::move(cursors), has_next, has_previous);
 }
 
 std::vector<Value> RequestLoaders::OriginalWorkAnime(const std::vector<std::string>& work_ids,
@@ -451,12 +541,23 @@ db::StatementList RequestLoaders::Statements() {
   return kAll;
 }
 
-namespace {
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+db::StatementList RequestLoaders::ListStatements() {
+  static constexpr auto kAll = [] {
+    std::array<const db::Statement*, 2 * std::size(sql::kAnimeListOrderings)> all{};
+    size_t i = 0;
+    for (const auto& o : sql::kAnimeListOrderings) {
+      all[i++] = o.first;
+      all[i++] = o.after;
+    }
+    return all;
+  }();
+  return kAll;
 }
 
-std::string EncodeCursor(const PageCursor& cursor) {
-  std::string raw = std::to_string(cursor.key) + ":" + cursor.id;
+namespace {
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string Base64Url(std::string_view raw) {
   std::string out;
   uint32_t buf = 0;
   int bits = 0;
@@ -472,8 +573,7 @@ std::string EncodeCursor(const PageCursor& cursor) {
   return out;
 }
 
-std::optional<PageCursor> DecodeCursor(std::string_view text) {
-  if (text.size() > 128) return std::nullopt;
+std::optional<std::string> FromBase64Url(std::string_view text) {
   std::string raw;
   uint32_t buf = 0;
   int bits = 0;
@@ -487,6 +587,20 @@ std::optional<PageCursor> DecodeCursor(std::string_view text) {
       raw += static_cast<char>((buf >> bits) & 0xff);
     }
   }
+  return raw;
+}
+
+}  // namespace
+
+std::string EncodeCursor(const PageCursor& cursor) {
+  return Base64Url(std::to_string(cursor.key) + ":" + cursor.id);
+}
+
+std::optional<PageCursor> DecodeCursor(std::string_view text) {
+  if (text.size() > 128) return std::nullopt;
+  auto decoded = FromBase64Url(text);
+  if (!decoded) return std::nullopt;
+  const std::string& raw = *decoded;
   auto colon = raw.find(':');
   if (colon == std::string::npos || colon == 0 || colon > 11) return std::nullopt;
   PageCursor c;
@@ -500,6 +614,54 @@ std::optional<PageCursor> DecodeCursor(std::string_view text) {
   auto id = ids::CanonicalUuid(std::string_view(raw).substr(colon + 1));
   if (!id || c.key < -1) return std::nullopt;
   c.id = *id;
+  return c;
+}
+
+namespace {
+
+// Whether `key` is what PostgreSQL prints for a value of `type` (and parses back exactly).
+bool KeyParses(const std::string& key, std::string_view type) {
+  if (type == "text") return !key.empty();
+  if (key.empty() || key.size() > 40) return false;
+  const char* begin = key.c_str();
+  char* end = nullptr;
+  errno = 0;
+  if (type == "float8") {
+    std::strtod(begin, &end);
+  } else {
+    long long n = std::strtoll(begin, &end, 10);
+    if (type == "int" && (n < INT32_MIN || n > INT32_MAX)) return false;
+  }
+  return errno == 0 && end == begin + key.size() &&
+         !std::isspace(static_cast<unsigned char>(*begin));
+}
+
+}  // namespace
+
+std::string EncodeListCursor(const ListCursor& cursor) {
+  return Base64Url(cursor.order + ":" + cursor.id + ":" + cursor.key);
+}
+
+std::optional<ListCursor> DecodeListCursor(std::string_view text) {
+  // A title is at most 500 characters (2,000 bytes of UTF-8).
+  if (text.empty() || text.size() > 4096) return std::nullopt;
+  auto raw = FromBase64Url(text);
+  if (!raw) return std::nullopt;
+  size_t first = raw->find(':');
+  if (first == std::string::npos) return std::nullopt;
+  size_t second = raw->find(':', first + 1);
+  if (second == std::string::npos) return std::nullopt;
+  ListCursor c;
+  c.order = raw->substr(0, first);
+  auto id = ids::CanonicalUuid(std::string_view(*raw).substr(first + 1, second - first - 1));
+  if (!id) return std::nullopt;
+  c.id = *id;
+  c.key = raw->substr(second + 1);
+  // libpq sends parameters as C strings: a NUL would cut the key.
+  const sql::AnimeListOrdering* ordering = FindOrdering(c.order);
+  if (!ordering || c.key.find('\0') != std::string::npos || !KeyParses(c.key, ordering->key_type)) {
+    return std::nullopt;
+  }
   return c;
 }
 

@@ -35,6 +35,25 @@ struct PageCursor {
 struct PageRequest {
   PageCursor after;
   int first = 20;
+  bool has_after = false;  ///< `after` was given (pageInfo.hasPreviousPage of nested pages)
+};
+
+/// Query.animeList filter; absent members do not filter.
+struct AnimeListFilter {
+  std::optional<int64_t> year_min, year_max;
+  std::optional<std::string> season;
+  std::optional<std::vector<std::string>> types, statuses;
+  std::optional<std::string> studio_id;  ///< canonical company id
+  std::optional<double> score_min, score_max;
+  std::optional<std::string> title_prefix;
+};
+
+/// Keyset position in Query.animeList: the ordering it was issued for, the last row's sort
+/// key (as PostgreSQL prints it) and id.
+struct ListCursor {
+  std::string order;
+  std::string key;
+  std::string id;
 };
 
 /// Database access limits of one request.
@@ -83,6 +102,10 @@ class RequestLoaders {
   /// Company.anime page for one role (cursor = anime_year, anime id).
   std::vector<graphql::Value> CompanyAnime(const std::vector<std::string>& company_ids,
                                            const std::string& role, const PageRequest& page);
+  /// Query.animeList: one page in `order` (an AnimeOrder value of sql::kAnimeListOrderings)
+  /// as {edges, nodes, pageInfo}; one statement.
+  graphql::Value AnimeList(const AnimeListFilter& filter, const std::string& order, int first,
+                           const std::optional<ListCursor>& after);
   /// OriginalWork.anime: the first `limit` adaptations.
   std::vector<graphql::Value> OriginalWorkAnime(const std::vector<std::string>& work_ids,
                                                 int limit);
@@ -110,6 +133,8 @@ class RequestLoaders {
 
   /// Every statement the loaders run (for the prepare-all test).
   static db::StatementList Statements();
+  /// The statements of Query.animeList (two per ordering), for the prepare-all and EXPLAIN tests.
+  static db::StatementList ListStatements();
 
  private:
   struct Cache;
@@ -127,5 +152,9 @@ class RequestLoaders {
 /// Encodes / decodes the opaque cursor strings of connection fields ("<key>:<uuid>", base64).
 std::string EncodeCursor(const PageCursor& cursor);
 std::optional<PageCursor> DecodeCursor(std::string_view text);
+/// Same for Query.animeList cursors ("<order>:<uuid>:<key>", base64). Decoding checks the
+/// shape, the ordering, the id and that the key parses as that ordering's key type.
+std::string EncodeListCursor(const ListCursor& cursor);
+std::optional<ListCursor> DecodeListCursor(std::string_view text);
 
 }  // namespace psvc::api

@@ -70,6 +70,9 @@ struct ServeOptions {
   uint64_t graphql_max_cost = 10000;
   bool graphql_introspection = true;
   std::string graphiql_dir;
+  std::string graphql_persisted_dir;
+  bool graphql_persisted_only = false;
+  size_t graphql_persisted_entries = 1000;
   std::string auth_tokens;
   bool read_auth = false;
   std::string log_format = "auto";
@@ -371,7 +374,10 @@ int RunServe(const ServeOptions& o) {
       api::GraphqlHttpOptions{.graphiql_dir = o.graphiql_dir,
                               .write_tokens = &tokens,
                               .read_tokens = o.read_auth ? &tokens : &no_tokens,
-                              .metrics = &metrics});
+                              .metrics = &metrics,
+                              .persisted_query_entries = o.graphql_persisted_entries,
+                              .persisted_dir = o.graphql_persisted_dir,
+                              .persisted_only = o.graphql_persisted_only});
   server.Start();
   std::cout << "postgres-service: HTTP on " << (server.tls() ? "https://" : "http://")
             << o.http_address << ":" << server.port()
@@ -519,6 +525,19 @@ void AddServeCommand(CLI::App& app) {
                   "Folder of the GraphiQL page and its npm packages (default: web/graphiql of the "
                   "source tree)")
       ->envname("PSVC_GRAPHIQL_DIR");
+  cmd->add_option("--graphql-persisted-dir", o->graphql_persisted_dir,
+                  "Folder of allowed GraphQL documents, one per file, named by clients with the "
+                  "SHA-256 of the file (extensions.persistedQuery); loaded at start")
+      ->envname("PSVC_GRAPHQL_PERSISTED_DIR");
+  cmd->add_flag("--graphql-persisted-only", o->graphql_persisted_only,
+                "Run only the documents of --graphql-persisted-dir; refuse any other")
+      ->envname("PSVC_GRAPHQL_PERSISTED_ONLY");
+  cmd->add_option("--graphql-persisted-entries", o->graphql_persisted_entries,
+                  "Documents clients may register by hash (automatic persisted queries), least "
+                  "recently used dropped beyond; 0 = no registration")
+      ->envname("PSVC_GRAPHQL_PERSISTED_ENTRIES")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   // No default is captured: secrets never appear in --help or logs.
   cmd->add_option("--auth-tokens", o->auth_tokens,
                   "Comma-separated bearer tokens (>= 16 chars) required by write surfaces "

@@ -12,6 +12,7 @@ Engine::Engine(std::shared_ptr<const Schema> schema, EngineOptions options)
 
 std::shared_ptr<const PreparedDocument> Engine::Prepare(std::string_view query) const {
   if (auto cached = cache_->Find(query)) return cached;
+  documents_prepared_.fetch_add(1, std::memory_order_relaxed);
   auto prepared = std::make_shared<PreparedDocument>();
   prepared->parsed = graphql::Parse(query, options_.parse);
   if (!prepared->parsed.error) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -48,12 +50,18 @@ class Engine {
   std::shared_ptr<const PreparedDocument> Prepare(std::string_view query) const;
 
   const Schema& schema() const { return *schema_; }
+  /// Documents parsed and validated so far (those found in the cache are not counted): shows
+  /// that a cached or persisted document is not parsed again.
+  uint64_t documents_prepared() const {
+    return documents_prepared_.load(std::memory_order_relaxed);
+  }
   const EngineOptions& options() const { return options_; }
 
  private:
   std::shared_ptr<const Schema> schema_;
   EngineOptions options_;
   std::unique_ptr<DocumentCache> cache_;
+  mutable std::atomic<uint64_t> documents_prepared_{0};
 };
 
 }  // namespace psvc::graphql

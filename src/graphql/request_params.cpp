@@ -1,5 +1,6 @@
 #include "graphql/request_params.h"
 
+#include <cctype>
 #include <utility>
 #include <vector>
 
@@ -54,6 +55,28 @@ RequestParams Fail(std::string message) {
   return p;
 }
 
+constexpr std::string_view kNoQuery = "The request has no `query` parameter.";
+
+// Reads extensions.persistedQuery ({version: 1, sha256Hash: <64 hex digits>}) into `p`;
+// returns an error message for a malformed one, empty otherwise.
+std::string ReadPersistedQuery(RequestParams& p) {
+  const Value* pq = p.extensions ? p.extensions->Find("persistedQuery") : nullptr;
+  if (!pq || pq->IsNull()) return "";
+  const Value* version = pq->IsMap() ? pq->Find("version") : nullptr;
+  const Value* hash = pq->IsMap() ? pq->Find("sha256Hash") : nullptr;
+  if (!version || !(version->IsInt() || version->IsFloat()) || version->AsNumber() != 1) {
+    return "extensions.persistedQuery: only version 1 is supported.";
+  }
+  bool hex = hash && hash->IsString() && hash->AsString().size() == 64;
+  for (size_t i = 0; hex && i < 64; ++i) hex = HexDigit(hash->AsString()[i]) >= 0;
+  if (!hex) return "extensions.persistedQuery.sha256Hash must be 64 hexadecimal digits.";
+  p.persisted_query_hash = std::string(hash->AsString());
+  for (char& ch : p.persisted_query_hash) {
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  return "";
+}
+
 }  // namespace
 
 RequestParams DecodeJsonBody(std::string_view text) {
@@ -64,9 +87,10 @@ RequestParams DecodeJsonBody(std::string_view text) {
   if (!body->IsMap()) return Fail("The request body must be a JSON object.");
   RequestParams p;
   const Value* query = body->Find("query");
-  if (!query) return Fail("The request has no `query` parameter.");
-  if (!query->IsString()) return Fail("The `query` parameter must be a string.");
-  p.query = std::string(query->AsString());
+  if (query) {
+    if (!query->IsString()) return Fail("The `query` parameter must be a string.");
+    p.query = std::string(query->AsString());
+  }
   if (const Value* op = body->Find("operationName"); op && !op->IsNull()) {
     if (!op->IsString()) return Fail("The `operationName` parameter must be a string or null.");
     p.operation_name = std::string(op->AsString());
@@ -75,9 +99,12 @@ RequestParams DecodeJsonBody(std::string_view text) {
     if (!vars->IsMap()) return Fail("The `variables` parameter must be an object or null.");
     p.variables = *vars;
   }
-  if (const Value* ext = body->Find("extensions"); ext && !ext->IsNull() && !ext->IsMap()) {
-    return Fail("The `extensions` parameter must be an object or null.");
+  if (const Value* ext = body->Find("extensions"); ext && !ext->IsNull()) {
+    if (!ext->IsMap()) return Fail("The `extensions` parameter must be an object or null.");
+    p.extensions = *ext;
   }
+  if (std::string error = ReadPersistedQuery(p); !error.empty()) return Fail(std::move(error));
+  if (!p.query && p.persisted_query_hash.empty()) return Fail(std::string(kNoQuery));
   return p;
 }
 
@@ -100,10 +127,13 @@ RequestParams DecodeQueryString(std::string_view query_string) {
             "The `" + name + "` parameter must be a JSON object" + (v ? "." : " (" + why + ").");
       } else if (name == "variables" && v->IsMap()) {
         p.variables = std::move(*v);
+      } else if (name == "extensions" && v->IsMap()) {
+        p.extensions = std::move(*v);
       }
     }
   }
-  if (!p.query && p.error.empty()) p.error = "The request has no `query` parameter.";
+  if (p.error.empty()) p.error = ReadPersistedQuery(p);
+  if (!p.query && p.persisted_query_hash.empty() && p.error.empty()) p.error = kNoQuery;
   return p;
 }
 

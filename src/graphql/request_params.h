@@ -21,7 +21,11 @@ constexpr size_t kMaxRequestJsonValues = 20000;
 struct RequestParams {
   std::optional<std::string> query;  ///< nullopt: the request has no `query` parameter
   std::string operation_name;
-  std::optional<Value> variables;  ///< an object, or nullopt
+  std::optional<Value> variables;   ///< an object, or nullopt
+  std::optional<Value> extensions;  ///< an object, or nullopt
+  /// extensions.persistedQuery.sha256Hash (automatic persisted queries, version 1), lower-case
+  /// hex; empty when the request names no persisted query. With a hash, `query` may be absent.
+  std::string persisted_query_hash;
   /// Non-empty: the request is malformed (answer 400 with this message). Set for a missing
   /// `query` too, after the other parameters were checked.
   std::string error;

@@ -124,8 +124,10 @@ TEST(ParseJson, ValuesAreCountedAgainstTheLimit) {
 
 TEST(DecodeJsonBody, ChecksTheParameters) {
   auto p = DecodeJsonBody(R"({"query":"{ a }","operationName":"Q","variables":{"x":1},
-                             "extensions":{"persistedQuery":{}}})");
+                             "extensions":{"tracing":true}})");
   EXPECT_EQ(p.error, "");
+  EXPECT_EQ(Json(*p.extensions), R"({"tracing":true})");
+  EXPECT_EQ(p.persisted_query_hash, "");
   EXPECT_EQ(*p.query, "{ a }");
   EXPECT_EQ(p.operation_name, "Q");
   EXPECT_EQ(Json(*p.variables), R"({"x":1})");
@@ -144,6 +146,34 @@ TEST(DecodeJsonBody, ChecksTheParameters) {
   auto nulls = DecodeJsonBody(R"({"query":"{ a }","operationName":null,"variables":null})");
   EXPECT_EQ(nulls.error, "");
   EXPECT_FALSE(nulls.variables);
+}
+
+TEST(DecodeJsonBody, ReadsAPersistedQueryReference) {
+  const std::string hash(64, 'A');
+  auto only_hash = DecodeJsonBody(R"({"extensions":{"persistedQuery":{"version":1,"sha256Hash":")" +
+                                  hash + R"("}}})");
+  EXPECT_EQ(only_hash.error, "");  // no `query` needed with a hash
+  EXPECT_FALSE(only_hash.query);
+  EXPECT_EQ(only_hash.persisted_query_hash, std::string(64, 'a'));
+  auto both = DecodeJsonBody(
+      R"({"query":"{ a }","extensions":{"persistedQuery":{"version":1,"sha256Hash":")" + hash +
+      R"("}}})");
+  EXPECT_EQ(*both.query, "{ a }");
+  EXPECT_EQ(both.persisted_query_hash, std::string(64, 'a'));
+  EXPECT_EQ(DecodeJsonBody(R"({"extensions":{"persistedQuery":{}}})").error,
+            "extensions.persistedQuery: only version 1 is supported.");
+  EXPECT_EQ(
+      DecodeJsonBody(R"({"extensions":{"persistedQuery":{"version":1,"sha256Hash":"xyz"}}})").error,
+      "extensions.persistedQuery.sha256Hash must be 64 hexadecimal digits.");
+  EXPECT_EQ(DecodeJsonBody(R"({"extensions":{"other":1}})").error,
+            "The request has no `query` parameter.");
+  auto get = DecodeQueryString(
+      "extensions=%7B%22persistedQuery%22%3A%7B%22version%22%3A1%2C%22sha256Hash%22%3A%22" + hash +
+      "%22%7D%7D");
+  EXPECT_EQ(get.error, "");
+  EXPECT_EQ(get.persisted_query_hash, std::string(64, 'a'));
+  EXPECT_EQ(DecodeQueryString("query=a&extensions=%7B%22persistedQuery%22%3A1%7D").error,
+            "extensions.persistedQuery: only version 1 is supported.");
 }
 
 TEST(DecodeQueryString, DecodesFormEncodingAndBoundsItsJson) {

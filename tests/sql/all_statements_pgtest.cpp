@@ -28,6 +28,7 @@ std::vector<db::StatementList> AllLists() {
           events::OutboxRelay::Statements(),
           saga::AllStatements(),
           api::RequestLoaders::Statements(),
+          api::RequestLoaders::ListStatements(),
           api::SearchUpkeepStatements(),
           api::GraphServiceStatements(),
           db::ReplicaLagMonitor::Statements(),
