@@ -97,6 +97,24 @@ events::JetStreamConsumerOptions ConsumerOptions(const std::string& tag) {
   return co;
 }
 
+// A stream just created may answer "no responders" for a moment (more so on a busy machine):
+// retry that for a bounded time, as a producer would.
+void PublishRetrying(jsCtx* js, const std::string& subject, const std::string& bytes) {
+  natsStatus s = NATS_ERR;
+  for (auto until = std::chrono::steady_clock::now() + 20s;;) {
+    jsPubAck* ack = nullptr;
+    s = js_Publish(&ack, js, subject.c_str(), bytes.data(), static_cast<int>(bytes.size()), nullptr,
+                   nullptr);
+    jsPubAck_Destroy(ack);
+    if ((s != NATS_NO_RESPONDERS && s != NATS_TIMEOUT) ||
+        std::chrono::steady_clock::now() > until) {
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(s, NATS_OK) << natsStatus_GetText(s);
+}
+
 // A NATS connection + JetStream context for publishing in a test.
 struct Publisher {
   natsConnection* nc = nullptr;
@@ -124,11 +142,7 @@ struct Publisher {
     return false;
   }
   void Publish(const std::string& subject, const std::string& bytes) {
-    jsPubAck* ack = nullptr;
-    ASSERT_EQ(js_Publish(&ack, js, subject.c_str(), bytes.data(), static_cast<int>(bytes.size()),
-                         nullptr, nullptr),
-              NATS_OK);
-    jsPubAck_Destroy(ack);
+    PublishRetrying(js, subject, bytes);
   }
   void DeleteStream(const std::string& stream) {
     js_DeleteStream(js, stream.c_str(), nullptr, nullptr);
@@ -312,12 +326,7 @@ TEST(IngestEndToEnd, EventsInChangesOutExactlyOncePoisonDeadLettered) {
 
   constexpr int kEvents = 40;
   auto publish = [&](const std::string& bytes) {
-    jsPubAck* ack = nullptr;
-    std::string subject = tag + ".ingest.anime";
-    ASSERT_EQ(js_Publish(&ack, js, subject.c_str(), bytes.data(), static_cast<int>(bytes.size()),
-                         nullptr, nullptr),
-              NATS_OK);
-    jsPubAck_Destroy(ack);
+    PublishRetrying(js, tag + ".ingest.anime", bytes);
   };
   for (int i = 1; i <= kEvents; ++i) {
     publish(EnrichedBytes(i, i));

@@ -2,7 +2,7 @@
 
 Usage: fault_test.py BINARY        (root; scripts/bootstrap --ha; loopback ports BASE..BASE+300)
 
-Starts its own cluster (PSVC_HA_TEST_PORT_BASE, default 56500) and, under a steady mixed load
+Starts its own cluster (PSVC_HA_TEST_PORT_BASE, default 26500) and, under a steady mixed load
 through HAProxy (GraphQL reads and recordView mutations, gRPC KHop graph calls, gRPC
 ApplyEvent writes, JetStream ingestion), injects one fault at a time:
 
@@ -45,7 +45,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "scripts", "ha"))
 from nats_wire import Connection as NatsConnection, NatsError  # noqa: E402
 
-BASE = int(os.environ.get("PSVC_HA_TEST_PORT_BASE", "56500"))
+BASE = int(os.environ.get("PSVC_HA_TEST_PORT_BASE", "26500"))
 CLUSTER_DIR = "/var/tmp/postgres-service/ha-test-%d" % BASE
 HTTP = "http://127.0.0.1:%d" % (BASE + 80)
 GRPC = "127.0.0.1:%d" % (BASE + 51)
