@@ -23,7 +23,8 @@ checked against the database and the streams:
     (processed_event has its id; exactly one outbox row names it as its cause);
   - nothing was dead-lettered;
   - every outbox row is in ANIME_CHANGES exactly once (by Nats-Msg-Id), nothing else is;
-  - every acknowledged recordView is counted;
+  - every acknowledged recordView is counted, but for the views a SIGKILLed replica had not
+    flushed yet (at most one flush interval: the documented bound);
   - reads resumed within READ_RESUME_BOUND_S of each fault.
 Prints one line per fault (failed requests per surface, longest read gap); with
 --report FILE also writes them as JSON.
@@ -232,6 +233,7 @@ class Load:
         self.ingest = Surface("jetstream_ingest")
         self.surfaces = [self.reads, self.mutations, self.graph, self.writes, self.ingest]
         self.acked_views = 0
+        self.view_acks = []  # monotonic time of each acknowledged view
         self.view_attempts = 0
         self.acked_write_ids = []
         self.acked_ingest_ids = []
@@ -278,6 +280,7 @@ class Load:
         while not self.stop.is_set():
             if with_retries(self.mutations, attempt):
                 self.acked_views += 1
+                self.view_acks.append(time.monotonic())
             self.pace()
 
     def graph_loop(self):
@@ -363,7 +366,14 @@ class Load:
 
 # ---------------------------------------------------------------- faults
 
+# When serve replicas were killed with SIGKILL (monotonic clock): the views they had counted
+# but not yet flushed are lost, at most one flush interval's worth (README, docs/graphql.md).
+SERVE_KILLED_AT = []
+VIEW_FLUSH_S = 1.0  # serve's default --view-flush-ms
+
+
 def fault_serve():
+    SERVE_KILLED_AT.append(time.monotonic())
     os.kill(pid_of("serve1/pid"), signal.SIGKILL)
     time.sleep(4)  # under load with one replica down
     return lambda: cluster("up")
@@ -492,9 +502,15 @@ def check_invariants(load):
           "%d unknown, %d duplicates" % (len(outbox), len(changes), len(outbox - set(changes)),
                                          len(set(changes) - outbox), dupes))
     views = int(sql("SELECT view_count FROM anime WHERE id = '%s'" % VIEWED)) - VIEWS_BEFORE
-    check(load.acked_views <= views <= load.view_attempts,
-          "every acknowledged recordView counted: %d acknowledged, %d counted, %d attempts"
-          % (load.acked_views, views, load.view_attempts))
+    # The documented bound: a replica killed with SIGKILL loses the views it counted since its
+    # last flush. Allowed: every view acknowledged (by either replica, a superset) within two
+    # flush intervals before a kill, the interval pending plus one whose flush was in flight.
+    may_lose = sum(1 for t in load.view_acks for k in SERVE_KILLED_AT
+                   if k - 2 * VIEW_FLUSH_S <= t <= k)
+    check(load.acked_views - may_lose <= views <= load.view_attempts,
+          "every acknowledged recordView counted but for the bound of a SIGKILLed replica: "
+          "%d acknowledged, %d counted (at least %d), %d attempts"
+          % (load.acked_views, views, load.acked_views - may_lose, load.view_attempts))
 
 
 # ---------------------------------------------------------------- main
