@@ -70,8 +70,8 @@ INSERT INTO episode (id, anime_id, number, title) VALUES
 )sql");
 }
 
-std::vector<std::string> DumpSagaTables(db::Connection& conn) {
-  static const char* kTables[][2] = {
+const std::vector<std::pair<const char*, const char*>>& SagaTables() {
+  static const std::vector<std::pair<const char*, const char*>> kTables = {
       {"anime", "id"},
       {"anime_character", "anime_id, character_id"},
       {"anime_company", "anime_id, company_id, role"},
@@ -85,10 +85,14 @@ std::vector<std::string> DumpSagaTables(db::Connection& conn) {
       {"anime_redirect", "from_id"},
       {"anime_tombstone", "anime_id"},
       {"search_term", "kind, entity_id, norm"}};
+  return kTables;
+}
+
+std::vector<std::string> DumpSagaTables(db::Connection& conn) {
   std::vector<std::string> out;
-  for (auto& t : kTables) {
-    auto res = conn.Exec(std::string("SELECT '") + t[0] + "' || ': ' || to_jsonb(x)::text FROM " +
-                         t[0] + " x ORDER BY " + t[1]);
+  for (auto [table, order] : SagaTables()) {
+    auto res = conn.Exec(std::string("SELECT '") + table + "' || ': ' || to_jsonb(x)::text FROM " +
+                         table + " x ORDER BY " + order);
     for (int i = 0; i < res.rows(); ++i) out.emplace_back(res.Get(i, 0));
   }
   return out;

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "testing/wait_until.h"
@@ -43,6 +44,8 @@ inline const std::string kUnknown = "00000000-0000-0000-0000-0000000000ff";
 void SeedCatalogue(db::Connection& conn);
 
 /// Every row of every table a saga touches, as JSON text, in a fixed order.
+/// The catalogue tables a saga touches, each with the columns that order its rows.
+const std::vector<std::pair<const char*, const char*>>& SagaTables();
 std::vector<std::string> DumpSagaTables(db::Connection& conn);
 
 /// gtest expectations: the rows MergeAnime(A, B) leaves once COMPLETED.

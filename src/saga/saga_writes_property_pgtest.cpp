@@ -57,27 +57,13 @@ const std::vector<std::string> kRelationTypes = {"SEQUEL", "PREQUEL", "SIDE_STOR
 /// Every catalogue row, as text, without the columns that hold the wall clock or a saga id
 /// (they differ between the two databases by construction).
 std::vector<std::string> Catalogue(db::Connection& conn) {
-  static const char* kTables[][2] = {
-      {"anime", "id"},
-      {"anime_character", "anime_id, character_id"},
-      {"anime_company", "anime_id, company_id, role"},
-      {"anime_original_work_relation", "anime_id, original_work_id"},
-      {"anime_relation", "anime_id, related_anime_id, relation_type"},
-      {"pending_anime_relation", "anime_id, related_anime_id, relation_type"},
-      {"episode", "id"},
-      {"character", "id"},
-      {"company", "id"},
-      {"original_work", "id"},
-      {"anime_redirect", "from_id"},
-      {"anime_tombstone", "anime_id"},
-      {"search_term", "kind, entity_id, norm"}};
   std::vector<std::string> out;
-  for (auto& t : kTables) {
-    auto res = conn.Exec(std::string("SELECT '") + t[0] + ": ' || (to_jsonb(x) - " +
+  for (auto [table, order] : fixture::SagaTables()) {
+    auto res = conn.Exec(std::string("SELECT '") + table + ": ' || (to_jsonb(x) - " +
                          "'{created_at,updated_at,hidden_at,saga_id,removed_at}'::text[] || " +
                          "jsonb_build_object('hidden', to_jsonb(x) ? 'hidden_at' AND " +
-                         "to_jsonb(x)->>'hidden_at' IS NOT NULL))::text FROM " + t[0] +
-                         " x ORDER BY " + t[1]);
+                         "to_jsonb(x)->>'hidden_at' IS NOT NULL))::text FROM " + table +
+                         " x ORDER BY " + order);
     for (int i = 0; i < res.rows(); ++i) out.emplace_back(res.Get(i, 0));
   }
   return out;
