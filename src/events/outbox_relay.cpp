@@ -19,17 +19,20 @@
 #include "events/outbox_statements.h"
 
 // Why it is built this way:
-//  - One relay publishes at a time (advisory lock held by the claiming transaction). With
-//    SKIP LOCKED alone, two replicas would take consecutive batches and publish rows of the
+//  - One relay publishes at a time (session advisory lock, kept while batches succeed). With
+//    row locks alone, two replicas would take consecutive batches and publish rows of the
 //    same anime concurrently, i.e. possibly out of order. One publisher easily keeps up
 //    (a synchronous publish is ~0.1 ms on loopback); the others are hot standbys that take
-//    over at the next wake-up if the active one dies (its transaction rolls back with its
-//    connection). FOR UPDATE SKIP LOCKED stays as a second guard.
+//    over at the next wake-up if the active one dies (the server releases the lock with its
+//    connection) or gives it up after a failed publish.
+//  - Only rows a synchronous standby holds are published: the claim is a synchronously
+//    committed write (see kOutboxClaim). A row can be visible on the primary and not yet
+//    replicated (a cancelled wait for the standby), and a failover would then roll it back.
 //  - Publishes are synchronous, one row at a time, and a batch stops at the first failure:
 //    with pipelined publishes a later row could be stored while an earlier one failed.
-//  - Marking happens in the claiming transaction after the acks. If the commit is lost the
-//    rows are published again and the stream drops them by Nats-Msg-Id (within the window).
-//  - The transaction spans the publishes but never a backoff sleep.
+//  - Marking happens after the acks. If the mark is lost the rows are published again and
+//    the stream drops them by Nats-Msg-Id (within the window).
+//  - No transaction or lock is held across a backoff sleep.
 
 namespace psvc::events {
 
@@ -86,6 +89,7 @@ struct OutboxRelay::Impl {
   detail::NatsPtr<natsConnection> nc;
   detail::NatsPtr<jsCtx> js;
   bool stream_ready = false;
+  bool holds_lock = false;  // the session advisory lock of the publishing relay
   Clock::time_point next_prune{};
   Clock::time_point next_backlog{};
 
@@ -101,6 +105,7 @@ struct OutboxRelay::Impl {
   BatchResult RunBatch();
   bool Publish(int64_t id, std::string_view aggregate_id, std::string_view event_type,
                const std::string& payload, bool* duplicate, std::string* error);
+  void ReleaseLock();
   void RefreshBacklogIfDue();
   void PruneIfDue();
   int DrainNotifies();
@@ -156,9 +161,9 @@ OutboxRelayStats OutboxRelay::stats() const {
 
 db::StatementList OutboxRelay::Statements() {
   static constexpr const db::Statement* kAll[] = {
-      &sql::kOutboxTryLock,        &sql::kOutboxClaim,   &sql::kOutboxMarkPublished,
-      &sql::kOutboxRecordFailure,  &sql::kOutboxBacklog, &sql::kOutboxPrune,
-      &sql::kOutboxPruneUnrelayed,
+      &sql::kOutboxTryLock,       &sql::kOutboxUnlock,         &sql::kOutboxClaim,
+      &sql::kOutboxMarkPublished, &sql::kOutboxRecordFailure,  &sql::kOutboxBacklog,
+      &sql::kOutboxPrune,         &sql::kOutboxPruneUnrelayed,
   };
   return kAll;
 }
@@ -174,6 +179,7 @@ void OutboxRelay::Impl::Run() {
       if (!stream_ready) OpenNats();
       BatchResult r = RunBatch();
       if (r.failed) {
+        ReleaseLock();  // a replica whose NATS works may take over meanwhile
         Sleep(backoff.Next());
         continue;
       }
@@ -184,7 +190,8 @@ void OutboxRelay::Impl::Run() {
       WaitForWake(opt.poll_interval);
     } catch (const db::DbError& e) {
       spdlog::warn("outbox relay: database: {}", e.what());
-      db.reset();
+      db.reset();  // the server releases the lock with the connection
+      holds_lock = false;
       {
         std::lock_guard lock(mu);
         ++stats.database_failures;
@@ -193,6 +200,7 @@ void OutboxRelay::Impl::Run() {
     } catch (const detail::NatsError& e) {
       spdlog::warn("outbox relay: nats: {}", e.what());
       stream_ready = false;
+      ReleaseLock();
       if (e.status() == NATS_NO_SERVER || e.status() == NATS_CONNECTION_CLOSED) {
         js.reset();
         nc.reset();
@@ -213,9 +221,8 @@ void OutboxRelay::Impl::Run() {
 void OutboxRelay::Impl::OpenDatabase() {
   db.emplace(db::Connection::Open(opt.database_url));
   db->SetStatementTimeout(kStatementTimeout);
-  // Marks need no fsync: a mark lost in a crash only means a republish, which the stream
-  // drops by Nats-Msg-Id. This keeps the relay's commit off the WAL flush path.
-  db->Exec("SET synchronous_commit = off");
+  // The claim must commit synchronously whatever the role's or database's default is.
+  db->Exec("SET synchronous_commit = on");
   // LISTEN before the first claim: a commit between the two is then either seen by the
   // claim or notified.
   db->Exec("LISTEN qdrant_outbox");
@@ -232,13 +239,17 @@ void OutboxRelay::Impl::OpenNats() {
 
 OutboxRelay::Impl::BatchResult OutboxRelay::Impl::RunBatch() {
   BatchResult r;
-  db::Transaction tx(*db);
-  if (!db->Execute(sql::kOutboxTryLock).GetBool(0, 0)) {
-    r.lock_busy = true;  // another replica is publishing; its commit wakes us again
-    return r;
+  if (!holds_lock) {
+    if (!db->Execute(sql::kOutboxTryLock).GetBool(0, 0)) {
+      r.lock_busy = true;  // another replica is publishing; its commit wakes us again
+      return r;
+    }
+    holds_lock = true;
   }
+  // Its own transaction (autocommit), committed synchronously: see kOutboxClaim.
   db::Result rows = db->Execute(sql::kOutboxClaim, {std::to_string(opt.batch_size)});
   r.claimed = rows.rows();
+  if (r.claimed == 0) return r;
   std::string ids = "{";
   int published = 0, duplicates = 0;
   std::vector<double> latencies_ms;
@@ -259,9 +270,15 @@ OutboxRelay::Impl::BatchResult OutboxRelay::Impl::RunBatch() {
     if (stopping) break;  // finish the row in hand, keep the rest for the next owner
   }
   ids += '}';
-  if (published > 0) db->Execute(sql::kOutboxMarkPublished, {ids});
-  if (failure) db->Execute(sql::kOutboxRecordFailure, {failure->first, failure->second});
-  tx.Commit();
+  {
+    // A mark needs no flush: one lost in a crash only means a republish, which the stream
+    // drops by Nats-Msg-Id. This keeps it off the WAL flush path.
+    db::Transaction tx(*db);
+    db->Exec("SET LOCAL synchronous_commit = off");
+    if (published > 0) db->Execute(sql::kOutboxMarkPublished, {ids});
+    if (failure) db->Execute(sql::kOutboxRecordFailure, {failure->first, failure->second});
+    tx.Commit();
+  }
 
   std::lock_guard lock(mu);
   ++stats.batches;
@@ -317,6 +334,18 @@ bool OutboxRelay::Impl::Publish(int64_t id, std::string_view aggregate_id,
   }
   *duplicate = ack->Duplicate;
   return true;
+}
+
+// Never throws: it runs in error handlers. Closing the connection releases the lock too.
+void OutboxRelay::Impl::ReleaseLock() {
+  if (!holds_lock || !db) return;
+  holds_lock = false;
+  try {
+    db->Execute(sql::kOutboxUnlock);
+  } catch (const db::DbError& e) {
+    spdlog::warn("outbox relay: releasing the relay lock: {}", e.what());
+    db.reset();
+  }
 }
 
 void OutboxRelay::Impl::RefreshBacklogIfDue() {

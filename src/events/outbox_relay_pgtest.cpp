@@ -309,8 +309,7 @@ TEST_F(OutboxRelayTest, PrunesPublishedRowsAfterRetentionButNeverUnpublishedOnes
     EXPECT_GT(Rows(), 0);  // not before the retention
     ASSERT_TRUE(WaitUntil([&] { return Rows() == 0; }, 5s));
     // The counter moves once the DELETE has returned, a moment after its rows are gone.
-    EXPECT_TRUE(WaitUntil([&] { return relay.stats().pruned == 10u; }, 2s))
-        << relay.stats().pruned;
+    EXPECT_TRUE(WaitUntil([&] { return relay.stats().pruned == 10u; }, 2s)) << relay.stats().pruned;
   }
   // With NATS unreachable nothing is published, and pruning leaves the backlog alone.
   testing::NatsServerProcess dead;

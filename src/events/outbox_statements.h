@@ -5,36 +5,49 @@
 
 namespace psvc::events::sql {
 
-// Serializes relays across replicas for one transaction (released at COMMIT/ROLLBACK, and
-// by the server when the holder's connection dies). Row locks alone (SKIP LOCKED) would let
-// two relays publish different rows of one anime concurrently, out of order.
+// Makes this session the one relay that publishes (held until released or the connection
+// dies). Row locks alone (SKIP LOCKED) would let two relays publish different rows of one
+// anime concurrently, out of order.
 inline constexpr db::Statement kOutboxTryLock{"events.outbox_try_lock", R"sql(
-SELECT pg_try_advisory_xact_lock(hashtext('postgres_service.outbox_relay'))
+SELECT pg_try_advisory_lock(hashtext('postgres_service.outbox_relay'))
 )sql"};
 
-// The next batch of unpublished rows in id order, locked until the relay's transaction ends.
+inline constexpr db::Statement kOutboxUnlock{"events.outbox_unlock", R"sql(
+SELECT pg_advisory_unlock(hashtext('postgres_service.outbox_relay'))
+)sql"};
+
+// Claims the next batch of unpublished rows (counting the attempt), returned in id order.
+// Run in its own synchronously committed transaction: that commit returns only once the
+// synchronous standby holds it, and with it every row the statement saw (their commits
+// precede it in the WAL). A visible row is not always replicated: a writer whose wait for the
+// standby is cancelled keeps its local commit, and a restarted primary shows what it had
+// committed alone. Publishing such a row would announce a change a failover then loses.
 //  $1 int  batch size
 // created_at as microseconds since the epoch (publish latency).
 inline constexpr db::Statement kOutboxClaim{"events.outbox_claim", R"sql(
-SELECT id, aggregate_id::text, event_type, payload,
-       (extract(epoch FROM created_at) * 1000000)::bigint
-  FROM qdrant_outbox
- WHERE published_at IS NULL
- ORDER BY id
- LIMIT $1
-   FOR UPDATE SKIP LOCKED
+WITH claimed AS (
+  UPDATE qdrant_outbox
+     SET attempts = attempts + 1
+   WHERE id IN (SELECT id FROM qdrant_outbox
+                 WHERE published_at IS NULL
+                 ORDER BY id
+                 LIMIT $1)
+  RETURNING id, aggregate_id::text, event_type, payload,
+            (extract(epoch FROM created_at) * 1000000)::bigint AS created_us
+)
+SELECT * FROM claimed ORDER BY id
 )sql"};
 
 // Rows whose publish the stream acknowledged.  $1 bigint[] ids
 inline constexpr db::Statement kOutboxMarkPublished{"events.outbox_mark_published", R"sql(
 UPDATE qdrant_outbox
-   SET published_at = clock_timestamp(), attempts = attempts + 1, last_error = NULL
+   SET published_at = clock_timestamp(), last_error = NULL
  WHERE id = ANY($1::bigint[])
 )sql"};
 
 // The row whose publish failed (the batch stops there to keep id order).  $1 id  $2 error
 inline constexpr db::Statement kOutboxRecordFailure{"events.outbox_record_failure", R"sql(
-UPDATE qdrant_outbox SET attempts = attempts + 1, last_error = left($2, 2000) WHERE id = $1
+UPDATE qdrant_outbox SET last_error = left($2, 2000) WHERE id = $1
 )sql"};
 
 // Backlog for metrics: unpublished rows and the age of the oldest one, in seconds.
