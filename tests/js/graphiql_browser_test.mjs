@@ -8,6 +8,7 @@
 // Each check is one step function below; a step for another feature is one more function.
 //   node tests/js/graphiql_browser_test.mjs <postgres-service binary>   (stack env set)
 // Exits 77 (CTest "skipped") when puppeteer-core or Chromium is not installed.
+// PSVC_SCREENSHOT=/tmp/graphiql.png saves what the page shows once the query is typed.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
