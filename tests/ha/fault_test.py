@@ -370,16 +370,17 @@ class Load:
 # but not yet flushed are lost, at most one flush interval's worth (README, docs/graphql.md).
 SERVE_KILLED_AT = []
 VIEW_FLUSH_S = 1.0  # serve's default --view-flush-ms
+STATEMENT_TIMEOUT_S = 2.0  # serve's default --statement-timeout-ms
 
 
-def fault_serve():
+def fault_serve(_load):
     SERVE_KILLED_AT.append(time.monotonic())
     os.kill(pid_of("serve1/pid"), signal.SIGKILL)
     time.sleep(4)  # under load with one replica down
     return lambda: cluster("up")
 
 
-def fault_nats():
+def fault_nats(_load):
     # The node leading the ingestion stream: the harshest node to lose (a follower's loss
     # changes nothing a client sees).
     with NatsConnection(NATS_URLS) as nc:
@@ -389,7 +390,7 @@ def fault_nats():
     return lambda: cluster("up")
 
 
-def fault_primary():
+def fault_primary(_load):
     li = leader_index()
     pg_pid = int(open(os.path.join(CLUSTER_DIR, "pg%d/data/postmaster.pid" % (li + 1))).readline())
     os.kill(pid_of("pg%d/patroni.pid" % (li + 1)), signal.SIGKILL)
@@ -400,7 +401,7 @@ def fault_primary():
     return lambda: cluster("up")
 
 
-def fault_standby():
+def fault_standby(_load):
     li = leader_index()
     standby = 1 - li
     pid = pid_of("pg%d/patroni.pid" % (standby + 1))
@@ -410,7 +411,7 @@ def fault_standby():
     return lambda: cluster("up")
 
 
-def fault_lag():
+def fault_lag(_load):
     """Replay stops behind a query on the standby that holds a lock the primary's WAL needs
     (Patroni resumes a replay paused by hand within a second, so that is no way to lag)."""
     li = leader_index()
@@ -453,19 +454,26 @@ def fault_lag():
     return lambda: None
 
 
-def fault_stall():
+def fault_stall(load):
     """The synchronous standby stops confirming WAL (its WAL receiver is frozen), so commits
-    on the primary wait for it; then their waits are cancelled, which leaves them committed
-    and visible on the primary only (PostgreSQL warns and keeps the local commit). The relay
-    must announce none of them, since a failover now would lose them: every message published
-    during the stall names an outbox row the standby holds."""
+    on the primary wait for it. No write may be acknowledged meanwhile, not even after the
+    service's statement timeout has passed.
+    Then the waits are cancelled by hand, which leaves those commits visible on the primary
+    only (PostgreSQL warns and keeps the local commit). The relay must announce none of them,
+    since a failover now would lose them: every message published during the stall names an
+    outbox row the standby holds."""
     li = leader_index()
     standby_port = PG_PORTS[1 - li]
     receiver = int(superuser_sql(standby_port, "SELECT pid FROM pg_stat_wal_receiver"))
     before = {m[1] for m in stream_msg_ids("ANIME_CHANGES")}
     os.kill(receiver, signal.SIGSTOP)
+    t_stop = time.time()
     try:
-        time.sleep(1)  # the load keeps writing
+        time.sleep(STATEMENT_TIMEOUT_S + 1)  # the load keeps writing
+        acked, _ = load.writes.window(t_stop + 0.5, time.time())
+        check(acked == 0, "stall: no gRPC write acknowledged while the standby confirmed "
+              "nothing, past the %.0f s statement timeout (%d acknowledged)"
+              % (STATEMENT_TIMEOUT_S, acked))
         waiting = superuser_sql(PG_PORTS[li], "SELECT count(pg_cancel_backend(pid)) FROM "
                                 "pg_stat_activity WHERE wait_event = 'SyncRep'")
         time.sleep(2)  # the relay polls every second
@@ -602,7 +610,7 @@ def main():
                   for s in load.surfaces), "steady load before faults: %s" % json.dumps(steady))
         for name in args.faults.split(","):
             t0 = time.time()
-            heal = FAULTS[name]()
+            heal = FAULTS[name](load)
             t_fault_end = time.time()
             heal()
             wait_until("the cluster whole after fault %s" % name, whole, 120)
