@@ -408,14 +408,42 @@ AnimeListFilter ListFilterArg(const ResolveParams& p) {
   return f;
 }
 
-// Query.animeList's `after`: a cursor this API issued for the same ordering.
-ListCursor ListCursorArg(std::string_view text, const std::string& order) {
+// The `after` of animeList, Company.anime or Character.anime (`field`): a cursor this API
+// issued for the same ordering. The nested lists paged only by year before they took
+// animeList's orderings; their cursors of then ("<year>:<uuid>") still page YEAR_ASC.
+ListCursor ListCursorArg(std::string_view text, const std::string& order,
+                         std::string_view field = "animeList") {
   auto cursor = DecodeListCursor(text);
-  if (!cursor) throw UserError("after: not a cursor returned by animeList");
+  if (!cursor && field != "animeList" && order == "YEAR_ASC") {
+    if (auto old = DecodeCursor(text); old && old->key >= 0) {
+      cursor = ListCursor{order, std::to_string(old->key), old->id};
+    }
+  }
+  if (!cursor) throw UserError("after: not a cursor returned by " + std::string(field));
   if (cursor->order != order) {
     throw UserError("after: the cursor belongs to orderBy " + cursor->order + ", not " + order);
   }
   return std::move(*cursor);
+}
+
+// The arguments Company.anime and Character.anime share with animeList, checked.
+struct NestedListArgs {
+  AnimeListFilter filter;
+  std::string order;
+  int first = 20;
+  std::optional<ListCursor> after;
+};
+
+NestedListArgs NestedListArgsOf(const ResolveParams& p, const RequestContext& ctx,
+                                std::string_view field) {
+  NestedListArgs a;
+  a.first = IntArg(p, "first", 0, ctx.options.max_page_size);
+  a.order = EnumArg(p, "orderBy").value_or("YEAR_ASC");
+  a.filter = ListFilterArg(p);
+  if (const Value* after = p.Arg("after"); after && !after->IsNull()) {
+    a.after = ListCursorArg(after->AsString(), a.order, field);
+  }
+  return a;
 }
 
 constexpr int kMaxSearchLimit = 50;
@@ -624,19 +652,24 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
   b.Get("Character")
       .Field("anime", "CharacterAppearanceConnection!",
              Guarded([](const ResolveParams& p, RequestContext& ctx) {
-               return ctx.loaders.CharacterAnime(ParentIds(p),
-                                                 PageArgs(p, ctx.options.max_page_size));
+               NestedListArgs a = NestedListArgsOf(p, ctx, "Character.anime");
+               return ctx.loaders.CharacterAnime(ParentIds(p), a.filter, a.order, a.first, a.after);
              }))
+      .Arg("filter", "AnimeFilter")
+      .Arg("orderBy", "AnimeOrder", "YEAR_ASC")
       .Arg("first", "Int", "20")
       .Arg("after", "String")
       .Cost(1, 5);
   b.Get("Company")
       .Field("anime", "AnimeConnection!", Guarded([](const ResolveParams& p, RequestContext& ctx) {
                std::string role = Lower(EnumArg(p, "role").value_or("STUDIO"));
-               return ctx.loaders.CompanyAnime(ParentIds(p), role,
-                                               PageArgs(p, ctx.options.max_page_size));
+               NestedListArgs a = NestedListArgsOf(p, ctx, "Company.anime");
+               return ctx.loaders.CompanyAnime(ParentIds(p), role, a.filter, a.order, a.first,
+                                               a.after);
              }))
       .Arg("role", "CompanyRole", "STUDIO")
+      .Arg("filter", "AnimeFilter")
+      .Arg("orderBy", "AnimeOrder", "YEAR_ASC")
       .Arg("first", "Int", "20")
       .Arg("after", "String")
       .Cost(1, 20);

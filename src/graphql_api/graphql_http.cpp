@@ -373,6 +373,16 @@ void RegisterGraphqlRoutes(http::Server& server, std::shared_ptr<const GraphqlAp
                    });
     }
   }
+  if (options.metrics) {
+    // Whether the document cache and persisted queries spare the parse: a request whose text
+    // (or persisted hash) the server already holds prepared adds nothing here.
+    options.metrics->AddCollector([api](observability::SampleWriter& w) {
+      w.Add("psvc_graphql_documents_prepared_total",
+            "GraphQL documents parsed and validated (requests whose document was not already "
+            "held prepared by the document cache or the persisted queries)",
+            "counter", {}, static_cast<double>(api->documents_prepared()));
+    });
+  }
   auto store = std::make_shared<PersistedQueryStore>(options.persisted_query_entries);
   if (!options.persisted_dir.empty()) store->LoadAllowlist(options.persisted_dir, *api);
   if (options.persisted_only && store->allowlisted() == 0) {

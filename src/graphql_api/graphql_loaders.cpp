@@ -347,42 +347,6 @@ std::vector<Value> RequestLoaders::AnimeEpisodes(const std::vector<std::string>&
   });
 }
 
-std::vector<Value> RequestLoaders::CharacterAnime(const std::vector<std::string>& character_ids,
-                                                  const PageRequest& page) {
-  std::string year = std::to_string(page.after.key), n = std::to_string(page.first + 1);
-  auto r =
-      Conn().Execute(sql::kCharacterAnime, {DistinctArray(character_ids), year, page.after.id, n});
-  auto lists = GroupByParent(character_ids, r, [&](int i) {
-    ValueMap edge;
-    edge.emplace_back("role", Text(r, i, 1));
-    edge.emplace_back("anime", Value::Ref(*Intern(EntityKind::kAnime, AnimeAt(r, i, 3))));
-    // The sort key travels with the node for the cursor; it is not a schema field.
-    edge.emplace_back("_year", Value(r.GetInt64(i, 2)));
-    return Value(std::move(edge));
-  });
-  return ToPages(std::move(lists), page, [](const Value& node) {
-    return PageCursor{Field(node, "_year")->AsInt(),
-                      std::string(Field(*Field(node, "anime"), "id")->AsString())};
-  });
-}
-
-std::vector<Value> RequestLoaders::CompanyAnime(const std::vector<std::string>& company_ids,
-                                                const std::string& role, const PageRequest& page) {
-  std::string year = std::to_string(page.after.key), n = std::to_string(page.first + 1);
-  auto r = Conn().Execute(sql::kCompanyAnime,
-                          {DistinctArray(company_ids), role, year, page.after.id, n});
-  auto years = std::make_shared<std::unordered_map<const Value*, int64_t>>();
-  auto lists = GroupByParent(company_ids, r, [&](int i) {
-    const Value* anime = Intern(EntityKind::kAnime, AnimeAt(r, i, 2));
-    (*years)[anime] = r.GetInt64(i, 1);
-    return Value::Ref(*anime);
-  });
-  return ToPages(std::move(lists), page, [&](const Value& node) {
-    const Value* anime = &node.Deref();
-    return PageCursor{(*years)[anime], std::string(anime->Find("id")->AsString())};
-  });
-}
-
 namespace {
 
 const sql::AnimeListOrdering* FindOrdering(std::string_view name) {
@@ -407,17 +371,21 @@ std::optional<std::string> ArrayParam(const std::optional<std::vector<std::strin
   return v ? std::optional<std::string>(db::ArrayLiteral(*v)) : std::nullopt;
 }
 
+// The filter as statement parameters $1..$9 (graphql_list_statements.h).
+std::vector<std::optional<std::string>> FilterParams(const AnimeListFilter& filter) {
+  return {IntParam(filter.year_min),     IntParam(filter.year_max),     filter.season,
+          ArrayParam(filter.types),      ArrayParam(filter.statuses),   filter.studio_id,
+          DoubleParam(filter.score_min), DoubleParam(filter.score_max), filter.title_prefix};
+}
+
 }  // namespace
 
 Value RequestLoaders::AnimeList(const AnimeListFilter& filter, const std::string& order, int first,
                                 const std::optional<ListCursor>& after) {
   const sql::AnimeListOrdering* ordering = FindOrdering(order);
   if (!ordering) throw std::invalid_argument("unknown AnimeOrder " + order);
-  std::vector<std::optional<std::string>> params = {
-      IntParam(filter.year_min),     IntParam(filter.year_max),     filter.season,
-      ArrayParam(filter.types),      ArrayParam(filter.statuses),   filter.studio_id,
-      DoubleParam(filter.score_min), DoubleParam(filter.score_max), filter.title_prefix,
-      std::to_string(first + 1)};
+  auto params = FilterParams(filter);
+  params.emplace_back(std::to_string(first + 1));
   if (after) {
     params.emplace_back(after->key);
     params.emplace_back(after->id);
@@ -442,6 +410,95 @@ Value RequestLoaders::AnimeList(const AnimeListFilter& filter, const std::string
   bool has_next = static_cast<int>(nodes.size()) > first;
   if (has_next) nodes.resize(first);
   return ConnectionPage(std::move(nodes), std::move(cursors), has_next, has_previous);
+}
+
+std::vector<Value> RequestLoaders::NestedAnimePages(const db::Statement& statement,
+                                                    std::vector<std::optional<std::string>> params,
+                                                    const std::vector<std::string>& parent_ids,
+                                                    const std::string& order, int first,
+                                                    bool has_after, bool appearances) {
+  std::vector<db::Param> bound(params.begin(), params.end());
+  auto r = Conn().Execute(statement, bound);
+  constexpr int kBeforeAt = 1, kKeyAt = 2, kRoleAt = 3, kAnimeAt = 4;
+  struct Rows {
+    bool before = false;
+    ValueList nodes;
+    std::vector<std::string> cursors;
+  };
+  std::unordered_map<std::string, Rows> by_parent;
+  for (int i = 0; i < r.rows(); ++i) {
+    Rows& rows = by_parent[std::string(r.Get(i, 0))];
+    rows.before = rows.before || r.Get(i, kBeforeAt) == std::string_view("t");
+    if (r.IsNull(i, kAnimeAt)) continue;  // after a cursor: a parent with an empty page
+    const Value* anime = Intern(EntityKind::kAnime, AnimeAt(r, i, kAnimeAt));
+    if (appearances) {
+      ValueMap edge;
+      edge.emplace_back("role", Text(r, i, kRoleAt));
+      edge.emplace_back("anime", Value::Ref(*anime));
+      rows.nodes.emplace_back(std::move(edge));
+    } else {
+      rows.nodes.push_back(Value::Ref(*anime));
+    }
+    rows.cursors.push_back(EncodeListCursor(ListCursor{
+        order, std::string(r.Get(i, kKeyAt)), std::string(anime->Find("id")->AsString())}));
+  }
+  std::vector<Value> out;
+  out.reserve(parent_ids.size());
+  for (const auto& id : parent_ids) {
+    auto it = by_parent.find(id);
+    if (it == by_parent.end()) {
+      out.push_back(ConnectionPage({}, {}, false, false));
+      continue;
+    }
+    // Copied, not moved: a parent asked twice at one level gets the same page twice.
+    Rows rows = it->second;
+    bool has_next = static_cast<int>(rows.nodes.size()) > first;
+    if (has_next) {
+      rows.nodes.resize(first);
+      rows.cursors.resize(first);
+    }
+    out.push_back(ConnectionPage(std::move(rows.nodes), std::move(rows.cursors), has_next,
+                                 has_after && rows.before));
+  }
+  return out;
+}
+
+std::vector<Value> RequestLoaders::CharacterAnime(const std::vector<std::string>& character_ids,
+                                                  const AnimeListFilter& filter,
+                                                  const std::string& order, int first,
+                                                  const std::optional<ListCursor>& after) {
+  const sql::AnimeListOrdering* ordering = FindOrdering(order);
+  if (!ordering) throw std::invalid_argument("unknown AnimeOrder " + order);
+  auto params = FilterParams(filter);
+  params.emplace_back(DistinctArray(character_ids));
+  params.emplace_back(std::to_string(first + 1));
+  if (after) {
+    params.emplace_back(after->key);
+    params.emplace_back(after->id);
+  }
+  return NestedAnimePages(after ? *ordering->character_after : *ordering->character_first,
+                          std::move(params), character_ids, order, first, after.has_value(),
+                          /*appearances=*/true);
+}
+
+std::vector<Value> RequestLoaders::CompanyAnime(const std::vector<std::string>& company_ids,
+                                                const std::string& role,
+                                                const AnimeListFilter& filter,
+                                                const std::string& order, int first,
+                                                const std::optional<ListCursor>& after) {
+  const sql::AnimeListOrdering* ordering = FindOrdering(order);
+  if (!ordering) throw std::invalid_argument("unknown AnimeOrder " + order);
+  auto params = FilterParams(filter);
+  params.emplace_back(DistinctArray(company_ids));
+  params.emplace_back(role);
+  params.emplace_back(std::to_string(first + 1));
+  if (after) {
+    params.emplace_back(after->key);
+    params.emplace_back(after->id);
+  }
+  return NestedAnimePages(after ? *ordering->company_after : *ordering->company_first,
+                          std::move(params), company_ids, order, first, after.has_value(),
+                          /*appearances=*/false);
 }
 
 std::vector<Value> RequestLoaders::OriginalWorkAnime(const std::vector<std::string>& work_ids,
@@ -529,15 +586,12 @@ std::vector<RequestLoaders::SearchRow> RequestLoaders::Search(const std::string&
 
 db::StatementList RequestLoaders::Statements() {
   static constexpr const db::Statement* kAll[] = {
-      &sql::kAnimeByIds,         &sql::kCharactersByIds,
-      &sql::kCompaniesByIds,     &sql::kEpisodesByIds,
-      &sql::kOriginalWorksByIds, &sql::kAnimeCharacters,
-      &sql::kAnimeCompanies,     &sql::kAnimeRelations,
-      &sql::kAnimeOriginalWorks, &sql::kAnimeEpisodes,
-      &sql::kCharacterAnime,     &sql::kCompanyAnime,
-      &sql::kOriginalWorkAnime,  &sql::kSearch,
-      &sql::kSearchCards,        &sql::kSearchPrefix2,
-      &sql::kSearchPrefix3,      &sql::kSearchPrefixLong};
+      &sql::kAnimeByIds,      &sql::kCharactersByIds,    &sql::kCompaniesByIds,
+      &sql::kEpisodesByIds,   &sql::kOriginalWorksByIds, &sql::kAnimeCharacters,
+      &sql::kAnimeCompanies,  &sql::kAnimeRelations,     &sql::kAnimeOriginalWorks,
+      &sql::kAnimeEpisodes,   &sql::kOriginalWorkAnime,  &sql::kSearch,
+      &sql::kSearchCards,     &sql::kSearchPrefix2,      &sql::kSearchPrefix3,
+      &sql::kSearchPrefixLong};
   return kAll;
 }
 
@@ -548,6 +602,21 @@ db::StatementList RequestLoaders::ListStatements() {
     for (const auto& o : sql::kAnimeListOrderings) {
       all[i++] = o.first;
       all[i++] = o.after;
+    }
+    return all;
+  }();
+  return kAll;
+}
+
+db::StatementList RequestLoaders::NestedListStatements() {
+  static constexpr auto kAll = [] {
+    std::array<const db::Statement*, 4 * std::size(sql::kAnimeListOrderings)> all{};
+    size_t i = 0;
+    for (const auto& o : sql::kAnimeListOrderings) {
+      all[i++] = o.company_first;
+      all[i++] = o.company_after;
+      all[i++] = o.character_first;
+      all[i++] = o.character_after;
     }
     return all;
   }();

@@ -27,7 +27,8 @@ enum class EntityKind { kAnime, kCharacter, kCompany, kEpisode, kOriginalWork };
 
 /// Keyset position in a page: what the last row of the previous page sorted by.
 struct PageCursor {
-  int64_t key = -1;  ///< episode number or anime_year; -1 = from the start
+  int64_t key = -1;  ///< episode number (Company.anime and Character.anime before they took
+                     ///< animeList's orderings: anime_year); -1 = from the start
   std::string id = "00000000-0000-0000-0000-000000000000";
 };
 
@@ -96,12 +97,17 @@ class RequestLoaders {
   /// Anime.episodes page (cursor key = episode number).
   std::vector<graphql::Value> AnimeEpisodes(const std::vector<std::string>& anime_ids,
                                             const PageRequest& page);
-  /// Character.anime page of {role, anime} (cursor = anime_year, anime id).
+  /// Character.anime: one page of {role, anime} per character, filtered and ordered as
+  /// animeList (`order` an AnimeOrder value; cursors as animeList's); one statement.
   std::vector<graphql::Value> CharacterAnime(const std::vector<std::string>& character_ids,
-                                             const PageRequest& page);
-  /// Company.anime page for one role (cursor = anime_year, anime id).
+                                             const AnimeListFilter& filter,
+                                             const std::string& order, int first,
+                                             const std::optional<ListCursor>& after);
+  /// Company.anime for one role: one page of anime per company, as CharacterAnime.
   std::vector<graphql::Value> CompanyAnime(const std::vector<std::string>& company_ids,
-                                           const std::string& role, const PageRequest& page);
+                                           const std::string& role, const AnimeListFilter& filter,
+                                           const std::string& order, int first,
+                                           const std::optional<ListCursor>& after);
   /// Query.animeList: one page in `order` (an AnimeOrder value of sql::kAnimeListOrderings)
   /// as {edges, nodes, pageInfo}; one statement.
   graphql::Value AnimeList(const AnimeListFilter& filter, const std::string& order, int first,
@@ -135,10 +141,17 @@ class RequestLoaders {
   static db::StatementList Statements();
   /// The statements of Query.animeList (two per ordering), for the prepare-all and EXPLAIN tests.
   static db::StatementList ListStatements();
+  /// The statements of Company.anime and Character.anime (two per ordering each), likewise.
+  static db::StatementList NestedListStatements();
 
  private:
   struct Cache;
   db::Connection& Conn();
+  std::vector<graphql::Value> NestedAnimePages(const db::Statement& statement,
+                                               std::vector<std::optional<std::string>> params,
+                                               const std::vector<std::string>& parent_ids,
+                                               const std::string& order, int first, bool has_after,
+                                               bool appearances);
   const graphql::Value* Intern(EntityKind kind, graphql::Value entity);
 
   db::Pool& pool_;

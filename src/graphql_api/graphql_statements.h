@@ -123,32 +123,7 @@ inline constexpr db::Statement kAnimeEpisodes{
    SELECT e.* FROM episode e WHERE e.anime_id = p.id AND e.number > $2::int
     ORDER BY e.number LIMIT $3::int) x)sql"};
 
-// Character.anime page: keyset on (anime_year, anime_id), the reverse index's order.
-// $1 uuid[] parents, $2 int year and $3 uuid id of the cursor ((-1, nil) = from the start),
-// $4 int page size + 1. Output: parent id, role, anime_year, anime columns.
-inline constexpr db::Statement kCharacterAnime{
-    "gql.character_anime",
-    "SELECT p.id, x.role, x.anime_year, " PSVC_GQL_ANIME_COLUMNS("x") R"sql(
-  FROM unnest($1::uuid[]) AS p(id)
- CROSS JOIN LATERAL (
-   SELECT ac.role, ac.anime_year, a.* FROM anime_character ac JOIN anime a ON a.id = ac.anime_id
-    WHERE ac.character_id = p.id AND (ac.anime_year, ac.anime_id) > ($2::int, $3::uuid)
-      AND a.merged_into IS NULL AND a.hidden_at IS NULL
-    ORDER BY ac.anime_year, ac.anime_id LIMIT $4::int) x)sql"};
-
-// Company.anime page, one role: keyset on (anime_year, anime_id) as in anime_company_reverse.
-// $1 uuid[] parents, $2 text role, $3 int year, $4 uuid id, $5 int page size + 1.
-// Output: parent id, anime_year, anime columns.
-inline constexpr db::Statement kCompanyAnime{
-    "gql.company_anime",
-    "SELECT p.id, x.anime_year, " PSVC_GQL_ANIME_COLUMNS("x") R"sql(
-  FROM unnest($1::uuid[]) AS p(id)
- CROSS JOIN LATERAL (
-   SELECT ac.anime_year, a.* FROM anime_company ac JOIN anime a ON a.id = ac.anime_id
-    WHERE ac.company_id = p.id AND ac.role = $2::text
-      AND (ac.anime_year, ac.anime_id) > ($3::int, $4::uuid)
-      AND a.merged_into IS NULL AND a.hidden_at IS NULL
-    ORDER BY ac.anime_year, ac.anime_id LIMIT $5::int) x)sql"};
+// Character.anime and Company.anime: graphql_list_statements.h (they page as animeList does).
 
 // OriginalWork.anime: the first $2 adaptations by year. $1 uuid[] parents.
 inline constexpr db::Statement kOriginalWorkAnime{

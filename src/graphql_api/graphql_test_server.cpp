@@ -1,6 +1,7 @@
 // Serves the GraphQL routes for the JS checks (graphql-http audit, buildClientSchema) and the
 // benchmark. Without --database-url it serves a fresh migrated test database with the demo
 // data, dropped on exit. Prints "listening on <port>" once ready; stops on SIGINT/SIGTERM.
+// GET /metrics: the GraphQL request counters (the benchmark reads documents prepared).
 //
 //   graphql_test_server [--database-url URL] [--port N] [--threads N] [--pool-size N]
 //   graphql_test_server --print-statement gql.search   (that loader statement's SQL)
@@ -20,6 +21,7 @@
 #include "db/connection.h"
 #include "db/pool.h"
 #include "http/server.h"
+#include "observability/metrics.h"
 #include "testing/test_database.h"
 #include "write/event_applier.h"
 
@@ -77,8 +79,13 @@ int main(int argc, char** argv) {
     so.port = static_cast<uint16_t>(port);
     so.threads = threads;
     http::Server server(so);
+    observability::MetricsRegistry metrics;
+    server.Route("GET", "/metrics", [&metrics](const http::Request&) {
+      return http::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render(), {}};
+    });
     api::RegisterGraphqlRoutes(server,
-                               api::GraphqlApiOptions{.read_pool = read_pool, .applier = applier});
+                               api::GraphqlApiOptions{.read_pool = read_pool, .applier = applier},
+                               api::GraphqlHttpOptions{.metrics = &metrics});
     server.Start();
     std::printf("listening on %u\n", server.port());
     std::fflush(stdout);

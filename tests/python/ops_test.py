@@ -4,6 +4,7 @@ access line per request with GraphQL metrics, HTTPS with mTLS, and the config fi
 Usage: ops_test.py BINARY   (needs the local stack: eval "$(scripts/stack env)")
 NATS outages use a private nats-server on a free port, never the shared stack's.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -74,6 +75,17 @@ def graphql(svc, query, variables=None, headers=None):
             return r.status, dict(r.headers), r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read().decode()
+
+
+def graphql_body(svc, body):
+    """(status, body) of a POST /graphql with this JSON body."""
+    req = urllib.request.Request(svc.http_url + "/graphql", data=json.dumps(body).encode(),
+                                 method="POST", headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def access_lines(svc):
@@ -170,6 +182,25 @@ class HttpAccessLogsAndMetrics(unittest.TestCase):
                       if k.startswith("psvc_db_statement_duration_seconds_count{")}
         self.assertTrue(statements, "no SQL statement metrics")
         self.assertTrue(all(v >= 1 for v in statements.values()))
+
+
+    def test_persisted_query_hits_prepare_no_document(self):
+        def prepared():
+            return parse_metrics(self.svc.get("/metrics")[2])["psvc_graphql_documents_prepared_total"]
+
+        query = '{ anime(id: "%s") { title year } apqMetric: __typename }' % ANIME
+        ext = {"persistedQuery": {"version": 1,
+                                  "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}}
+        before = prepared()
+        status, body = graphql_body(self.svc, {"query": query, "extensions": ext})
+        self.assertEqual(status, 200, body)
+        registered = prepared()
+        self.assertEqual(registered, before + 1)  # a new document: parsed and validated once
+        for _ in range(5):
+            status, body = graphql_body(self.svc, {"extensions": ext})
+            self.assertEqual(status, 200, body)
+            self.assertIn('"data"', body)
+        self.assertEqual(prepared(), registered)  # hits: no parse, no validation
 
 
 def make_pki(directory):

@@ -29,6 +29,7 @@ std::vector<db::StatementList> AllLists() {
           saga::AllStatements(),
           api::RequestLoaders::Statements(),
           api::RequestLoaders::ListStatements(),
+          api::RequestLoaders::NestedListStatements(),
           api::SearchUpkeepStatements(),
           api::GraphServiceStatements(),
           db::ReplicaLagMonitor::Statements(),
