@@ -1,8 +1,9 @@
 // graphql-js on the hydration document and data of graphql_bench (bench/graphql): parse +
 // validate + execute per operation, as our engine does. Prints ops/s and a check digest.
 // Usage: node graphql_js_bench.mjs <schema.graphql> <data.json> '<variables json>' [seconds]
+// With PSVC_BENCH_JSON=FILE it also appends its result to FILE as a JSON line.
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,3 +58,10 @@ while (elapsed < seconds) {
 elapsed = Number(process.hrtime.bigint() - start) / 1e9;
 console.log(`graphql-js ${require('graphql/package.json').version}: ${(n / elapsed).toFixed(0)} ops/s, ` +
   `${(1e6 * elapsed / n).toFixed(1)} us/op, response_bytes=${first.length}`);
+if (process.env.PSVC_BENCH_JSON) {
+  appendFileSync(process.env.PSVC_BENCH_JSON, JSON.stringify({
+    bench: 'graphql_engine', case: 'BM_HydrationParseValidateExecute',
+    mode: `graphql-js ${require('graphql/package.json').version}`,
+    ms_per_op: 1000 * elapsed / n, rate: n / elapsed,
+  }) + '\n');
+}
