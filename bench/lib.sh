@@ -33,10 +33,17 @@ bench_emit_wrk() {
 }
 
 # bench_log_percentiles LOG_FILES...: "p50_ms p99_ms" from pgbench --log files (the third
-# column is each transaction's latency in microseconds).
+# column is each transaction's latency in microseconds; the p-th percentile is the
+# ceil(p * n)-th smallest).
 bench_log_percentiles() {
   cat "$@" | awk '{print $3}' | sort -n |
-    awk '{a[NR] = $1} END {if (NR) printf "%.3f %.3f\n", a[int(NR * 0.5) > 0 ? int(NR * 0.5) : 1] / 1000, a[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1] / 1000}'
+    awk '{a[NR] = $1}
+         END {
+           if (NR == 0) exit
+           m = int(NR * 0.5); if (m < NR * 0.5) m++; if (m < 1) m = 1
+           t = int(NR * 0.99); if (t < NR * 0.99) t++; if (t < 1) t = 1
+           printf "%.3f %.3f\n", a[m] / 1000, a[t] / 1000
+         }'
 }
 
 # bench_div A B: A / B with three decimals (0 when B is 0), a valid JSON number.

@@ -62,9 +62,10 @@ fi
 PEER=$!
 for _ in $(seq 100); do grep -q listening "$WORK/peer.out" && break; sleep 0.2; done
 PURL=http://127.0.0.1:$(grep -o 'listening on [0-9]*' "$WORK/peer.out" | grep -o '[0-9]*$')/graphql
-# Live anime only (merged and hidden ones are not listed), most viewed first, as ours.
+# Most viewed first, as ours. PostGraphile filters indexed columns only, so it cannot leave out
+# merged and hidden anime as ours does; a generated catalogue has none.
 PSEL='edges { cursor } nodes { rowId title year score animeCompaniesByAnimeId(condition: {role: \"studio\"}) { nodes { companyByCompanyId { name } } } animeCharactersByAnimeId(first: 3) { nodes { role characterByCharacterId { name } } } } pageInfo { hasNextPage endCursor }'
-printf '{"query":"{ allAnime(orderBy: [VIEW_COUNT_DESC, ROW_ID_DESC], first: 20, filter: {year: {greaterThanOrEqualTo: 1990}, mergedInto: {isNull: true}, hiddenAt: {isNull: true}}) { %s } }"}' \
+printf '{"query":"{ allAnime(orderBy: [VIEW_COUNT_DESC, ROW_ID_DESC], first: 20, filter: {year: {greaterThanOrEqualTo: 1990}}) { %s } }"}' \
   "$PSEL" > "$WORK/pg_page1.json"
 printf "postgraphile page1: "
 if curl -s -H 'Content-Type: application/json' -d @"$WORK/pg_page1.json" "$PURL" | tee "$WORK/pg.out" | head -c 120 && ! grep -q '"errors"' "$WORK/pg.out"; then
