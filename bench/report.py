@@ -26,7 +26,9 @@ GRAPH_CASES = [
     ("path(unreachable,rel)", "path (unreachable, relations only)"),
     ("compare", "compare"),
 ]
-GRAPH_NAMES = dict(GRAPH_CASES)
+GRAPH_SHORT = {"floor(no work)": "floor", "neighbors": "neighbors", "k_hop(3,max caps)": "k_hop",
+               "path(<=5 hops)": "path", "path(unreachable,rel)": "unreachable pair",
+               "compare": "compare"}
 
 
 def ms(x):
@@ -129,13 +131,15 @@ def graph_block(s, plots):
             ])
     out = [when(s), "", table(
         ["primitive", "clients", "libpq p50 / p99 ms", "libpq req/s", "gRPC, SQL engine p50 / p99 ms",
-         "req/s", "÷ libpq", "gRPC, memory engine p50 / p99 ms", "req/s", "÷ libpq"], body)]
+         "req/s", "÷ libpq", "gRPC, memory engine p50 / p99 ms", "req/s", "÷ libpq"], body),
+           "", "÷ libpq: throughput as a multiple of the libpq rounds run alternately with it (the "
+           "memory engine's run has its own libpq rounds)."]
     over = []
     for case, label in GRAPH_CASES:
         lib = find(rows, case=case, clients=1, mode="libpq", engine="sql")
         sql = find(rows, case=case, clients=1, mode="grpc", engine="sql")
         if lib and sql:
-            over.append(f"{label.split(' (')[0]} {sql['p50_ms'] - lib['p50_ms']:+.3f}")
+            over.append(f"{GRAPH_SHORT[case]} {sql['p50_ms'] - lib['p50_ms']:+.3f}")
     if over:
         out += ["", "gRPC overhead at p50, SQL engine, 1 client (gRPC p50 − libpq p50, ms): "
                 + "; ".join(over) + "."]
@@ -170,12 +174,16 @@ def scale_block(s, graph, sf10, datasets, plots):
            table(["catalogue", "primitive (1 client)", "libpq p50 ms",
                                "gRPC SQL p50 ms", "gRPC memory p50 ms", "SQL req/s",
                                "memory req/s", "memory ÷ SQL"], body)]
-    gen_rows = [[d["case"].upper().replace("SF", "SF"), f"{d['anime']:,}", f"{d['seconds']:.0f} s",
-                 d["when"], d["load"]] for d in sorted(gen.values(), key=lambda d: float(d["case"][2:]))]
+    def size(d):
+        return f"{d['bytes'] / 2**30:.1f} GiB" if d.get("bytes") else "—"
+
+    gen_rows = [[d["case"].upper(), f"{d['anime']:,}", f"{d['seconds']:.0f} s", size(d), d["when"],
+                 d["load"]] for d in sorted(gen.values(), key=lambda d: float(d["case"][2:]))]
     if gen_rows:
         out += ["", "Generating a catalogue (`postgres-service generate`, COPY with indexes and "
                 "foreign keys on, then `VACUUM ANALYZE`), as bench/run last did it:", "",
-                table(["catalogue", "anime", "wall time", "when", "load average"], gen_rows)]
+                table(["catalogue", "anime", "wall time", "database size", "when", "load average"],
+                      gen_rows)]
     out += ["", "![Cost against catalogue size](bench/graph_scale.svg)"]
     plot_graph_scale(rows, datasets, plots)
     return "\n".join(out)
