@@ -9,8 +9,13 @@
 // and an arena per answer.
 //
 //   graph_bench --database-url URL [--seconds 5] [--rounds 5] [--clients 1,8] [--seed 7]
-//               [--only PREFIX] [--server HOST:PORT | --in-process] [--no-metrics]
-//               [--deadline-ms N] [--graph-engine sql|memory]
+//               [--only PREFIX,...] [--server HOST:PORT | --in-process] [--no-metrics]
+//               [--deadline-ms N] [--graph-engine sql|memory] [--json FILE]
+//
+// --json appends one JSON object per measurement to FILE (bench/run reads these):
+//   {"bench":"graph","case":"neighbors","mode":"libpq"|"grpc","engine":"sql"|"memory",
+//    "clients":1,"n":...,"p50_ms":...,"p99_ms":...,"max_ms":...,"rate":...,"errors":0}
+// ("engine" is what the service answered with in this run; the libpq mode always runs the SQL.)
 #include <grpcpp/grpcpp.h>
 #include <CLI/CLI.hpp>
 
@@ -222,13 +227,29 @@ int ForkServer(const std::string& url, int max_clients, bool metrics, bool memor
   return port;
 }
 
-void Print(const char* primitive, const char* mode, int clients, Stats s) {
+// Prints one measurement as a table row, and as a JSON line to `json` when it is open.
+void Print(const char* primitive, const char* mode, const std::string& engine, int clients, Stats s,
+           FILE* json) {
   double n = static_cast<double>(s.ms.size());
+  double p50 = Pct(s.ms, 0.50), p99 = Pct(s.ms, 0.99), max = Pct(s.ms, 1.0);
+  double rate = n / s.seconds;
+  auto errors = static_cast<unsigned long long>(s.errors);
   std::printf("%-22s %-6s %7d %8.0f %9.3f %9.3f %9.3f %10.1f %7llu\n", primitive, mode, clients, n,
-              Pct(s.ms, 0.50), Pct(s.ms, 0.99), Pct(s.ms, 1.0), n / s.seconds,
-              static_cast<unsigned long long>(s.errors));
+              p50, p99, max, rate, errors);
   std::fflush(stdout);
+  if (json != nullptr) {
+    std::fprintf(json,
+                 "{\"bench\":\"graph\",\"case\":\"%s\",\"mode\":\"%s\",\"engine\":\"%s\","
+                 "\"clients\":%d,\"n\":%.0f,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f,"
+                 "\"rate\":%.1f,\"errors\":%llu}\n",
+                 primitive, mode, engine.c_str(), clients, n, p50, p99, max, rate, errors);
+    std::fflush(json);
+  }
 }
+
+struct FileCloser {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
 
 }  // namespace
 
@@ -238,7 +259,7 @@ int main(int argc, char** argv) {
   double seconds = 5;
   std::vector<int> client_counts{1, 8};
   uint64_t seed = 7;
-  std::string only;
+  std::vector<std::string> only;
   std::string target;
   app.add_option("--database-url", url, "catalogue to query (SF1)")
       ->envname("DATABASE_URL")
@@ -251,7 +272,8 @@ int main(int argc, char** argv) {
   app.add_option("--clients", client_counts, "concurrent clients")->delimiter(',');
   app.add_option("--seed", seed, "input selection seed")->capture_default_str();
   app.add_option("--only", only,
-                 "run only primitives whose name starts with this (e.g. neighbors)");
+                 "run only primitives whose name starts with one of these (e.g. neighbors,k_hop)")
+      ->delimiter(',');
   auto* server_opt =
       app.add_option("--server", target,
                      "host:port of a running `postgres-service serve` on the same catalogue, "
@@ -274,7 +296,17 @@ int main(int argc, char** argv) {
                  "what the service answers with (as serve --graph-engine); libpq stays SQL")
       ->check(CLI::IsMember({"sql", "memory"}))
       ->capture_default_str();
+  std::string json_path;
+  app.add_option("--json", json_path, "also append each measurement to FILE as a JSON line");
   CLI11_PARSE(app, argc, argv);
+  std::unique_ptr<FILE, FileCloser> json;
+  if (!json_path.empty()) {
+    json.reset(std::fopen(json_path.c_str(), "a"));
+    if (!json) {
+      std::fprintf(stderr, "cannot open %s\n", json_path.c_str());
+      return 1;
+    }
+  }
   const bool memory = graph_engine == "memory";
   const std::chrono::milliseconds call_deadline(deadline_ms);
   psvc::api::ConfigureGrpcRuntime();
@@ -410,7 +442,9 @@ int main(int argc, char** argv) {
   for (auto& c : cases) {
     if ((std::string(c.name).starts_with("path(unr") && in.apart.empty()) ||
         (std::string(c.name).starts_with("path(<") && in.near.empty()) ||
-        !std::string(c.name).starts_with(only)) {
+        (!only.empty() && std::none_of(only.begin(), only.end(), [&](const std::string& p) {
+          return std::string(c.name).starts_with(p);
+        }))) {
       continue;
     }
     for (int clients : client_counts) {
@@ -427,8 +461,8 @@ int main(int argc, char** argv) {
         first += *std::max_element(made.begin(), made.end()) * clients;
       }
       double base = Pct(libpq.ms, 0.50), over = Pct(grpc.ms, 0.50) - base;
-      Print(c.name, "libpq", clients, std::move(libpq));
-      Print(c.name, "grpc", clients, std::move(grpc));
+      Print(c.name, "libpq", graph_engine, clients, std::move(libpq), json.get());
+      Print(c.name, "grpc", graph_engine, clients, std::move(grpc), json.get());
       char line[128];
       std::snprintf(line, sizeof line, "%-22s %7d %9.3f ms (%.0f%% of libpq p50)", c.name, clients,
                     over, 100 * over / base);

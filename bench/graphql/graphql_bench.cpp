@@ -1,9 +1,16 @@
 // Parse + validate + execute of a hydration document (5 object levels, ~40 fields, fragments,
 // variables) over in-memory data: operations per second and heap allocations per operation,
 // then the same document and data through graphql-js (bench/graphql/graphql_js_bench.mjs).
+//   graphql_bench [--json FILE] [Google Benchmark flags, e.g. --benchmark_min_time=0.2]
+// --json appends one JSON object per benchmark to FILE, graphql-js's included (bench/run reads
+// these): {"bench":"graphql_engine","case":...,"mode":"ours"|"graphql-js","ms_per_op":...,
+// "rate":...,"allocs_per_op":...}. Both engines run single-threaded, so these are CPU time per
+// operation: on a shared machine wall time also counts the time other processes held the CPU.
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -126,18 +133,61 @@ void BM_ParseValidateOnly(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseValidateOnly)->Unit(benchmark::kMicrosecond);
 
+// The console table as usual, and each run as a JSON line when a file is given.
+class JsonLinesReporter : public benchmark::ConsoleReporter {
+ public:
+  explicit JsonLinesReporter(FILE* json) : json_(json) {}
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    if (json_ == nullptr) return;
+    for (const Run& run : runs) {
+      if (run.error_occurred || run.iterations == 0) continue;
+      double seconds_per_op = run.cpu_accumulated_time / static_cast<double>(run.iterations);
+      auto allocs = run.counters.find("allocs/op");
+      std::fprintf(json_,
+                   "{\"bench\":\"graphql_engine\",\"case\":\"%s\",\"mode\":\"ours\","
+                   "\"ms_per_op\":%.4f,\"rate\":%.1f,\"allocs_per_op\":%.0f}\n",
+                   run.benchmark_name().c_str(), 1000 * seconds_per_op, 1 / seconds_per_op,
+                   allocs == run.counters.end() ? 0.0 : allocs->second.value);
+      std::fflush(json_);
+    }
+  }
+
+ private:
+  FILE* json_;
+};
+
 }  // namespace
 }  // namespace psvc::graphql
 
 int main(int argc, char** argv) {
+  // --json FILE is ours; every other flag goes to Google Benchmark.
+  std::string json_path;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
+      json_path = argv[++i];
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  FILE* json = json_path.empty() ? nullptr : std::fopen(json_path.c_str(), "a");
+  if (!json_path.empty() && json == nullptr) {
+    std::fprintf(stderr, "cannot open %s\n", json_path.c_str());
+    return 1;
+  }
   benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
+  psvc::graphql::JsonLinesReporter reporter(json);
+  benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
+  if (json != nullptr) std::fclose(json);
   // The same document and data through graphql-js, in the same run.
   auto& f = psvc::graphql::GetFixture();
   std::string cmd =
       "node " + std::string(PSVC_SOURCE_DIR) + "/bench/graphql/graphql_js_bench.mjs " + f.dir +
       "/bench_graphql_schema.graphql " + f.data_path + " '" + psvc::graphql::kVariables + "'";
+  if (!json_path.empty()) cmd = "PSVC_BENCH_JSON='" + json_path + "' " + cmd;
   std::cout << "\n--- graphql-js (same document, same data) ---\n" << std::flush;
   int rc = std::system(cmd.c_str());
   if (rc != 0) std::cout << "graphql-js run failed (needs node and tests/js/node_modules)\n";

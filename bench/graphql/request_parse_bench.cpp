@@ -3,7 +3,10 @@
 // the same bytes (the baseline: the library alone, no depth limit, no Values built). Prints
 // p50 / max over the rounds and throughput per shape. Linked with tcmalloc as serve is: the
 // first round of a shape pays the kernel's first touch of its memory, later rounds reuse it.
-//   request_parse_bench [--rounds N]
+//   request_parse_bench [--rounds N] [--json FILE]
+// --json appends one JSON object per shape and decoder to FILE (bench/run reads these):
+//   {"bench":"request_parse","case":...,"mode":"ours"|"rapidjson","outcome":"ok"|"400",
+//    "p50_ms":...,"max_ms":...,"mb_s":...}
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -11,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -94,12 +98,36 @@ Result Time(int rounds, const std::function<void()>& fn) {
   return {p50, ms.back(), (kSize / 1048576.0) / (p50 / 1000)};
 }
 
+struct FileCloser {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
+
+void Emit(FILE* json, const char* shape, const char* mode, const std::string& outcome,
+          const Result& r) {
+  if (json == nullptr) return;
+  std::string name;  // shape names are ASCII; escape the one backslash some carry
+  for (const char* c = shape; *c != 0; ++c)
+    name += *c == '\\' ? std::string("\\\\") : std::string(1, *c);
+  std::fprintf(json,
+               "{\"bench\":\"request_parse\",\"case\":\"%s\",\"mode\":\"%s\",\"outcome\":\"%s\","
+               "\"p50_ms\":%.4f,\"max_ms\":%.4f,\"mb_s\":%.1f}\n",
+               name.c_str(), mode, outcome.c_str(), r.p50_ms, r.max_ms, r.mb_per_s);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int rounds = 21;
+  std::unique_ptr<FILE, FileCloser> json;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::max(1, std::atoi(argv[i + 1]));
+    if (std::strcmp(argv[i], "--json") == 0) {
+      json.reset(std::fopen(argv[i + 1], "a"));
+      if (!json) {
+        std::fprintf(stderr, "cannot open %s\n", argv[i + 1]);
+        return 1;
+      }
+    }
   }
   std::printf("%-30s %9s | %28s | %28s\n", "1 MiB body shape", "outcome",
               "DecodeJsonBody p50 / max ms  MB/s", "RapidJSON DOM p50 / max ms  MB/s");
@@ -117,6 +145,8 @@ int main(int argc, char** argv) {
     std::printf("%-30s %9s | %9.2f / %7.2f  %8.0f | %9.2f / %7.2f  %8.0f\n", shape.name,
                 outcome.c_str(), ours.p50_ms, ours.max_ms, ours.mb_per_s, base.p50_ms, base.max_ms,
                 base.mb_per_s);
+    Emit(json.get(), shape.name, "ours", outcome, ours);
+    Emit(json.get(), shape.name, "rapidjson", outcome, base);
   }
   // A document at the token cap (15,000) goes on to the parser and validator.
   std::string query = "{";
@@ -134,5 +164,6 @@ int main(int argc, char** argv) {
   });
   std::printf("%-30s %9s | %9.2f / %7.2f  (decode + parse + validate, %zu bytes)\n",
               "query of 15,000 tokens", "ok", doc.p50_ms, doc.max_ms, body.size());
+  Emit(json.get(), "query of 15,000 tokens (decode + parse + validate)", "ours", "ok", doc);
   return 0;
 }

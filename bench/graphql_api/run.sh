@@ -8,11 +8,13 @@
 # PSVC_BENCH_POOL (default 8, serve's --read-pool-size): database connections of both servers.
 # PSVC_BENCH_HTTP_THREADS (default 4, serve's --http-threads): our handler threads, each holding
 # at most one of those connections at a time.
+# PSVC_BENCH_JSON=FILE: also append each measurement to FILE as a JSON line (bench/lib.sh).
 set -euo pipefail
 BUILD=${1:?build dir}; DB=${2:?database url}; SECS=${3:-15}
 POOL=${PSVC_BENCH_POOL:-8}
 HTTP_THREADS=${PSVC_BENCH_HTTP_THREADS:-4}
 HERE=$(cd "$(dirname "$0")" && pwd); WORK=$(mktemp -d)
+source "$HERE/../lib.sh"
 SERVER=; PEER=
 trap 'kill $SERVER $PEER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, pool $POOL, our HTTP threads $HTTP_THREADS"
@@ -61,9 +63,13 @@ printf '{"query":"{ search(query: \\"%s\\", limit: 10) { kind matched node { ...
 echo "== ours: SQL statements per request: hydration $(statements_per_request "$WORK/hydration.json" "$URL"), typeahead $(statements_per_request "$WORK/typeahead.json" "$URL") (pg_stat_statements over 20 requests)"
 
 echo "== GraphQL hydration (wrk, 32 connections, ${SECS}s)"
-wrk -t2 -c32 -d"${SECS}s" --latency -s "$WORK/hydration.lua" "$URL" | grep -E "50%|99%|Requests/sec|Non-2xx"
+wrk -t2 -c32 -d"${SECS}s" --latency -s "$WORK/hydration.lua" "$URL" > "$WORK/wrk.out"
+grep -E "50%|99%|Requests/sec|Non-2xx" "$WORK/wrk.out"
+bench_emit_wrk graphql_api hydration ours 32 "$WORK/wrk.out"
 echo "== GraphQL typeahead (wrk, 32 connections, ${SECS}s)"
-wrk -t2 -c32 -d"${SECS}s" --latency -s "$WORK/typeahead.lua" "$URL" | grep -E "50%|99%|Requests/sec|Non-2xx"
+wrk -t2 -c32 -d"${SECS}s" --latency -s "$WORK/typeahead.lua" "$URL" > "$WORK/wrk.out"
+grep -E "50%|99%|Requests/sec|Non-2xx" "$WORK/wrk.out"
+bench_emit_wrk graphql_api typeahead ours 32 "$WORK/wrk.out"
 kill $SERVER; wait $SERVER 2>/dev/null || true
 
 # The same statements the API sends for these documents, through libpq (pgbench), 32 clients,
@@ -76,8 +82,11 @@ ARR="'{$IDS}'::uuid[]"
   echo "WITH r AS (SELECT anime_id AS src, related_anime_id AS dst, relation_type AS type, 0 AS inferred FROM anime_relation WHERE anime_id = ANY($ARR) UNION ALL SELECT related_anime_id, anime_id, psvc_inverse_relation(relation_type), 1 FROM anime_relation WHERE related_anime_id = ANY($ARR)), d AS (SELECT DISTINCT ON (src, dst) src, dst, type FROM r ORDER BY src, dst, inferred) SELECT d.src, d.type, a.id, a.title, a.title_english, a.title_japanese, array_to_json(a.synonyms)::text, a.type, a.status, a.season, a.year, a.episode_count, a.synopsis, a.score, a.view_count, a.version FROM d JOIN anime a ON a.id = d.dst ORDER BY d.src, a.year NULLS LAST, a.id;"
 } > "$WORK/hydration.sql"
 echo "== libpq baseline: hydration statements (pgbench, 32 clients, ${SECS}s)"
-PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench -n -M prepared -c32 -j2 -T"$SECS" -f "$WORK/hydration.sql" --log --log-prefix="$WORK/h" "$DB" 2>&1 | grep -E "latency average|tps|rror"
-awk '{print $3}' "$WORK"/h.* | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f ms  p99 %.2f ms\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
+PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench -n -M prepared -c32 -j2 -T"$SECS" -f "$WORK/hydration.sql" --log --log-prefix="$WORK/h" "$DB" > "$WORK/pgb.out" 2>&1
+grep -E "latency average|tps|rror" "$WORK/pgb.out"
+read -r P50 P99 < <(bench_log_percentiles "$WORK"/h.*)
+echo "p50 $P50 ms  p99 $P99 ms"
+bench_emit graphql_api hydration libpq 32 "$P50" "$P99" "$(awk '/^tps/ {print $3}' "$WORK/pgb.out")"
 # Typeahead: the statement the API sends for a 3-letter query whose selection the hits answer
 # (gql.search_prefix3), with a random prefix from the same list bound as its text parameter
 # (pgbench can only draw numbers, so a first statement picks the prefix: each transaction is
@@ -92,8 +101,11 @@ SEARCH=$("$BUILD/src/graphql_api/graphql_test_server" --print-statement gql.sear
   echo ";"; } > "$WORK/search.sql"
 rm -f "$WORK"/h.*
 echo "== libpq baseline: search statement gql.search_prefix3 (pgbench, 32 clients, ${SECS}s)"
-PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench -n -M prepared -c32 -j2 -T"$SECS" -f "$WORK/search.sql" --log --log-prefix="$WORK/s" "$DB" 2>&1 | grep -E "latency average|tps|rror"
-awk '{print $3}' "$WORK"/s.* | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f ms  p99 %.2f ms\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
+PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench -n -M prepared -c32 -j2 -T"$SECS" -f "$WORK/search.sql" --log --log-prefix="$WORK/s" "$DB" > "$WORK/pgb.out" 2>&1
+grep -E "latency average|tps|rror" "$WORK/pgb.out"
+read -r P50 P99 < <(bench_log_percentiles "$WORK"/s.*)
+echo "p50 $P50 ms  p99 $P99 ms"
+bench_emit graphql_api typeahead libpq 32 "$P50" "$P99" "$(awk '/^tps/ {print $3}' "$WORK/pgb.out")"
 
 # PostGraphile 5 (amber preset + connection-filter plugin) on the same database, the same 20
 # anime, two ways: one `allAnime(filter: {rowId: {in: [...]}})` list (the equivalent of our
@@ -137,6 +149,8 @@ for form in list alias; do
   fi
   printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nlocal f = io.open("%s"); wrk.body = f:read("*a"); f:close()\n' "$body" > "$WORK/pg_$form.lua"
   echo "== PostGraphile 5 hydration, $form form (wrk, 32 connections, ${SECS}s)"
-  wrk -t2 -c32 -d"${SECS}s" --latency -s "$WORK/pg_$form.lua" "$PURL" | grep -E "50%|99%|Requests/sec|Non-2xx"
+  wrk -t2 -c32 -d"${SECS}s" --latency -s "$WORK/pg_$form.lua" "$PURL" > "$WORK/wrk.out"
+  grep -E "50%|99%|Requests/sec|Non-2xx" "$WORK/wrk.out"
+  bench_emit_wrk graphql_api hydration "postgraphile-$form" 32 "$WORK/wrk.out"
 done
 echo "== $(date -u '+%H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -6,8 +6,10 @@
 # flush included), then typeahead latency alone and while views run.
 #   bench/views/run.sh <build dir> [seconds] [http port]
 # Needs the local stack (eval "$(scripts/stack env)"). PSVC_BENCH_HTTP_THREADS (default 4),
-# PSVC_BENCH_FLUSH_MS (serve's --view-flush-ms, default 1000).
+# PSVC_BENCH_FLUSH_MS (serve's --view-flush-ms, default 1000). PSVC_BENCH_JSON=FILE: also
+# append each measurement to FILE as a JSON line (bench/lib.sh).
 set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 BUILD=${1:?build dir}; SECS=${2:-10}; PORT=${3:-57301}
 HTTP_THREADS=${PSVC_BENCH_HTTP_THREADS:-4}
 FLUSH_MS=${PSVC_BENCH_FLUSH_MS:-1000}
@@ -88,28 +90,38 @@ run_wrk() {  # label script
     "$(awk '$1 == "50%" {print $2}' "$WORK/wrk.out")" "$(awk '$1 == "99%" {print $2}' "$WORK/wrk.out")" \
     "$(echo "$bytes / $views" | bc -l)" "$views" \
     "$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$WORK/wrk.out" | grep -o '[0-9]*$' || echo 0)"
+  bench_emit views "$3" ours 32 "$(bench_ms "$(awk '$1 == "50%" {print $2}' "$WORK/wrk.out")")" \
+    "$(bench_ms "$(awk '$1 == "99%" {print $2}' "$WORK/wrk.out")")" "$(bench_div "$views" "$SECS")" \
+    "\"wal_bytes_per_view\":$(bench_div "$bytes" "$views")"
 }
 run_pgbench() {  # label script
   local v0 w0 w1 v1
   v0=$(total_views); w0=$(wal)
-  pgbench -n -c32 -j2 -T "$SECS" -r -f "$WORK/$2" "$DB" > "$WORK/pgb.out" 2>&1
+  rm -f "$WORK"/pl.*
+  pgbench -n -c32 -j2 -T "$SECS" -r -f "$WORK/$2" --log --log-prefix="$WORK/pl" "$DB" > "$WORK/pgb.out" 2>&1
   v1=$(total_views); w1=$(wal)
   local views=$((v1 - v0)) bytes
   bytes=$(wal_diff "$w0" "$w1")
   printf '%-34s %8.0f views/s  mean latency %s ms  WAL %6.1f bytes/view\n' "$1" \
     "$(echo "$views / $SECS" | bc -l)" "$(awk '/latency average/ {print $4}' "$WORK/pgb.out")" \
     "$(echo "$bytes / $views" | bc -l)"
+  local p50 p99
+  read -r p50 p99 < <(bench_log_percentiles "$WORK"/pl.*)
+  bench_emit views "$3" libpq 32 "$p50" "$p99" "$(bench_div "$views" "$SECS")" \
+    "\"wal_bytes_per_view\":$(bench_div "$bytes" "$views")"
 }
 
-run_wrk "recordView, one anime" one.lua
-run_wrk "recordView, 1,000 anime" many.lua
-run_pgbench "UPDATE per view (pgbench), one anime" one.sql
-run_pgbench "UPDATE per view (pgbench), 1,000" many.sql
+run_wrk "recordView, one anime" one.lua one_anime
+run_wrk "recordView, 1,000 anime" many.lua many_anime
+run_pgbench "UPDATE per view (pgbench), one anime" one.sql one_anime
+run_pgbench "UPDATE per view (pgbench), 1,000" many.sql many_anime
 
 wrk -t1 -c4 -d"${SECS}s" --latency -s "$WORK/typeahead.lua" "$URL" > "$WORK/ta.out"
 echo "typeahead alone (4 conn)           p50 $(awk '$1 == "50%" {print $2}' "$WORK/ta.out") p99 $(awk '$1 == "99%" {print $2}' "$WORK/ta.out")"
+bench_emit_wrk views typeahead_alone ours 4 "$WORK/ta.out"
 wrk -t1 -c28 -d"${SECS}s" -s "$WORK/many.lua" "$URL" > /dev/null &
 VIEWS=$!
 wrk -t1 -c4 -d"${SECS}s" --latency -s "$WORK/typeahead.lua" "$URL" > "$WORK/ta.out"
 wait $VIEWS
 echo "typeahead while views run (4+28)   p50 $(awk '$1 == "50%" {print $2}' "$WORK/ta.out") p99 $(awk '$1 == "99%" {print $2}' "$WORK/ta.out")"
+bench_emit_wrk views typeahead_with_views ours 4 "$WORK/ta.out"

@@ -1,18 +1,26 @@
 // Write path throughput and outbox lag.
-//  1. AnimeEnriched events/s through gRPC ApplyEvents (batches), beside the same events
-//     applied in-process through write::EventApplier (the SQL without gRPC).
+//  1. AnimeEnriched events/s through gRPC ApplyEvents (batches), beside the same batches
+//     applied in-process through write::EventApplier::ApplyBatch (the same SQL through libpq,
+//     without gRPC), and one event per transaction (EventApplier::Apply).
 //  2. Events/s through JetStream: publish to the ingestion stream, the consumer applies.
 //  3. Outbox lag (row insert → JetStream ack) while applying at a fixed rate.
 // Each run uses a fresh database and its own stream names.
 //
 //   write_bench --admin-url URL --nats-url URL [--seconds 5] [--clients 4] [--batch 100]
+//               [--js-events 5000] [--lag-rate 1000] [--json FILE]
+//
+// --json appends one JSON object per measurement to FILE (bench/run reads these):
+//   {"bench":"write","case":...,"mode":...,"clients":4,"batch":100,"p50_ms":...,
+//    "p99_ms":...,"rate":...}   (rate in events/s; latency per call: one event or one batch)
 #include <grpcpp/grpcpp.h>
 #include <nats/nats.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <mutex>
 #include <thread>
 
 #include "anime/write/v1/write_service.grpc.pb.h"
@@ -85,6 +93,35 @@ ev::EventEnvelope Enriched(uint64_t n) {
   return env;
 }
 
+/// Throughput and per-call latency of one measurement.
+struct Result {
+  double rate = 0;  // events/s
+  double p50_ms = 0, p99_ms = 0;
+};
+
+/// Collects per-call latencies from several threads.
+class Latencies {
+ public:
+  void Add(std::vector<double> ms) {
+    std::lock_guard lock(mutex_);
+    all_.insert(all_.end(), ms.begin(), ms.end());
+  }
+  double Pct(double p) {
+    std::lock_guard lock(mutex_);
+    if (all_.empty()) return 0;
+    std::sort(all_.begin(), all_.end());
+    return all_[std::min(all_.size() - 1, static_cast<size_t>(p * all_.size()))];
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<double> all_;
+};
+
+double MsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
 struct Db {
   std::string admin, url, name;
   Db(const std::string& admin_url, const std::string& tag) : admin(admin_url) {
@@ -104,27 +141,44 @@ struct Db {
   }
 };
 
-double RunDirect(const std::string& admin, int clients, double seconds) {
+// Applies events in-process from `clients` threads: one event per transaction when `batch`
+// is 1 (EventApplier::Apply), else `batch` events per transaction (ApplyBatch, what gRPC
+// ApplyEvents runs).
+Result RunDirect(const std::string& admin, int clients, int batch, double seconds) {
   Db db(admin, "direct");
   psvc::db::Pool pool({.url = db.url, .size = static_cast<size_t>(clients)});
   psvc::write::EventApplier applier(pool);
   std::atomic<uint64_t> next{0}, done{0};
+  Latencies latencies;
   auto end = Clock::now() + std::chrono::duration<double>(seconds);
   std::vector<std::thread> threads;
   auto start = Clock::now();
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&] {
+      std::vector<double> ms;
       while (Clock::now() < end) {
-        applier.Apply(psvc::api::DecodeEnvelope(Enriched(next++)));
-        ++done;
+        std::vector<psvc::write::Event> events;
+        for (int i = 0; i < batch; ++i) {
+          events.push_back(psvc::api::DecodeEnvelope(Enriched(next++)));
+        }
+        auto t0 = Clock::now();
+        if (batch == 1) {
+          applier.Apply(std::move(events.front()));
+        } else {
+          applier.ApplyBatch(std::move(events));
+        }
+        ms.push_back(MsSince(t0));
+        done += batch;
       }
+      latencies.Add(std::move(ms));
     });
   }
   for (auto& t : threads) t.join();
-  return done / std::chrono::duration<double>(Clock::now() - start).count();
+  return {done / std::chrono::duration<double>(Clock::now() - start).count(), latencies.Pct(0.50),
+          latencies.Pct(0.99)};
 }
 
-double RunGrpc(const std::string& admin, int clients, int batch, double seconds) {
+Result RunGrpc(const std::string& admin, int clients, int batch, double seconds) {
   Db db(admin, "grpc");
   psvc::db::Pool pool({.url = db.url, .size = static_cast<size_t>(clients)});
   psvc::write::EventApplier applier(pool);
@@ -132,6 +186,7 @@ double RunGrpc(const std::string& admin, int clients, int batch, double seconds)
   psvc::api::RegisterWriteService(server, applier);
   server.Start();
   std::atomic<uint64_t> next{0}, done{0}, failed{0};
+  Latencies latencies;
   auto end = Clock::now() + std::chrono::duration<double>(seconds);
   std::vector<std::thread> threads;
   auto start = Clock::now();
@@ -141,12 +196,16 @@ double RunGrpc(const std::string& admin, int clients, int batch, double seconds)
       args.SetInt("grpc.channel_id", c);
       auto stub = wpb::PostgresWriteService::NewStub(grpc::CreateCustomChannel(
           "127.0.0.1:" + std::to_string(server.port()), grpc::InsecureChannelCredentials(), args));
+      std::vector<double> ms;
       while (Clock::now() < end) {
         wpb::ApplyEventsRequest req;
         for (int i = 0; i < batch; ++i) *req.add_events() = Enriched(next++);
         wpb::ApplyEventsResponse resp;
         grpc::ClientContext ctx;
-        if (!stub->ApplyEvents(&ctx, req, &resp).ok()) {
+        auto t0 = Clock::now();
+        bool ok = stub->ApplyEvents(&ctx, req, &resp).ok();
+        ms.push_back(MsSince(t0));
+        if (!ok) {
           failed += batch;
           continue;
         }
@@ -158,15 +217,17 @@ double RunGrpc(const std::string& admin, int clients, int batch, double seconds)
           }
         }
       }
+      latencies.Add(std::move(ms));
     });
   }
   for (auto& t : threads) t.join();
-  double rate = done / std::chrono::duration<double>(Clock::now() - start).count();
+  Result result{done / std::chrono::duration<double>(Clock::now() - start).count(),
+                latencies.Pct(0.50), latencies.Pct(0.99)};
   if (failed)
     std::printf("  (grpc: %llu events not applied)\n",
                 static_cast<unsigned long long>(failed.load()));
   server.Shutdown(1s);
-  return rate;
+  return result;
 }
 
 double RunJetStream(const std::string& admin, const std::string& nats_url, int events) {
@@ -224,7 +285,10 @@ double RunJetStream(const std::string& admin, const std::string& nats_url, int e
   return rate;
 }
 
-void RunOutboxLag(const std::string& admin, const std::string& nats_url, int rate, double seconds) {
+// Returns the achieved write rate and the lag's p50/p99 as the upper bounds of the relay's
+// latency buckets (-1: beyond the last bucket).
+Result RunOutboxLag(const std::string& admin, const std::string& nats_url, int rate,
+                    double seconds) {
   Db db(admin, "lag");
   std::string tag = "bench" + std::to_string(getpid());
   psvc::db::Pool pool({.url = db.url, .size = 4});
@@ -282,6 +346,15 @@ void RunOutboxLag(const std::string& admin, const std::string& nats_url, int rat
     }
     return std::string("?");
   };
+  auto bound = [&](double p) {
+    uint64_t want = static_cast<uint64_t>(p * total), running = 0;
+    for (size_t i = 0; i < s.latency_buckets.size() && i < s.kLatencyBucketsMs.size(); ++i) {
+      running += s.latency_buckets[i];
+      if (running >= want) return static_cast<double>(s.kLatencyBucketsMs[i]);
+    }
+    return -1.0;
+  };
+  Result result{sent / std::chrono::duration<double>(wrote).count(), bound(0.5), bound(0.99)};
   std::printf(
       "outbox lag at %d events/s for %.0f s: %llu rows written (%.0f/s achieved), "
       "published %llu; p50 %s, p99 %s, max %.1f ms, mean %.2f ms\n",
@@ -297,7 +370,12 @@ void RunOutboxLag(const std::string& admin, const std::string& nats_url, int rat
   js_DeleteStream(js, ro.stream.c_str(), nullptr, nullptr);
   jsCtx_Destroy(js);
   natsConnection_Destroy(nc);
+  return result;
 }
+
+struct FileCloser {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
 
 }  // namespace
 
@@ -319,15 +397,49 @@ int main(int argc, char** argv) {
   app.add_option("--js-events", js_events, "events published to JetStream")->capture_default_str();
   app.add_option("--lag-rate", lag_rate, "events/s for the outbox lag measurement")
       ->capture_default_str();
+  std::string json_path;
+  app.add_option("--json", json_path, "also append each measurement to FILE as a JSON line");
   CLI11_PARSE(app, argc, argv);
+  std::unique_ptr<FILE, FileCloser> json;
+  if (!json_path.empty()) {
+    json.reset(std::fopen(json_path.c_str(), "a"));
+    if (!json) {
+      std::fprintf(stderr, "cannot open %s\n", json_path.c_str());
+      return 1;
+    }
+  }
+  auto emit = [&](const char* name, const char* mode, int threads, int per_call, Result r) {
+    if (!json) return;
+    std::fprintf(json.get(),
+                 "{\"bench\":\"write\",\"case\":\"%s\",\"mode\":\"%s\",\"clients\":%d,"
+                 "\"batch\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"rate\":%.1f}\n",
+                 name, mode, threads, per_call, r.p50_ms, r.p99_ms, r.rate);
+    std::fflush(json.get());
+  };
   psvc::api::ConfigureGrpcRuntime();  // as serve does
-  std::printf("AnimeEnriched (8 characters, 2 companies, 2 relations, 1 work) events/s:\n");
-  std::printf("  direct EventApplier, %d threads: %.0f events/s\n", clients,
-              RunDirect(admin, clients, seconds));
-  std::printf("  gRPC ApplyEvents, %d clients x batch %d: %.0f events/s\n", clients, batch,
-              RunGrpc(admin, clients, batch, seconds));
-  std::printf("  JetStream consumer, %d events: %.0f events/s\n", js_events,
-              RunJetStream(admin, nats_url, js_events));
-  RunOutboxLag(admin, nats_url, lag_rate, seconds);
+  std::printf(
+      "AnimeEnriched (8 characters, 2 companies, 2 relations, 1 work) events/s, "
+      "latency per call:\n");
+  auto show = [](const char* what, Result r) {
+    std::printf("  %-44s %7.0f events/s  p50 %8.2f ms  p99 %8.2f ms\n", what, r.rate, r.p50_ms,
+                r.p99_ms);
+  };
+  char label[96];
+  Result single = RunDirect(admin, clients, 1, seconds);
+  std::snprintf(label, sizeof label, "direct Apply, %d threads, 1 event/transaction:", clients);
+  show(label, single);
+  emit("enriched", "direct", clients, 1, single);
+  Result direct = RunDirect(admin, clients, batch, seconds);
+  std::snprintf(label, sizeof label, "direct ApplyBatch, %d threads x batch %d:", clients, batch);
+  show(label, direct);
+  emit("enriched", "direct", clients, batch, direct);
+  Result grpc = RunGrpc(admin, clients, batch, seconds);
+  std::snprintf(label, sizeof label, "gRPC ApplyEvents, %d clients x batch %d:", clients, batch);
+  show(label, grpc);
+  emit("enriched", "grpc", clients, batch, grpc);
+  Result js{RunJetStream(admin, nats_url, js_events), 0, 0};
+  std::printf("  JetStream consumer, %d events: %.0f events/s\n", js_events, js.rate);
+  emit("enriched", "jetstream", 1, 128, js);
+  emit("outbox_lag", "relay", 4, 1, RunOutboxLag(admin, nats_url, lag_rate, seconds));
   return 0;
 }

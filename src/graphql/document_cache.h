@@ -1,7 +1,7 @@
 #pragma once
 /// Parsed and validated documents by query text, shared between requests: clients send the same
 /// few documents over and over, and parsing plus validation were ~2% of the GraphQL server's
-/// CPU on typeahead (docs/benchmarks.md, session 4).
+/// CPU on typeahead (docs/benchmarks.md, GraphQL API).
 
 #include <cstddef>
 #include <list>
