@@ -6,6 +6,11 @@
 // Each run uses a fresh database and its own stream names.
 //
 //   write_bench --admin-url URL --nats-url URL [--seconds 5] [--clients 4] [--batch 100]
+//   write_bench ... --notify-ab [--ab-rounds 2]
+// --notify-ab measures the direct, gRPC and JetStream paths with the outbox's NOTIFY as migrated
+// (gated: one notifying transaction at a time), in every writing transaction (the trigger
+// before migration 0021) and without it, in one run: PostgreSQL serializes the commits of
+// transactions that NOTIFY, so this is what the wake-up costs writers.
 #include <grpcpp/grpcpp.h>
 #include <nats/nats.h>
 #include <unistd.h>
@@ -85,9 +90,14 @@ ev::EventEnvelope Enriched(uint64_t n) {
   return env;
 }
 
+// The outbox's NOTIFY trigger: as migrated (only the transaction holding the gate notifies,
+// migration 0021), one NOTIFY in every writing transaction (before 0021), or none.
+enum class Notify { kGated, kEvery, kNone };
+
 struct Db {
   std::string admin, url, name;
-  Db(const std::string& admin_url, const std::string& tag) : admin(admin_url) {
+  Db(const std::string& admin_url, const std::string& tag, Notify notify = Notify::kGated)
+      : admin(admin_url) {
     name = "psvc_bench_write_" + tag + "_" + std::to_string(getpid());
     auto c = psvc::db::Connection::Open(admin);
     c.Exec("DROP DATABASE IF EXISTS " + name);
@@ -95,6 +105,15 @@ struct Db {
     url = admin.substr(0, admin.rfind('/')) + "/" + name;
     auto d = psvc::db::Connection::Open(url);
     psvc::db::Migrator(d, psvc::db::EmbeddedMigrations()).Apply();
+    if (notify != Notify::kGated) d.Exec("DROP TRIGGER qdrant_outbox_notify ON qdrant_outbox");
+    if (notify == Notify::kEvery) {
+      d.Exec(
+          "CREATE FUNCTION notify_every_transaction() RETURNS trigger LANGUAGE plpgsql AS "
+          "$$ BEGIN PERFORM pg_notify('qdrant_outbox', ''); RETURN NULL; END $$");
+      d.Exec(
+          "CREATE TRIGGER qdrant_outbox_notify AFTER INSERT ON qdrant_outbox "
+          "FOR EACH STATEMENT EXECUTE FUNCTION notify_every_transaction()");
+    }
   }
   ~Db() {
     try {
@@ -104,8 +123,9 @@ struct Db {
   }
 };
 
-double RunDirect(const std::string& admin, int clients, double seconds) {
-  Db db(admin, "direct");
+double RunDirect(const std::string& admin, int clients, double seconds,
+                 Notify notify = Notify::kGated) {
+  Db db(admin, "direct", notify);
   psvc::db::Pool pool({.url = db.url, .size = static_cast<size_t>(clients)});
   psvc::write::EventApplier applier(pool);
   std::atomic<uint64_t> next{0}, done{0};
@@ -124,8 +144,41 @@ double RunDirect(const std::string& admin, int clients, double seconds) {
   return done / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-double RunGrpc(const std::string& admin, int clients, int batch, double seconds) {
-  Db db(admin, "grpc");
+// Small writes: EpisodeAired events (an episode upsert, a version bump and an outbox row, one
+// transaction each), every thread on its own anime so that no row lock is shared: what is left
+// to serialise is the commit itself.
+double RunDirectEpisodes(const std::string& admin, int clients, double seconds, Notify notify) {
+  Db db(admin, "episodes", notify);
+  psvc::db::Pool pool({.url = db.url, .size = static_cast<size_t>(clients)});
+  psvc::write::EventApplier applier(pool);
+  std::vector<psvc::write::Event> anime;
+  for (int c = 0; c < clients; ++c) anime.push_back(psvc::api::DecodeEnvelope(Enriched(c)));
+  applier.ApplyBatch(std::move(anime));
+  std::atomic<uint64_t> done{0};
+  auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> threads;
+  auto start = Clock::now();
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      for (uint64_t i = 0; Clock::now() < end; ++i) {
+        psvc::write::EpisodeAired ep{Id(0xa0, c),
+                                     Id(0xb0, (uint64_t(c) << 32) | i),
+                                     static_cast<int32_t>(i % 2000),
+                                     "Episode",
+                                     {},
+                                     {}};
+        applier.Apply({Id(0xe3, (uint64_t(c) << 32) | i), 1700000000000, "bench", ep});
+        ++done;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return done / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double RunGrpc(const std::string& admin, int clients, int batch, double seconds,
+               Notify notify = Notify::kGated) {
+  Db db(admin, "grpc", notify);
   psvc::db::Pool pool({.url = db.url, .size = static_cast<size_t>(clients)});
   psvc::write::EventApplier applier(pool);
   psvc::api::GrpcServer server({.address = "127.0.0.1:0", .max_threads = clients * 2 + 4});
@@ -169,8 +222,9 @@ double RunGrpc(const std::string& admin, int clients, int batch, double seconds)
   return rate;
 }
 
-double RunJetStream(const std::string& admin, const std::string& nats_url, int events) {
-  Db db(admin, "js");
+double RunJetStream(const std::string& admin, const std::string& nats_url, int events,
+                    Notify notify = Notify::kGated) {
+  Db db(admin, "js", notify);
   std::string tag = "bench" + std::to_string(getpid());
   psvc::db::Pool pool({.url = db.url, .size = 4});
   psvc::write::EventApplier applier(pool);
@@ -319,8 +373,37 @@ int main(int argc, char** argv) {
   app.add_option("--js-events", js_events, "events published to JetStream")->capture_default_str();
   app.add_option("--lag-rate", lag_rate, "events/s for the outbox lag measurement")
       ->capture_default_str();
+  bool notify_ab = false;
+  int ab_rounds = 2;
+  app.add_flag("--notify-ab", notify_ab,
+               "Measure the write paths with the outbox NOTIFY gated, in every transaction, and "
+               "without it");
+  app.add_option("--ab-rounds", ab_rounds, "with --notify-ab: alternations")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   psvc::api::ConfigureGrpcRuntime();  // as serve does
+  if (notify_ab) {
+    std::printf(
+        "Events/s with the outbox NOTIFY as migrated (gated), in every writing transaction "
+        "(every) and without it (none):\n");
+    std::printf("%-34s %8s %8s %8s\n", "path", "gated", "every", "none");
+    const std::string n = std::to_string(clients);
+    auto row = [](const std::string& path, auto&& run) {
+      double gated = run(Notify::kGated), every = run(Notify::kEvery), none = run(Notify::kNone);
+      std::printf("%-34s %8.0f %8.0f %8.0f\n", path.c_str(), gated, every, none);
+      std::fflush(stdout);
+    };
+    for (int round = 0; round < ab_rounds; ++round) {
+      row("EpisodeAired direct, " + n + " threads",
+          [&](Notify m) { return RunDirectEpisodes(admin, clients, seconds, m); });
+      row("AnimeEnriched direct, " + n + " threads",
+          [&](Notify m) { return RunDirect(admin, clients, seconds, m); });
+      row("AnimeEnriched gRPC, " + n + " x batch " + std::to_string(batch),
+          [&](Notify m) { return RunGrpc(admin, clients, batch, seconds, m); });
+      row("JetStream, " + std::to_string(js_events) + " events",
+          [&](Notify m) { return RunJetStream(admin, nats_url, js_events, m); });
+    }
+    return 0;
+  }
   std::printf("AnimeEnriched (8 characters, 2 companies, 2 relations, 1 work) events/s:\n");
   std::printf("  direct EventApplier, %d threads: %.0f events/s\n", clients,
               RunDirect(admin, clients, seconds));
