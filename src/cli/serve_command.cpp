@@ -493,9 +493,9 @@ void AddServeCommand(CLI::App& app) {
       ->check(CLI::Range(10, 60000))
       ->capture_default_str();
   cmd->add_option("--view-max-pending-anime", o->view_max_pending_anime,
-                  "At most this many distinct anime hold views not yet written (while the "
-                  "database is unreachable); a recordView of another anime beyond it is refused "
-                  "with an error")
+                  "At most this many distinct anime hold views not yet written (they pile up "
+                  "while the database is unreachable); a recordView of another anime beyond it "
+                  "is refused with an error")
       ->envname("PSVC_VIEW_MAX_PENDING_ANIME")
       ->check(CLI::Range(1, 100'000'000))
       ->capture_default_str();
