@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "anime/graph/v1/graph_service.grpc.pb.h"
-#include "api/graph_service.h"
-#include "api/grpc_server.h"
+#include "grpc_api/graph_service.h"
+#include "grpc_api/grpc_server.h"
 #include "db/pool.h"
 #include "graph/engine.h"
 #include "graph/graph_queries.h"

@@ -10,7 +10,7 @@ WORK=$(mktemp -d); SERVER=
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 
-"$BUILD/src/api/graphql_test_server" --database-url "$DB" --threads 4 --pool-size 8 > "$WORK/server.out" &
+"$BUILD/src/graphql_api/graphql_test_server" --database-url "$DB" --threads 4 --pool-size 8 > "$WORK/server.out" &
 SERVER=$!
 for _ in $(seq 50); do grep -q listening "$WORK/server.out" && break; sleep 0.2; done
 URL=http://127.0.0.1:$(grep -o '[0-9]*$' "$WORK/server.out")/graphql

@@ -39,7 +39,7 @@ end
 LUA
 } > "$WORK/typeahead.lua"
 
-"$BUILD/src/api/graphql_test_server" --database-url "$DB" --threads "$HTTP_THREADS" --pool-size "$POOL" > "$WORK/server.out" &
+"$BUILD/src/graphql_api/graphql_test_server" --database-url "$DB" --threads "$HTTP_THREADS" --pool-size "$POOL" > "$WORK/server.out" &
 SERVER=$!
 for _ in $(seq 50); do grep -q listening "$WORK/server.out" && break; sleep 0.2; done
 PORT=$(grep -o '[0-9]*$' "$WORK/server.out")
@@ -84,7 +84,7 @@ awk '{print $3}' "$WORK"/h.* | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f m
 # that trivial SELECT plus the search).
 N=$(wc -l < "$WORK/prefixes.txt")
 PARR=$(sed "s/.*/'&'/" "$WORK/prefixes.txt" | paste -sd, -)
-SEARCH=$("$BUILD/src/api/graphql_test_server" --print-statement gql.search_prefix3 | sed 's/--.*$//' | tr '\n' ' ')
+SEARCH=$("$BUILD/src/graphql_api/graphql_test_server" --print-statement gql.search_prefix3 | sed 's/--.*$//' | tr '\n' ' ')
 { echo "\\set r random(1, $N)"
   echo "\\set lim 10"
   echo "SELECT (ARRAY[$PARR])[:r] AS q \\gset"

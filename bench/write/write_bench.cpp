@@ -21,9 +21,9 @@
 #include <thread>
 
 #include "anime/write/v1/write_service.grpc.pb.h"
-#include "api/event_codec.h"
-#include "api/grpc_server.h"
-#include "api/write_service.h"
+#include "grpc_api/event_codec.h"
+#include "grpc_api/grpc_server.h"
+#include "grpc_api/write_service.h"
 #include "db/connection.h"
 #include "db/migrator.h"
 #include "db/pool.h"

@@ -106,6 +106,15 @@ class Connection:
                 return parts[1].decode(), parse_headers(raw[:hsize]), raw[hsize:]
             raise NatsError("unexpected protocol line %r" % line)
 
+    def subscribe(self, subject):
+        """Core NATS subscription; its messages come from next_message."""
+        self.sid += 1
+        self.sock.sendall(("SUB %s %d" % (subject, self.sid + 1)).encode() + CRLF)
+
+    def next_message(self, deadline):
+        """(subject, headers, payload) of the next message of any subscription, or None."""
+        return self._next_message(deadline)
+
     def publish(self, subject, payload, reply=None, headers=None):
         reply_part = (" " + reply) if reply else ""
         if headers:

@@ -3,7 +3,7 @@
 #include <iostream>
 #include <memory>
 
-#include "api/graph_client.h"
+#include "cli/graph_client.h"
 #include "cli/commands.h"
 
 namespace psvc::cli {

@@ -3,7 +3,7 @@
 
 #include <iostream>
 
-#include "api/grpc_server.h"
+#include "grpc_api/grpc_server.h"
 #include "cli/commands.h"
 #include "cli/settings.h"
 

@@ -9,13 +9,13 @@
 #include <spdlog/spdlog.h>
 #include <memory>
 
-#include "api/auth.h"
-#include "api/graph_service.h"
-#include "api/graphql_api.h"
-#include "api/graphql_http.h"
-#include "api/grpc_server.h"
-#include "api/http_observability.h"
-#include "api/write_service.h"
+#include "auth/auth.h"
+#include "grpc_api/graph_service.h"
+#include "graphql_api/graphql_api.h"
+#include "graphql_api/graphql_http.h"
+#include "grpc_api/grpc_server.h"
+#include "graphql_api/http_observability.h"
+#include "grpc_api/write_service.h"
 #include "cli/commands.h"
 #include "cli/database_option.h"
 #include "cli/readiness.h"

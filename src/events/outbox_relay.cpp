@@ -246,7 +246,8 @@ OutboxRelay::Impl::BatchResult OutboxRelay::Impl::RunBatch() {
     }
     holds_lock = true;
   }
-  // Its own transaction (autocommit), committed synchronously: see kOutboxClaim.
+  // Its own transaction (autocommit), committed synchronously: see kOutboxClaim. (The
+  // statement timeout is off while a statement commits, so it never cuts that wait short.)
   db::Result rows = db->Execute(sql::kOutboxClaim, {std::to_string(opt.batch_size)});
   r.claimed = rows.rows();
   if (r.claimed == 0) return r;

@@ -1,7 +1,7 @@
 #pragma once
 /// The parameters of a GraphQL-over-HTTP request (query, operationName, variables,
 /// extensions), decoded from a POST body or a GET query string. No HTTP server here: the
-/// routes (api/graphql_http.cpp) and the fuzz target share this one decoder.
+/// routes (graphql_api/graphql_http.cpp) and the fuzz target share this one decoder.
 
 #include <cstddef>
 #include <optional>

@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "anime/write/v1/write_service.grpc.pb.h"
-#include "api/grpc_server.h"
-#include "api/write_service.h"
+#include "grpc_api/grpc_server.h"
+#include "grpc_api/write_service.h"
 #include "db/pool.h"
 #include "saga/saga_runner.h"
 #include "saga/saga_store.h"

@@ -237,10 +237,14 @@ class Load:
         self.view_attempts = 0
         self.acked_write_ids = []
         self.acked_ingest_ids = []
+        self.sagas = []  # (saga_id, type, anime a, anime b, refused)
+        self.saga_starts_failed = 0
+        self.refuse = set()  # anime whose saga the confirmer refuses
+        self.confirmer_replies = {"CONFIRMED": 0, "REFUSED": 0}
         self.channel = grpc.insecure_channel(GRPC)
         self.threads = [threading.Thread(target=f, daemon=True) for f in
                         (self.read_loop, self.mutation_loop, self.graph_loop, self.write_loop,
-                         self.ingest_loop)]
+                         self.ingest_loop, self.saga_loop, self.confirmer_loop)]
 
     def start(self):
         for t in self.threads:
@@ -351,6 +355,69 @@ class Load:
                 self.acked_ingest_ids.append(event_id)
             self.pace()
 
+    def saga_loop(self):
+        """A MergeAnime or RemoveAnime of fresh anime every ~1.5 s, alternating; two of every
+        four are refused by the confirmer (so compensated), the others confirmed."""
+        stub = self.rpc["write"](self.channel)
+        write_pb = self.pb["write"]
+        retryable = (self.grpc.StatusCode.UNAVAILABLE, self.grpc.StatusCode.DEADLINE_EXCEEDED,
+                     self.grpc.StatusCode.ABORTED, self.grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+        def call(rpc, request):
+            for backoff in RETRY_BACKOFF_S + [None]:  # same request (event / request id)
+                try:
+                    return rpc(request, timeout=3)
+                except self.grpc.RpcError as e:
+                    if e.code() not in retryable or backoff is None:
+                        return None
+                time.sleep(backoff)
+        i = 0
+        while not self.stop.is_set():
+            i += 1
+            a, b = str(uuid.uuid4()), str(uuid.uuid4())
+            created = [call(stub.ApplyEvent, write_pb.ApplyEventRequest(
+                event=self.envelope(str(uuid.uuid4()), x, "ha saga " + x[:8]))) for x in (a, b)]
+            if any(r is None for r in created):
+                self.saga_starts_failed += 1
+                continue
+            refused = i % 4 in (0, 1)
+            if refused:
+                self.refuse.add(a)
+            if i % 2:
+                kind = "MergeAnime"
+                r = call(stub.StartMergeAnime, write_pb.StartMergeAnimeRequest(
+                    request_id=str(uuid.uuid4()), duplicate_id=a, survivor_id=b))
+            else:
+                kind = "RemoveAnime"
+                r = call(stub.StartRemoveAnime, write_pb.StartRemoveAnimeRequest(
+                    request_id=str(uuid.uuid4()), anime_id=a, reason="ha test"))
+            if r is None:
+                self.saga_starts_failed += 1
+            else:
+                self.sagas.append((r.saga_id, kind, a, b, refused))
+            self.stop.wait(1.5)
+
+    def confirmer_loop(self):
+        """Plays the Qdrant Sync Service: answers every confirmation request on the change
+        stream (a request lost with a NATS node is asked again by the saga)."""
+        while not self.stop.is_set():
+            try:
+                with NatsConnection(NATS_URLS) as nc:
+                    nc.subscribe("anime.changes.AnimeMerged")
+                    nc.subscribe("anime.changes.AnimeRemoved")
+                    while not self.stop.is_set():
+                        m = nc.next_message(time.time() + 0.5)
+                        if m is None:
+                            continue
+                        req = json.loads(m[2])
+                        anime = req.get("duplicate_id") or req["anime_id"]
+                        outcome = "REFUSED" if anime in self.refuse else "CONFIRMED"
+                        nc.publish(req["reply_subject"], b"ha test",
+                                   headers={"Psvc-Saga-Outcome": outcome})
+                        self.confirmer_replies[outcome] += 1
+            except (NatsError, OSError):
+                self.stop.wait(0.5)
+
     def summary(self, t0, t1):
         out = {}
         for s in self.surfaces:
@@ -370,16 +437,19 @@ class Load:
 # but not yet flushed are lost, at most one flush interval's worth (README, docs/graphql.md).
 SERVE_KILLED_AT = []
 VIEW_FLUSH_S = 1.0  # serve's default --view-flush-ms
+STATEMENT_TIMEOUT_S = 2.0  # serve's default --statement-timeout-ms
+SAGA_LEASE_MS = 5000
+SAGA_REPLY_TIMEOUT_MS = 10000
 
 
-def fault_serve():
+def fault_serve(_load):
     SERVE_KILLED_AT.append(time.monotonic())
     os.kill(pid_of("serve1/pid"), signal.SIGKILL)
     time.sleep(4)  # under load with one replica down
     return lambda: cluster("up")
 
 
-def fault_nats():
+def fault_nats(_load):
     # The node leading the ingestion stream: the harshest node to lose (a follower's loss
     # changes nothing a client sees).
     with NatsConnection(NATS_URLS) as nc:
@@ -389,7 +459,7 @@ def fault_nats():
     return lambda: cluster("up")
 
 
-def fault_primary():
+def fault_primary(_load):
     li = leader_index()
     pg_pid = int(open(os.path.join(CLUSTER_DIR, "pg%d/data/postmaster.pid" % (li + 1))).readline())
     os.kill(pid_of("pg%d/patroni.pid" % (li + 1)), signal.SIGKILL)
@@ -400,7 +470,7 @@ def fault_primary():
     return lambda: cluster("up")
 
 
-def fault_standby():
+def fault_standby(_load):
     li = leader_index()
     standby = 1 - li
     pid = pid_of("pg%d/patroni.pid" % (standby + 1))
@@ -410,7 +480,7 @@ def fault_standby():
     return lambda: cluster("up")
 
 
-def fault_lag():
+def fault_lag(_load):
     """Replay stops behind a query on the standby that holds a lock the primary's WAL needs
     (Patroni resumes a replay paused by hand within a second, so that is no way to lag)."""
     li = leader_index()
@@ -453,19 +523,26 @@ def fault_lag():
     return lambda: None
 
 
-def fault_stall():
+def fault_stall(load):
     """The synchronous standby stops confirming WAL (its WAL receiver is frozen), so commits
-    on the primary wait for it; then their waits are cancelled, which leaves them committed
-    and visible on the primary only (PostgreSQL warns and keeps the local commit). The relay
-    must announce none of them, since a failover now would lose them: every message published
-    during the stall names an outbox row the standby holds."""
+    on the primary wait for it. No write may be acknowledged meanwhile, not even after the
+    service's statement timeout has passed.
+    Then the waits are cancelled by hand, which leaves those commits visible on the primary
+    only (PostgreSQL warns and keeps the local commit). The relay must announce none of them,
+    since a failover now would lose them: every message published during the stall names an
+    outbox row the standby holds."""
     li = leader_index()
     standby_port = PG_PORTS[1 - li]
     receiver = int(superuser_sql(standby_port, "SELECT pid FROM pg_stat_wal_receiver"))
     before = {m[1] for m in stream_msg_ids("ANIME_CHANGES")}
     os.kill(receiver, signal.SIGSTOP)
+    t_stop = time.time()
     try:
-        time.sleep(1)  # the load keeps writing
+        time.sleep(STATEMENT_TIMEOUT_S + 1)  # the load keeps writing
+        acked, _ = load.writes.window(t_stop + 0.5, time.time())
+        check(acked == 0, "stall: no gRPC write acknowledged while the standby confirmed "
+              "nothing, past the %.0f s statement timeout (%d acknowledged)"
+              % (STATEMENT_TIMEOUT_S, acked))
         waiting = superuser_sql(PG_PORTS[li], "SELECT count(pg_cancel_backend(pid)) FROM "
                                 "pg_stat_activity WHERE wait_event = 'SyncRep'")
         time.sleep(2)  # the relay polls every second
@@ -491,6 +568,53 @@ def stream_msg_ids(stream):
     with NatsConnection(NATS_URLS, timeout=10) as nc:
         return [(subj, hdrs.get("Nats-Msg-Id"), hdrs.get("Psvc-Aggregate-Id"), seq)
                 for seq, subj, hdrs, _ in nc.stream_messages(stream, timeout=10)]
+
+
+def check_sagas(load):
+    """Every saga started under the faults ends, a refused one compensated, and the catalogue
+    shows exactly its outcome (docs/sagas.md)."""
+    stub = load.rpc["write"](load.channel)
+    status = load.pb["write"].SagaStatus
+    final = {}
+
+    def all_finished():
+        for saga_id, *_ in load.sagas:
+            if saga_id not in final:
+                try:
+                    st = stub.GetSaga(load.pb["write"].GetSagaRequest(saga_id=saga_id),
+                                      timeout=3).status
+                except load.grpc.RpcError:
+                    return False
+                if st in (status.SAGA_STATUS_COMPLETED, status.SAGA_STATUS_COMPENSATED):
+                    final[saga_id] = st
+        return len(final) == len(load.sagas)
+    try:
+        # A saga on a killed replica resumes after the lease; a lost request is asked again
+        # after the reply timeout.
+        wait_until("every saga finished", all_finished, 120)
+    except RuntimeError as e:
+        check(False, "%s: %d of %d" % (e, len(final), len(load.sagas)))
+        return
+    wrong = []
+    for saga_id, kind, a, b, refused in load.sagas:
+        completed = final[saga_id] == status.SAGA_STATUS_COMPLETED
+        a_row = sql("SELECT count(*) FROM anime WHERE id = '%s' AND hidden_at IS NULL" % a)
+        if kind == "MergeAnime":
+            redirect = sql("SELECT count(*) FROM anime_redirect WHERE from_id = '%s' AND "
+                           "to_id = '%s'" % (a, b))
+            b_row = sql("SELECT count(*) FROM anime WHERE id = '%s'" % b)
+            shown = (a_row, redirect, b_row) == (("0", "1", "1") if completed else ("1", "0", "1"))
+        else:
+            tomb = sql("SELECT count(*) FROM anime_tombstone WHERE anime_id = '%s'" % a)
+            shown = (a_row, tomb) == (("0", "1") if completed else ("1", "0"))
+        if not shown or (refused and completed):
+            wrong.append((saga_id, kind, "COMPLETED" if completed else "COMPENSATED", refused))
+    done = sum(1 for st in final.values() if st == status.SAGA_STATUS_COMPLETED)
+    check(load.sagas and not wrong,
+          "every saga ended as its confirmation says and the catalogue shows it: %d sagas (%d "
+          "completed, %d compensated, %d of them refused; %d starts failed after retries); "
+          "wrong: %s" % (len(load.sagas), done, len(load.sagas) - done,
+                         sum(1 for s in load.sagas if s[4]), load.saga_starts_failed, wrong[:5]))
 
 
 def check_invariants(load):
@@ -538,6 +662,7 @@ def check_invariants(load):
           "ANIME_CHANGES holds every outbox row exactly once: %d rows, %d messages, %d missing, "
           "%d unknown, %d duplicates" % (len(outbox), len(changes), len(outbox - set(changes)),
                                          len(set(changes) - outbox), dupes))
+    check_sagas(load)
     views = int(sql("SELECT view_count FROM anime WHERE id = '%s'" % VIEWED)) - VIEWS_BEFORE
     # The documented bound: a replica killed with SIGKILL loses the views it counted since its
     # last flush. Allowed: every view acknowledged (by either replica, a superset) within two
@@ -585,6 +710,11 @@ def main():
     BINARY = os.path.abspath(args.binary)
     pb, rpc, grpc = stubs()
     started = time.time()
+    # Sagas finish within the test: a killed replica's saga resumes after the lease, and a
+    # reply timeout longer than a primary failover (~12 s) so a confirmation is asked 3 times
+    # within ~30 s.
+    os.environ["PSVC_CLUSTER_SERVE_ARGS"] = (
+        "--saga-lease-ms %d --saga-reply-timeout-ms %d" % (SAGA_LEASE_MS, SAGA_REPLY_TIMEOUT_MS))
     cluster("clean", check_rc=False)
     results = {}
     try:
@@ -602,7 +732,7 @@ def main():
                   for s in load.surfaces), "steady load before faults: %s" % json.dumps(steady))
         for name in args.faults.split(","):
             t0 = time.time()
-            heal = FAULTS[name]()
+            heal = FAULTS[name](load)
             t_fault_end = time.time()
             heal()
             wait_until("the cluster whole after fault %s" % name, whole, 120)

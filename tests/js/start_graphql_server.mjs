@@ -1,4 +1,4 @@
-// Starts src/api/graphql_test_server (a fresh test database with the demo data) and resolves
+// Starts src/graphql_api/graphql_test_server (a fresh test database with the demo data) and resolves
 // with its URL once it prints "listening on <port>". Used by the GraphQL API checks.
 import { spawn } from 'node:child_process';
 

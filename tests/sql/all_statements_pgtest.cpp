@@ -5,9 +5,9 @@
 #include <set>
 #include <string>
 
-#include "api/graph_service.h"
-#include "api/graphql_api.h"
-#include "api/graphql_loaders.h"
+#include "grpc_api/graph_service.h"
+#include "graphql_api/graphql_api.h"
+#include "graphql_api/graphql_loaders.h"
 #include "db/error.h"
 #include "db/replica_lag.h"
 #include "events/outbox_relay.h"

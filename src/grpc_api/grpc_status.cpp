@@ -1,9 +1,9 @@
-#include "api/grpc_status.h"
+#include "grpc_api/grpc_status.h"
 
 #include <grpcpp/server_context.h>
 #include <spdlog/spdlog.h>
 
-#include "api/auth.h"
+#include "auth/auth.h"
 #include "db/error.h"
 
 namespace psvc::api {

@@ -13,9 +13,9 @@
 
 #include <libpq-fe.h>
 
-#include "api/graphql_api.h"
-#include "api/graphql_http.h"
-#include "api/graphql_loaders.h"
+#include "graphql_api/graphql_api.h"
+#include "graphql_api/graphql_http.h"
+#include "graphql_api/graphql_loaders.h"
 #include "dataset/demo_data.h"
 #include "db/connection.h"
 #include "db/pool.h"

@@ -1,4 +1,4 @@
-#include "api/event_codec.h"
+#include "grpc_api/event_codec.h"
 
 #include "anime/events/v1/events.pb.h"
 #include "write/validate.h"

@@ -12,10 +12,10 @@
 
 #include <unistd.h>
 
-#include "api/auth.h"
-#include "api/graphql_api.h"
-#include "api/graphql_http.h"
-#include "api/persisted_queries.h"
+#include "auth/auth.h"
+#include "graphql_api/graphql_api.h"
+#include "graphql_api/graphql_http.h"
+#include "graphql_api/persisted_queries.h"
 #include "db/connection.h"
 #include "db/pool.h"
 #include "graphql/json.h"

@@ -1,4 +1,4 @@
-#include "api/graph_client.h"
+#include "cli/graph_client.h"
 
 #include <grpcpp/grpcpp.h>
 

@@ -1,4 +1,4 @@
-#include "api/grpc_health.h"
+#include "grpc_api/grpc_health.h"
 
 #include <grpcpp/grpcpp.h>
 

@@ -1,4 +1,4 @@
-#include "api/grpc_server.h"
+#include "grpc_api/grpc_server.h"
 
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -9,9 +9,9 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "api/grpc_health.h"
-#include "api/grpc_observability.h"
-#include "api/grpc_request_decoding.h"
+#include "grpc_api/grpc_health.h"
+#include "grpc_api/grpc_observability.h"
+#include "grpc_api/grpc_request_decoding.h"
 
 namespace psvc::api {
 

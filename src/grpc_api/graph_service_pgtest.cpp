@@ -7,9 +7,9 @@
 #include <mutex>
 
 #include "anime/graph/v1/graph_service.grpc.pb.h"
-#include "api/auth.h"
-#include "api/graph_service.h"
-#include "api/grpc_server.h"
+#include "auth/auth.h"
+#include "grpc_api/graph_service.h"
+#include "grpc_api/grpc_server.h"
 #include "db/pool.h"
 #include "graph/graph_queries.h"
 #include "testing/test_database.h"

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "api/graphql_api.h"
-#include "api/graphql_loaders.h"
+#include "graphql_api/graphql_api.h"
+#include "graphql_api/graphql_loaders.h"
 #include "dataset/copy_loader.h"
 #include "db/connection.h"
 #include "db/pool.h"

@@ -1,4 +1,4 @@
-#include "api/persisted_queries.h"
+#include "graphql_api/persisted_queries.h"
 
 #include <openssl/evp.h>
 
@@ -7,7 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "api/graphql_api.h"
+#include "graphql_api/graphql_api.h"
 #include "graphql/document_cache.h"
 
 namespace psvc::api {

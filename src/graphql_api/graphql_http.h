@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "api/graphql_api.h"
+#include "graphql_api/graphql_api.h"
 
 namespace psvc::http {
 class Server;

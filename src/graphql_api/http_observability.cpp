@@ -1,4 +1,4 @@
-#include "api/http_observability.h"
+#include "graphql_api/http_observability.h"
 
 #include <array>
 #include <chrono>

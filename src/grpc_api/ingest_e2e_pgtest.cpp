@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "anime/events/v1/events.pb.h"
-#include "api/write_service.h"
+#include "grpc_api/write_service.h"
 #include "db/pool.h"
 #include "events/jetstream_consumer.h"
 #include "events/outbox_relay.h"

@@ -10,9 +10,9 @@
 #include <sstream>
 
 #include "anime/write/v1/write_service.grpc.pb.h"
-#include "api/auth.h"
-#include "api/grpc_server.h"
-#include "api/write_service.h"
+#include "auth/auth.h"
+#include "grpc_api/grpc_server.h"
+#include "grpc_api/write_service.h"
 #include "db/pool.h"
 #include "testing/test_database.h"
 #include "write/event_applier.h"

@@ -1,4 +1,4 @@
-#include "api/graphql_loaders.h"
+#include "graphql_api/graphql_loaders.h"
 
 #include <algorithm>
 #include <array>
@@ -10,8 +10,8 @@
 #include <iterator>
 #include <unordered_set>
 
-#include "api/graphql_list_statements.h"
-#include "api/graphql_statements.h"
+#include "graphql_api/graphql_list_statements.h"
+#include "graphql_api/graphql_statements.h"
 #include "db/array_literal.h"
 #include "db/connection.h"
 #include "db/pool.h"

@@ -1,7 +1,7 @@
-#include "api/graphql_http.h"
+#include "graphql_api/graphql_http.h"
 
-#include "api/auth.h"
-#include "api/persisted_queries.h"
+#include "auth/auth.h"
+#include "graphql_api/persisted_queries.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,4 +1,4 @@
-#include "api/grpc_observability.h"
+#include "grpc_api/grpc_observability.h"
 
 #include <grpcpp/support/server_interceptor.h>
 

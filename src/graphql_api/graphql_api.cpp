@@ -1,4 +1,4 @@
-#include "api/graphql_api.h"
+#include "graphql_api/graphql_api.h"
 
 #include <spdlog/spdlog.h>
 
@@ -6,8 +6,8 @@
 #include <random>
 #include <stdexcept>
 
-#include "api/graphql_loaders.h"
-#include "api/graphql_statements.h"
+#include "graphql_api/graphql_loaders.h"
+#include "graphql_api/graphql_statements.h"
 #include "db/error.h"
 #include "db/pool.h"
 #include "graphql/engine.h"

@@ -1,13 +1,13 @@
-#include "api/write_service.h"
+#include "grpc_api/write_service.h"
 
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include "anime/write/v1/write_service.grpc.pb.h"
-#include "api/auth.h"
-#include "api/event_codec.h"
-#include "api/grpc_server.h"
-#include "api/grpc_status.h"
+#include "auth/auth.h"
+#include "grpc_api/event_codec.h"
+#include "grpc_api/grpc_server.h"
+#include "grpc_api/grpc_status.h"
 #include "db/error.h"
 #include "ids/uuid.h"
 #include "saga/saga_store.h"

@@ -1,11 +1,11 @@
-#include "api/graph_service.h"
+#include "grpc_api/graph_service.h"
 
 #include <grpcpp/grpcpp.h>
 
 #include "anime/graph/v1/graph_service.grpc.pb.h"
-#include "api/auth.h"
-#include "api/grpc_server.h"
-#include "api/grpc_status.h"
+#include "auth/auth.h"
+#include "grpc_api/grpc_server.h"
+#include "grpc_api/grpc_status.h"
 #include "db/connection.h"
 #include "db/pool.h"
 #include "graph/engine.h"

@@ -1,4 +1,4 @@
-#include "api/grpc_request_decoding.h"
+#include "grpc_api/grpc_request_decoding.h"
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/server_interceptor.h>
