@@ -471,6 +471,7 @@ def main():
             surfaces["views"],
             [("one_anime", "views of one anime", [("libpq", "per-view UPDATE")]),
              ("many_anime", "views spread over 1,000 anime", [("libpq", "per-view UPDATE")]),
+             ("healthz", "GET /healthz on the same server (the HTTP path alone)", []),
              ("typeahead_alone", "typeahead alone", []),
              ("typeahead_with_views", "typeahead beside 28 connections of views",
               [(("ours", "typeahead_alone"), "alone")])],

@@ -61,6 +61,7 @@ struct ServeOptions {
   int outbox_retention_hours = 24;
   int view_flush_ms = 1000;
   int view_dedup_seconds = 120;
+  int view_max_pending_anime = 100'000;
   int ingest_dependency_wait_ms = 180000;
   std::string saga_reply_prefix = "anime.saga.replies";
   int saga_lease_ms = 30000;
@@ -196,6 +197,7 @@ int RunServe(const ServeOptions& o) {
   view_options.flush_interval = std::chrono::milliseconds(o.view_flush_ms);
   view_options.status_ttl = std::chrono::milliseconds(o.view_flush_ms);
   view_options.dedup_window = std::chrono::seconds(o.view_dedup_seconds);
+  view_options.max_pending_anime = static_cast<size_t>(o.view_max_pending_anime);
   write::ViewCounter views(pool, view_options);
   views.Start();
   metrics.AddCollector([&views](observability::SampleWriter& w) {
@@ -210,6 +212,14 @@ int RunServe(const ServeOptions& o) {
           static_cast<double>(s.flush_failures));
     w.Add("psvc_views_pending", "Page views not yet written to the database", "gauge", {},
           static_cast<double>(s.pending));
+    w.Add("psvc_views_pending_anime", "Distinct anime holding page views not yet written", "gauge",
+          {}, static_cast<double>(s.pending_anime));
+    w.Add("psvc_views_refused_total",
+          "Page views refused because --view-max-pending-anime anime already wait for a flush",
+          "counter", {}, static_cast<double>(s.refused));
+    w.Add("psvc_views_unverified_total",
+          "Page views counted on a remembered anime status because the database did not answer",
+          "counter", {}, static_cast<double>(s.counted_unverified));
   });
   // Sagas need NATS for the Qdrant Sync Service's confirmations: without it every saga would
   // time out and undo itself, so the saga methods answer UNIMPLEMENTED instead.
@@ -481,6 +491,13 @@ void AddServeCommand(CLI::App& app) {
                   "(one statement per flush); a crash loses at most this long of views")
       ->envname("PSVC_VIEW_FLUSH_MS")
       ->check(CLI::Range(10, 60000))
+      ->capture_default_str();
+  cmd->add_option("--view-max-pending-anime", o->view_max_pending_anime,
+                  "At most this many distinct anime hold views not yet written (they pile up "
+                  "while the database is unreachable); a recordView of another anime beyond it "
+                  "is refused with an error")
+      ->envname("PSVC_VIEW_MAX_PENDING_ANIME")
+      ->check(CLI::Range(1, 100'000'000))
       ->capture_default_str();
   cmd->add_option("--view-dedup-seconds", o->view_dedup_seconds,
                   "A recordView viewId seen by this replica within this window is not counted "

@@ -187,7 +187,7 @@ void OutboxRelay::Impl::Run() {
       // A full batch means more is waiting; a notification during the batch may be a
       // commit our snapshot missed.
       if (!r.lock_busy && (r.claimed >= opt.batch_size || DrainNotifies() > 0)) continue;
-      WaitForWake(opt.poll_interval);
+      WaitForWake(r.claimed > 0 ? opt.busy_poll_interval : opt.poll_interval);
     } catch (const db::DbError& e) {
       spdlog::warn("outbox relay: database: {}", e.what());
       db.reset();  // the server releases the lock with the connection

@@ -41,6 +41,10 @@ struct OutboxRelayOptions {
   int batch_size = 256;
   /// Fallback when a NOTIFY is missed (e.g. while reconnecting).
   std::chrono::milliseconds poll_interval{1000};
+  /// After a read that found rows, the next read comes at the latest this much later: only
+  /// one of the transactions committing at a time sends the NOTIFY (migration 0021), and a
+  /// concurrent one may become visible just after the woken relay read.
+  std::chrono::milliseconds busy_poll_interval{50};
   std::chrono::milliseconds publish_timeout{5000};
   std::chrono::milliseconds retry_initial{100};
   std::chrono::milliseconds retry_max{30000};

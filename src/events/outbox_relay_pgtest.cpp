@@ -3,6 +3,7 @@
 #include "events/outbox_relay.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <nats/nats.h>
 
 #include <algorithm>
@@ -172,6 +173,48 @@ TEST_F(OutboxRelayTest, PublishesEachRowOnceWithSubjectPayloadAndMsgId) {
                 "AND published_at >= created_at")
           .GetInt64(0, 0),
       20);
+  reader.DeleteStream(stream_);
+}
+
+// Migration 0021: only the transaction holding the notify gate sends the NOTIFY, so writers
+// committing together are not serialised behind each other's notifications; the others' rows
+// are still published on the holder's wake-up, long before the fallback poll.
+TEST_F(OutboxRelayTest, OnlyTheGateHolderNotifiesAndTheOthersRowsStillGoOut) {
+  std::string url = testing::SharedNatsUrl();
+  StreamReader reader(url);
+  auto o = Options(url);
+  o.poll_interval = 10s;  // any publish faster than this came from a NOTIFY
+  OutboxRelay relay(o);
+  relay.Start();
+  ASSERT_TRUE(WaitUntil([&] { return relay.stats().backlog == 0; }, 10s));
+
+  auto listener = tdb_.Connect();
+  listener.Exec("LISTEN qdrant_outbox");
+  auto notifications = [&] {
+    listener.Exec("SELECT 1");  // delivered between transactions: this round trip brings them
+    int n = 0;
+    while (PGnotify* note = PQnotifies(listener.native())) {
+      PQfreemem(note);
+      ++n;
+    }
+    return n;
+  };
+  Insert("AnimeUpserted", "00");  // a lone writer takes the gate and notifies
+  EXPECT_EQ(notifications(), 1);
+
+  auto holder = tdb_.Connect();
+  holder.Exec("BEGIN");
+  holder.Exec("SELECT pg_advisory_xact_lock(hashtext('postgres_service.outbox_notify'))");
+  holder.Exec(
+      "INSERT INTO qdrant_outbox (aggregate_id, event_type, payload) "
+      "VALUES (gen_random_uuid(), 'AnimeUpserted', '\\x01')");
+  for (int i = 0; i < 5; ++i) Insert("AnimeUpserted", "02");  // commit while the gate is held
+  EXPECT_EQ(notifications(), 0);
+  holder.Exec("COMMIT");  // its own (re-entrant) gate: one NOTIFY, which wakes the relay
+  EXPECT_EQ(notifications(), 1);
+  ASSERT_TRUE(WaitUntil([&] { return Unpublished() == 0; }, 8s)) << Unpublished();
+  EXPECT_EQ(reader.Count(stream_), 7u);
+  relay.Stop();
   reader.DeleteStream(stream_);
 }
 

@@ -846,6 +846,12 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
                  if (r.outcome == write::ViewRecord::Outcome::kNotFound) {
                    throw UserError("No anime with this id.");
                  }
+                 if (r.outcome == write::ViewRecord::Outcome::kRefused) {
+                   throw UserError(
+                       "This view was not counted: the database has not taken this replica's "
+                       "views for a while and it holds as many unwritten anime as it may "
+                       "(serve --view-max-pending-anime); try again later.");
+                 }
                  view_count = r.view_count;
                  version = r.version;
                } else {

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <shared_mutex>
 #include <sstream>
+#include <unordered_map>
 #include <variant>
 
 #include "graphql/document_cache.h"
@@ -155,27 +157,47 @@ const char* OperationName(OperationKind kind) {
   return "unknown";  // does not parse, or names no operation of the document
 }
 
-// One count per GraphQL request by operation type and outcome; latency of those that ran.
-// `outcome`: ok, field_error (data and errors), request_error (parse, validation, variables:
-// no data), unauthenticated, rejected (a mutation over GET). Malformed HTTP requests (400)
-// are not GraphQL requests: psvc_http_requests_total counts them.
-void Count(const GraphqlHttpOptions& o, OperationKind kind, const char* outcome,
-           double seconds = -1) {
-  if (!o.metrics) return;
-  o.metrics
-      ->GetCounter("psvc_graphql_requests_total", "GraphQL requests by operation type and outcome",
-                   {{"operation", OperationName(kind)}, {"outcome", outcome}})
-      .Inc();
-  if (seconds >= 0) {
-    o.metrics
-        ->GetHistogram("psvc_graphql_request_duration_seconds",
-                       "GraphQL execution latency by operation type",
-                       {{"operation", OperationName(kind)}})
-        .Observe(seconds);
-  }
-}
+// The GraphQL request series of one registry, looked up there once per (operation, outcome):
+// the registry's look-up locks it and builds the label set, on every request otherwise.
+class GraphqlSeries {
+ public:
+  explicit GraphqlSeries(observability::MetricsRegistry* metrics) : metrics_(metrics) {}
 
-http::Response Run(const GraphqlApi& api, const GraphqlHttpOptions& o, OperationKind kind,
+  // One count per GraphQL request by operation type and outcome; latency of those that ran.
+  // `outcome`: ok, field_error (data and errors), request_error (parse, validation,
+  // variables: no data), unauthenticated, rejected (a mutation over GET). Malformed HTTP
+  // requests (400) are not GraphQL requests: psvc_http_requests_total counts them.
+  void Count(OperationKind kind, const char* outcome, double seconds = -1) const {
+    if (!metrics_) return;
+    std::string key = std::string(OperationName(kind)) + ' ' + outcome;
+    std::pair<observability::Counter*, observability::Histogram*> s;
+    {
+      std::shared_lock lock(mu_);
+      if (auto it = series_.find(key); it != series_.end()) s = it->second;
+    }
+    if (!s.first) {
+      s.first = &metrics_->GetCounter("psvc_graphql_requests_total",
+                                      "GraphQL requests by operation type and outcome",
+                                      {{"operation", OperationName(kind)}, {"outcome", outcome}});
+      s.second = &metrics_->GetHistogram("psvc_graphql_request_duration_seconds",
+                                         "GraphQL execution latency by operation type",
+                                         {{"operation", OperationName(kind)}});
+      std::unique_lock lock(mu_);
+      series_.try_emplace(std::move(key), s);
+    }
+    s.first->Inc();
+    if (seconds >= 0) s.second->Observe(seconds);
+  }
+
+ private:
+  observability::MetricsRegistry* metrics_;
+  mutable std::shared_mutex mu_;
+  mutable std::unordered_map<std::string,
+                             std::pair<observability::Counter*, observability::Histogram*>>
+      series_;
+};
+
+http::Response Run(const GraphqlApi& api, const GraphqlSeries& series, OperationKind kind,
                    const graphql::RequestParams& p, std::string_view query,
                    const graphql::PreparedDocument& prepared, MediaType m) {
   GraphqlRequest request;
@@ -188,7 +210,7 @@ http::Response Run(const GraphqlApi& api, const GraphqlHttpOptions& o, Operation
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The executor writes "errors" first when there are any (executor.cpp).
   bool errors = std::string_view(r.json).starts_with("{\"errors\":");
-  Count(o, kind, !r.has_data ? "request_error" : errors ? "field_error" : "ok", seconds);
+  series.Count(kind, !r.has_data ? "request_error" : errors ? "field_error" : "ok", seconds);
   // Under application/json a request error is still 200 (legacy clients read the body);
   // under application/graphql-response+json it is 400 (spec §"Status Codes").
   int status = m == MediaType::kGraphqlResponse && !r.has_data ? 400 : 200;
@@ -198,9 +220,9 @@ http::Response Run(const GraphqlApi& api, const GraphqlHttpOptions& o, Operation
 }
 
 // A request turned away before execution, counted and labelled for the access log.
-http::Response Rejected(const GraphqlHttpOptions& o, OperationKind kind, const char* outcome,
+http::Response Rejected(const GraphqlSeries& series, OperationKind kind, const char* outcome,
                         http::Response r) {
-  Count(o, kind, outcome);
+  series.Count(kind, outcome);
   r.operation = OperationName(kind);
   return r;
 }
@@ -292,7 +314,8 @@ std::variant<http::Response, RequestDocument> ResolveDocument(const GraphqlApi& 
 }
 
 http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
-                          PersistedQueryStore& store, const http::Request& req) {
+                          const GraphqlSeries& series, PersistedQueryStore& store,
+                          const http::Request& req) {
   MediaType m = Negotiate(req.Header("accept"));
   if (m == MediaType::kNone) {
     return ErrorResponse(406, MediaType::kJson,
@@ -316,14 +339,14 @@ http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   const RequestDocument& doc = std::get<RequestDocument>(resolved);
   OperationKind kind = api.Classify(doc.prepared->parsed, p.operation_name);
   if (auto denied = Deny(auth, req, kind, m)) {
-    return Rejected(auth, kind, "unauthenticated", std::move(*denied));
+    return Rejected(series, kind, "unauthenticated", std::move(*denied));
   }
-  return Run(api, auth, kind, p, doc.text, *doc.prepared, m);
+  return Run(api, series, kind, p, doc.text, *doc.prepared, m);
 }
 
 http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
-                         PersistedQueryStore& store, const GraphiqlAssets& graphiql,
-                         const http::Request& req) {
+                         const GraphqlSeries& series, PersistedQueryStore& store,
+                         const GraphiqlAssets& graphiql, const http::Request& req) {
   graphql::RequestParams p = graphql::DecodeQueryString(req.query);
   if (!p.query && p.persisted_query_hash.empty() &&
       Accepts(AcceptedTypes(req.Header("accept")), "text/html")) {
@@ -349,12 +372,12 @@ http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   if (kind == OperationKind::kMutation) {
     http::Response r = ErrorResponse(405, m, "Mutations must be sent with POST.");
     r.headers.emplace_back("Allow", "POST");
-    return Rejected(auth, kind, "rejected", std::move(r));
+    return Rejected(series, kind, "rejected", std::move(r));
   }
   if (auto denied = Deny(auth, req, kind, m)) {
-    return Rejected(auth, kind, "unauthenticated", std::move(*denied));
+    return Rejected(series, kind, "unauthenticated", std::move(*denied));
   }
-  return Run(api, auth, kind, p, doc.text, *doc.prepared, m);
+  return Run(api, series, kind, p, doc.text, *doc.prepared, m);
 }
 
 }  // namespace
@@ -390,12 +413,14 @@ void RegisterGraphqlRoutes(http::Server& server, std::shared_ptr<const GraphqlAp
         "GraphQL runs only persisted documents and none were loaded: every request "
         "will be refused");
   }
-  server.Route("POST", options.path, [api, options, store](const http::Request& req) {
-    return HandlePost(*api, options, *store, req);
+  auto series = std::make_shared<const GraphqlSeries>(options.metrics);
+  server.Route("POST", options.path, [api, options, series, store](const http::Request& req) {
+    return HandlePost(*api, options, *series, *store, req);
   });
-  server.Route("GET", options.path, [api, graphiql, options, store](const http::Request& req) {
-    return HandleGet(*api, options, *store, *graphiql, req);
-  });
+  server.Route("GET", options.path,
+               [api, graphiql, options, series, store](const http::Request& req) {
+                 return HandleGet(*api, options, *series, *store, *graphiql, req);
+               });
 }
 
 void RegisterGraphqlRoutes(http::Server& server, GraphqlApiOptions options,

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -47,12 +48,16 @@ struct ViewCounter::Impl {
   std::mutex flush_mu;  // one flush at a time (the timer, Stop, a caller)
   std::jthread flusher;
   std::condition_variable_any wake;
+  std::atomic<bool> flush_requested{false};  // the pending bound was reached: flush now
 
   Impl(db::Pool& p, ViewCounterOptions o) : pool(p), opt(o) {}
 
   std::optional<Known> Lookup(const std::string& anime_id);
   ViewRecord Answer(const std::string& anime_id, const Known& k, ViewRecord::Outcome outcome);
+  // A view id is looked for before the pending bound is checked and remembered only once its
+  // view counts: a refused view's retry must not be taken for a duplicate.
   bool SeenBefore(const std::string& view_id, Clock::time_point now);
+  void Remember(const std::string& view_id, Clock::time_point now);
   int64_t Flush();
 };
 
@@ -89,9 +94,12 @@ bool ViewCounter::Impl::SeenBefore(const std::string& view_id, Clock::time_point
     seen_ids.erase(seen_order.front().second);
     seen_order.pop_front();
   }
-  if (!seen_ids.insert(view_id).second) return true;
+  return seen_ids.contains(view_id);
+}
+
+void ViewCounter::Impl::Remember(const std::string& view_id, Clock::time_point now) {
+  seen_ids.insert(view_id);
   seen_order.emplace_back(now, view_id);
-  return false;
 }
 
 ViewCounter::ViewCounter(db::Pool& pool, ViewCounterOptions options)
@@ -103,18 +111,35 @@ ViewRecord ViewCounter::Record(const std::string& anime_id, const std::string& v
   Impl& s = *impl_;
   auto now = Clock::now();
   std::optional<Known> fresh;
+  bool remembered = false;
   {
     std::lock_guard lock(s.mu);
     auto it = s.known.find(anime_id);
-    if (it != s.known.end() && now - it->second.checked_at <= s.opt.status_ttl) fresh = it->second;
+    if (it != s.known.end()) {
+      remembered = true;
+      if (now - it->second.checked_at <= s.opt.status_ttl) fresh = it->second;
+    }
   }
+  bool unverified = false;
   if (!fresh) {  // looked up outside the lock; two concurrent look-ups of one id are harmless
-    fresh = s.Lookup(anime_id);
-    if (!fresh) return ViewRecord{};  // kNotFound
+    try {
+      fresh = s.Lookup(anime_id);
+    } catch (const db::DbError&) {
+      // The database is unreachable or failing. An anime this replica knew keeps counting on
+      // its last known status (a merge or removal meanwhile is resolved by the flush); one it
+      // never saw cannot be told from an unknown id, so the error goes to the caller.
+      if (!remembered) throw;
+      unverified = true;
+    }
+    if (!fresh && !unverified) return ViewRecord{};  // kNotFound
   }
   std::lock_guard lock(s.mu);
   Known& k = s.known[anime_id];
-  if (k.checked_at <= fresh->checked_at) k = *fresh;
+  if (unverified) {
+    k.checked_at = now;  // trusted for another status_ttl: one failed look-up per anime per ttl
+  } else if (k.checked_at <= fresh->checked_at) {
+    k = *fresh;
+  }
   if (!k.merged_into.empty()) {
     ViewRecord out;
     out.outcome = ViewRecord::Outcome::kMerged;
@@ -125,8 +150,24 @@ ViewRecord ViewCounter::Record(const std::string& anime_id, const std::string& v
     ++s.stats.duplicates;
     return s.Answer(anime_id, k, ViewRecord::Outcome::kDuplicate);
   }
-  ++s.pending[anime_id];
+  auto pending = s.pending.find(anime_id);
+  if (pending == s.pending.end()) {
+    // A new entry: the memory bound. Entries of a flush under way count too (they return to
+    // `pending` if it fails).
+    if (s.pending.size() + s.in_flight.size() >= s.opt.max_pending_anime) {
+      ++s.stats.refused;
+      s.flush_requested = true;
+      s.wake.notify_all();
+      ViewRecord out;
+      out.outcome = ViewRecord::Outcome::kRefused;
+      return out;
+    }
+    pending = s.pending.emplace(anime_id, 0).first;
+  }
+  if (!view_id.empty()) s.Remember(view_id, now);
+  ++pending->second;
   ++s.stats.counted;
+  if (unverified) ++s.stats.counted_unverified;
   return s.Answer(anime_id, k, ViewRecord::Outcome::kCounted);
 }
 
@@ -222,15 +263,22 @@ void ViewCounter::Start() {
   if (s.flusher.joinable()) return;
   s.flusher = std::jthread([&s](std::stop_token stop) {
     std::mutex sleep_mu;
+    bool failed = false;
     while (!stop.stop_requested()) {
       {
+        // A full pending bound asks for an early flush, but not right after a failed one: a
+        // refused view per request must not turn into a connection attempt per request.
         std::unique_lock lock(sleep_mu);
-        s.wake.wait_for(lock, stop, s.opt.flush_interval, [] { return false; });
+        s.wake.wait_for(lock, stop, s.opt.flush_interval,
+                        [&s, &failed] { return !failed && s.flush_requested.load(); });
       }
       if (stop.stop_requested()) break;
+      s.flush_requested = false;
       try {
         s.Flush();
+        failed = false;
       } catch (const std::exception& e) {
+        failed = true;
         spdlog::warn("views: flush failed, views kept for the next one: {}", e.what());
       }
     }
@@ -262,7 +310,11 @@ ViewCounterStats ViewCounter::stats() const {
   std::lock_guard lock(impl_->mu);
   ViewCounterStats out = impl_->stats;
   for (const auto& [id, n] : impl_->pending) out.pending += n;
-  for (const auto& [id, n] : impl_->in_flight) out.pending += n;
+  out.pending_anime = static_cast<int64_t>(impl_->pending.size());
+  for (const auto& [id, n] : impl_->in_flight) {
+    out.pending += n;
+    if (!impl_->pending.contains(id)) ++out.pending_anime;
+  }
   return out;
 }
 

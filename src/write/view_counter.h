@@ -8,6 +8,14 @@
 /// increment. Stop() flushes what is pending (SIGTERM drain); a crash (kill -9) loses at most
 /// the views of the last flush interval on this replica (more while the database is
 /// unreachable: failed flushes keep their views and retry).
+///
+/// While the database is unreachable, views of anime this replica has looked up before keep
+/// counting (their last known status is trusted until a look-up succeeds again; a merge or
+/// removal that happened meanwhile is resolved at the flush). Memory stays bounded: pending
+/// views cost one entry per anime (a count, not a row per view), at most
+/// `max_pending_anime` of them; a view of another anime beyond that is refused (kRefused)
+/// rather than acknowledged and dropped. Remembered statuses are one entry per anime of the
+/// catalogue viewed, and view ids at most `dedup_capacity`.
 
 #include <chrono>
 #include <cstdint>
@@ -33,12 +41,18 @@ struct ViewCounterOptions {
   std::chrono::milliseconds dedup_window{std::chrono::minutes(2)};
   /// At most this many view ids are remembered; beyond it the oldest are forgotten first.
   size_t dedup_capacity = 1'000'000;
+  /// At most this many distinct anime hold views not yet written. A view of an anime already
+  /// pending always counts (it adds to a count); one of another anime beyond the bound is
+  /// refused. Reaching the bound also starts a flush at once.
+  size_t max_pending_anime = 100'000;
   std::chrono::milliseconds acquire_timeout{1000};
 };
 
 /// What Record did with one view.
 struct ViewRecord {
-  enum class Outcome { kCounted, kDuplicate, kMerged, kNotFound };
+  /// kRefused: not counted, because `max_pending_anime` anime already wait for a flush (the
+  /// database has not taken this replica's views for a while).
+  enum class Outcome { kCounted, kDuplicate, kMerged, kNotFound, kRefused };
   Outcome outcome = Outcome::kNotFound;
   std::string merged_into;  ///< kMerged: the survivor's id
   /// The count as of this replica's last flush plus its views not yet written (other
@@ -56,7 +70,11 @@ struct ViewCounterStats {
   uint64_t flush_failures = 0;  ///< flushes that failed (their views stay pending)
   uint64_t redirected = 0;      ///< views written to a survivor because their anime was merged
   uint64_t dropped = 0;         ///< views of an anime removed before the flush
-  int64_t pending = 0;          ///< views not yet written
+  uint64_t refused = 0;         ///< views not counted: max_pending_anime reached
+  /// Views counted on a remembered status because the look-up failed (database unreachable).
+  uint64_t counted_unverified = 0;
+  int64_t pending = 0;        ///< views not yet written
+  int64_t pending_anime = 0;  ///< distinct anime holding views not yet written
 };
 
 /// Per-replica view aggregation. Thread-safe.
@@ -69,8 +87,9 @@ class ViewCounter {
 
   /// Counts one view of `anime_id` (a valid UUID). A non-empty `view_id` already seen within
   /// the dedup window is not counted again (kDuplicate). A merged id is refused (kMerged with
-  /// the survivor); an unknown or removed one is kNotFound. Throws db::Error when the anime
-  /// had to be looked up and the database failed.
+  /// the survivor); an unknown or removed one is kNotFound; beyond `max_pending_anime` a view
+  /// of an anime not yet pending is kRefused. Throws db::DbError when the anime had to be
+  /// looked up, the database failed and this replica never learned the anime's status.
   ViewRecord Record(const std::string& anime_id, const std::string& view_id = "");
 
   /// Writes every pending view now, in one transaction; returns how many were written.

@@ -1,6 +1,8 @@
 // The view counter against a real database: flushes add exactly what was counted, two
 // replicas' totals add up, merged ids are refused and views accepted before a merge follow it
-// to the survivor, repeated view ids count once within the window.
+// to the survivor, repeated view ids count once within the window; while the database is
+// down (a private cluster, stopped) known anime keep counting up to the pending bound, failed
+// flushes keep their views and the first flush after the outage writes exactly them.
 #include "write/view_counter.h"
 
 #include <gtest/gtest.h>
@@ -10,7 +12,10 @@
 #include <thread>
 
 #include "db/connection.h"
+#include "db/error.h"
+#include "db/migrator.h"
 #include "db/pool.h"
+#include "testing/postgres_cluster.h"
 #include "testing/test_database.h"
 #include "testing/wait_until.h"
 
@@ -211,6 +216,80 @@ TEST_F(ViewCounterTest, StopWritesWhatIsPending) {
     EXPECT_EQ(views.stats().pending, 0);
   }
   EXPECT_EQ(Views(8), 80 + 11);
+}
+
+// The database goes away (the private cluster stops as in a crash) while views arrive.
+TEST(ViewCounterOutageTest, KnownAnimeCountUpToTheBoundAndTheFirstFlushAfterWritesExactlyThem) {
+  testing::PostgresCluster pg;
+  const std::string url = pg.CreateDatabase("views");
+  {
+    auto conn = db::Connection::Open(url);
+    db::Migrator(conn, db::EmbeddedMigrations()).Apply();
+    for (int i = 1; i <= 5; ++i) {
+      conn.Exec("INSERT INTO anime (id, title) VALUES ('" + U(i) + "', 'Show " + std::to_string(i) +
+                "')");
+    }
+  }
+  db::Pool pool({.url = url, .size = 2, .connect_timeout = 2s});
+  ViewCounterOptions o;
+  o.status_ttl = 0ms;  // every view asks the database: the outage is met on the first one
+  o.max_pending_anime = 3;
+  o.acquire_timeout = 2s;
+  ViewCounter views(pool, o);
+  std::map<int, int64_t> model;  // views acknowledged as counted, per anime
+  auto record = [&](int i, const std::string& view_id = "") {
+    auto r = views.Record(U(i), view_id);
+    if (r.outcome == Outcome::kCounted) ++model[i];
+    return r.outcome;
+  };
+  for (int i = 1; i <= 3; ++i) ASSERT_EQ(record(i), Outcome::kCounted);
+  ASSERT_EQ(views.Flush(), 3);
+  ASSERT_EQ(record(4), Outcome::kCounted);  // all four known now
+  ASSERT_EQ(views.Flush(), 1);
+
+  pg.Stop();
+  // Anime 5 was never seen: unknown and unverifiable, so the caller gets the database error.
+  EXPECT_THROW(views.Record(U(5)), db::DbError);
+  // Known anime keep counting on their remembered status, up to 3 anime pending.
+  for (int k = 0; k < 10; ++k) ASSERT_EQ(record(1), Outcome::kCounted);
+  ASSERT_EQ(record(2, "v-2"), Outcome::kCounted);
+  ASSERT_EQ(record(3), Outcome::kCounted);
+  EXPECT_THROW(views.Flush(), db::DbError);        // fails; the views stay pending
+  EXPECT_EQ(record(4, "v-4"), Outcome::kRefused);  // a fourth anime: beyond the bound
+  EXPECT_EQ(record(4, "v-4"), Outcome::kRefused);  // its retry is refused, not a "duplicate"
+  EXPECT_EQ(record(2, "v-2"), Outcome::kDuplicate);
+  EXPECT_EQ(record(1), Outcome::kCounted);  // an anime already pending still counts
+  auto during = views.stats();
+  EXPECT_EQ(during.pending, 13);
+  EXPECT_EQ(during.pending_anime, 3);
+  EXPECT_EQ(during.refused, 2u);
+  EXPECT_EQ(during.counted_unverified, 13u);
+  EXPECT_GE(during.flush_failures, 1u);
+
+  pg.Start();
+  // The first connections after the restart may still meet the old server's sockets.
+  int64_t written = -1;
+  ASSERT_TRUE(psvc::testing::WaitUntil(
+      [&] {
+        try {
+          written = views.Flush();
+          return true;
+        } catch (const db::DbError&) {
+          return false;
+        }
+      },
+      60s, 100ms));
+  EXPECT_EQ(written, 13);
+  EXPECT_EQ(views.stats().pending, 0);
+  EXPECT_EQ(record(4, "v-4"), Outcome::kCounted);  // room again, and the id was never counted
+  ASSERT_EQ(views.Flush(), 1);
+  auto conn = db::Connection::Open(url);
+  for (int i = 1; i <= 5; ++i) {
+    EXPECT_EQ(conn.Exec("SELECT view_count FROM anime WHERE id = '" + U(i) + "'").GetInt64(0, 0),
+              model[i])
+        << "anime " << i;
+  }
+  EXPECT_EQ(views.stats().flushed, 18u);
 }
 
 }  // namespace
