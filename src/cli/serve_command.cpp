@@ -16,6 +16,7 @@
 #include "grpc_api/grpc_server.h"
 #include "graphql_api/http_observability.h"
 #include "grpc_api/write_service.h"
+#include "changes/change_feed.h"
 #include "cli/commands.h"
 #include "cli/database_option.h"
 #include "cli/readiness.h"
@@ -281,6 +282,11 @@ int RunServe(const ServeOptions& o) {
       }
     }
   });
+  // The committed change feed (docs/architecture.md): one per replica, read from the primary,
+  // starting at the current watermark; consumers inside the replica subscribe to it.
+  changes::ChangeFeed change_feed({.database_url = o.database_url});
+  change_feed.AddMetrics(metrics);
+  change_feed.Start();
   grpc_server.Start();
   if (saga_runner) saga_runner->Start();
 
@@ -407,6 +413,7 @@ int RunServe(const ServeOptions& o) {
   server.Stop();
   views.Stop();  // the drain: views counted so far are written before the relay stops
   if (relay) relay->Stop();
+  change_feed.Stop();
   return 0;
 }
 
