@@ -25,6 +25,13 @@ struct ChangeBatch {
   std::vector<Change> changes;
   uint64_t watermark = 0;
   std::chrono::system_clock::time_point read_at;  // when the feed read the batch
+  /// The batch covers the transactions in [from_watermark, watermark): the previous batch's
+  /// watermark, or the feed's start position for the first one. A consumer whose own position
+  /// is below it missed changes (it subscribed late) and must load a fresh snapshot.
+  uint64_t from_watermark = 0;
+  /// Outbox rows in [from_watermark, watermark) were pruned (retention) before the feed read
+  /// them: `changes` is incomplete and consumers must load a fresh snapshot.
+  bool changes_lost = false;
 };
 
 /// Where changes come from. Listeners run on the feed's thread, in registration order, and

@@ -366,7 +366,7 @@ void OutboxRelay::Impl::PruneIfDue() {
   std::string limit = std::to_string(opt.prune_batch);
   uint64_t total = 0;
   while (!stopping) {
-    int64_t n = db->Execute(sql::kOutboxPrune, {secs, limit}).affected();
+    int64_t n = db->Execute(sql::kOutboxPrune, {secs, limit}).GetInt64(0, 0);
     total += static_cast<uint64_t>(n);
     if (n < opt.prune_batch) break;
   }
@@ -421,7 +421,7 @@ int64_t PruneUnrelayedOutbox(db::Connection& conn, std::chrono::milliseconds ret
   std::string limit = std::to_string(batch);
   int64_t total = 0;
   for (;;) {
-    int64_t n = conn.Execute(sql::kOutboxPruneUnrelayed, {secs, limit}).affected();
+    int64_t n = conn.Execute(sql::kOutboxPruneUnrelayed, {secs, limit}).GetInt64(0, 0);
     total += n;
     if (n < batch) return total;
   }

@@ -58,24 +58,44 @@ SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(created_at)
 )sql"};
 
 // Deletes up to $2 rows published more than $1 seconds ago (bounded: short transactions).
+// Records the newest transaction it deleted rows of (outbox_prune_horizon): a change feed
+// resuming at or below it has lost changes (src/changes/change_feed.h).
+// -> the number of rows deleted
 inline constexpr db::Statement kOutboxPrune{"events.outbox_prune", R"sql(
-DELETE FROM qdrant_outbox
- WHERE id IN (SELECT id FROM qdrant_outbox
-               WHERE published_at IS NOT NULL
-                 AND published_at < clock_timestamp() - make_interval(secs => $1::float8)
-               ORDER BY published_at
-               LIMIT $2)
+WITH d AS (
+  DELETE FROM qdrant_outbox
+   WHERE id IN (SELECT id FROM qdrant_outbox
+                 WHERE published_at IS NOT NULL
+                   AND published_at < clock_timestamp() - make_interval(secs => $1::float8)
+                 ORDER BY published_at
+                 LIMIT $2)
+  RETURNING xid
+), h AS (
+  UPDATE outbox_prune_horizon
+     SET max_pruned_xid = greatest(max_pruned_xid, (SELECT max(xid) FROM d))
+   WHERE EXISTS (SELECT FROM d)
+)
+SELECT count(*) FROM d
 )sql"};
 
 // Without NATS nothing relays the outbox: rows older than the retention go whether published
 // or not (a replica without --nats-url prunes so). Oldest first, bounded per call.
 //  $1 retention (seconds)  $2 batch
+// Records the prune horizon as kOutboxPrune does. -> the number of rows deleted
 inline constexpr db::Statement kOutboxPruneUnrelayed{"events.outbox_prune_unrelayed", R"sql(
-DELETE FROM qdrant_outbox
- WHERE id IN (SELECT id FROM qdrant_outbox
-               WHERE created_at < clock_timestamp() - make_interval(secs => $1::float8)
-               ORDER BY id
-               LIMIT $2)
+WITH d AS (
+  DELETE FROM qdrant_outbox
+   WHERE id IN (SELECT id FROM qdrant_outbox
+                 WHERE created_at < clock_timestamp() - make_interval(secs => $1::float8)
+                 ORDER BY id
+                 LIMIT $2)
+  RETURNING xid
+), h AS (
+  UPDATE outbox_prune_horizon
+     SET max_pruned_xid = greatest(max_pruned_xid, (SELECT max(xid) FROM d))
+   WHERE EXISTS (SELECT FROM d)
+)
+SELECT count(*) FROM d
 )sql"};
 
 }  // namespace psvc::events::sql

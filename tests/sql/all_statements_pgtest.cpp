@@ -8,6 +8,7 @@
 #include "api/graph_service.h"
 #include "api/graphql_api.h"
 #include "api/graphql_loaders.h"
+#include "changes/change_feed.h"
 #include "db/error.h"
 #include "db/replica_lag.h"
 #include "events/outbox_relay.h"
@@ -32,7 +33,8 @@ std::vector<db::StatementList> AllLists() {
           api::SearchUpkeepStatements(),
           api::GraphServiceStatements(),
           db::ReplicaLagMonitor::Statements(),
-          write::ViewCounter::Statements()};
+          write::ViewCounter::Statements(),
+          changes::ChangeFeed::Statements()};
 }
 
 TEST(AllStatements, PrepareAgainstTheMigratedSchema) {
