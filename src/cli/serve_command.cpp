@@ -16,6 +16,8 @@
 #include "grpc_api/grpc_server.h"
 #include "graphql_api/http_observability.h"
 #include "grpc_api/write_service.h"
+#include "graphql_api/graphql_ws.h"
+#include "graphql_api/subscription_hub.h"
 #include "changes/change_feed.h"
 #include "cli/commands.h"
 #include "cli/database_option.h"
@@ -84,6 +86,10 @@ struct ServeOptions {
   int http_threads = 4;
   int http_max_in_flight = 256;
   int http_queue_timeout_ms = 1000;
+  int ws_max_connections = 1000;
+  int ws_max_operations = 100;
+  int ws_init_timeout_ms = 3000;
+  std::size_t ws_max_queued_bytes = 1 << 20;
   std::string cors_origins;
   std::string tls_cert;
   std::string tls_key;
@@ -361,7 +367,9 @@ int RunServe(const ServeOptions& o) {
                        .observer = api::MakeHttpObserver(metrics),
                        .tls_cert_file = o.tls_cert,
                        .tls_key_file = o.tls_key,
-                       .tls_client_ca_file = o.tls_client_ca});
+                       .tls_client_ca_file = o.tls_client_ca,
+                       .ws_max_connections = o.ws_max_connections,
+                       .ws_max_queued_bytes = o.ws_max_queued_bytes});
   server.Route("GET", "/metrics", [&metrics](const http::Request&) {
     return http::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render(), {}};
   });
@@ -377,8 +385,7 @@ int RunServe(const ServeOptions& o) {
     return http::Response{503, "text/plain; charset=utf-8", "not ready: " + why + "\n", headers};
   });
   AddPoolCollector(metrics, graphql_pool, "graphql");
-  api::RegisterGraphqlRoutes(
-      server,
+  auto graphql_api = std::make_shared<const api::GraphqlApi>(
       api::GraphqlApiOptions{.read_pool = graphql_pool,
                              .applier = applier,
                              .max_depth = o.graphql_max_depth,
@@ -386,7 +393,58 @@ int RunServe(const ServeOptions& o) {
                              .max_cost = o.graphql_max_cost,
                              .introspection = o.graphql_introspection,
                              .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
-                             .views = &views},
+                             // A change is read back from the primary: a replica may lag it.
+                             .event_pool = &pool,
+                             .views = &views});
+  // GraphQL subscriptions follow the committed change feed (qdrant_outbox read on the primary).
+  changes::ChangeFeed change_feed(changes::ChangeFeedOptions{.database_url = o.database_url});
+  change_feed.AddMetrics(metrics);
+  change_feed.Start();
+  api::SubscriptionHub subscriptions(*graphql_api, change_feed, &metrics);
+  api::RegisterGraphqlWebSocket(
+      server, subscriptions,
+      api::GraphqlWsOptions{.init_timeout = std::chrono::milliseconds(o.ws_init_timeout_ms),
+                            .max_operations = o.ws_max_operations,
+                            .read_tokens = o.read_auth ? &tokens : &no_tokens,
+                            .write_tokens = &tokens,
+                            .metrics = &metrics});
+  metrics.AddCollector([&server, &subscriptions, &o](observability::SampleWriter& w) {
+    auto ws = server.websocket_stats();
+    auto h = subscriptions.stats();
+    w.Add("psvc_graphql_ws_connections", "Open GraphQL WebSocket connections", "gauge", {},
+          static_cast<double>(ws.open));
+    w.Add("psvc_graphql_ws_max_connections", "Limit of open connections (--ws-max-connections)",
+          "gauge", {}, o.ws_max_connections);
+    w.Add("psvc_graphql_ws_max_operations",
+          "Limit of operations per connection (--ws-max-operations)", "gauge", {},
+          o.ws_max_operations);
+    w.Add("psvc_graphql_ws_max_queued_bytes",
+          "Bytes queued for a connection before it is dropped (--ws-max-queued-bytes)", "gauge", {},
+          static_cast<double>(o.ws_max_queued_bytes));
+    w.Add("psvc_graphql_ws_accepted_total", "GraphQL WebSocket upgrades accepted", "counter", {},
+          static_cast<double>(ws.accepted));
+    w.Add("psvc_graphql_ws_refused_total",
+          "GraphQL WebSocket upgrades refused at --ws-max-connections", "counter", {},
+          static_cast<double>(ws.refused_full));
+    w.Add("psvc_graphql_ws_slow_consumer_closes_total",
+          "Connections closed (1013) because their queue passed --ws-max-queued-bytes", "counter",
+          {}, static_cast<double>(ws.slow_consumers));
+    w.Add("psvc_graphql_ws_messages_sent_total", "WebSocket messages written", "counter", {},
+          static_cast<double>(ws.messages_sent));
+    w.Add("psvc_graphql_subscriptions", "Active GraphQL subscriptions", "gauge", {},
+          static_cast<double>(h.subscriptions));
+    w.Add("psvc_graphql_subscription_changes_total", "Committed changes read from the feed",
+          "counter", {}, static_cast<double>(h.changes));
+    w.Add("psvc_graphql_subscription_executions_total",
+          "Subscription documents run (subscriptions sharing a document and variables share one)",
+          "counter", {}, static_cast<double>(h.executions));
+    w.Add("psvc_graphql_subscription_deliveries_total", "Results handed to subscriptions",
+          "counter", {}, static_cast<double>(h.deliveries));
+    w.Add("psvc_graphql_subscription_queued_batches", "Change batches read and not yet delivered",
+          "gauge", {}, static_cast<double>(h.queued_batches));
+  });
+  api::RegisterGraphqlRoutes(
+      server, graphql_api,
       api::GraphqlHttpOptions{.graphiql_dir = o.graphiql_dir,
                               .write_tokens = &tokens,
                               .read_tokens = o.read_auth ? &tokens : &no_tokens,
@@ -410,7 +468,9 @@ int RunServe(const ServeOptions& o) {
   if (consumer) consumer->Stop();
   grpc_server.Shutdown(std::chrono::seconds(5));
   if (saga_runner) saga_runner->Stop();
-  server.Stop();
+  server.Stop();  // WebSocket subscribers get 1001 (Going Away)
+  subscriptions.Stop();
+  change_feed.Stop();
   views.Stop();  // the drain: views counted so far are written before the relay stops
   if (relay) relay->Stop();
   change_feed.Stop();
@@ -599,6 +659,30 @@ void AddServeCommand(CLI::App& app) {
                   "An HTTP request that waited this long for a handler thread gets 503 instead")
       ->envname("PSVC_HTTP_QUEUE_TIMEOUT_MS")
       ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
+  cmd->add_option("--ws-max-connections", o->ws_max_connections,
+                  "GraphQL WebSocket connections (subscriptions) at once; beyond it the upgrade "
+                  "answers 503 + Retry-After")
+      ->envname("PSVC_WS_MAX_CONNECTIONS")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--ws-max-operations", o->ws_max_operations,
+                  "Operations (subscriptions) at once on one GraphQL WebSocket connection; "
+                  "beyond it a subscribe gets an error message")
+      ->envname("PSVC_WS_MAX_OPERATIONS")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--ws-init-timeout-ms", o->ws_init_timeout_ms,
+                  "A GraphQL WebSocket client that has not sent connection_init by then is "
+                  "closed with 4408")
+      ->envname("PSVC_WS_INIT_TIMEOUT_MS")
+      ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
+  cmd->add_option("--ws-max-queued-bytes", o->ws_max_queued_bytes,
+                  "Bytes queued for a GraphQL WebSocket client that does not read fast enough; "
+                  "beyond it the connection is closed with 1013 (slow consumer)")
+      ->envname("PSVC_WS_MAX_QUEUED_BYTES")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))
       ->capture_default_str();
   cmd->add_option("--cors-origins", o->cors_origins,
                   "Comma-separated browser origins allowed to call the HTTP API cross-origin "

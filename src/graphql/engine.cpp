@@ -56,6 +56,7 @@ EngineResponse Engine::Execute(const EngineRequest& request) const {
   exec.operation_name = request.operation_name;
   exec.variables = variables;
   exec.context = request.context;
+  if (request.root_value) exec.root_value = Value::Ref(*request.root_value);
   ExecutionResult result = graphql::Execute(*schema_, std::move(exec));
   response.has_data = result.has_data();
   result.AppendJson(response.json);

@@ -30,6 +30,7 @@ struct EngineRequest {
   const ValueMap* variables = nullptr;         // alternative to variables_json, already decoded
   void* context = nullptr;                     // handed to every resolver
   const PreparedDocument* prepared = nullptr;  // `query` from Engine::Prepare, or nullptr
+  const Value* root_value = nullptr;           // subscription events: the event
 };
 
 /// The response body and whether execution started (false: parse/validation/variable errors).

@@ -208,6 +208,39 @@ class Executor final : public SelectionLookAhead {
     return state_.errors.empty();
   }
 
+  // §6.2.3.1 CreateSourceEventStream up to the resolver: the single root field (validation
+  // guarantees one) and its coerced arguments.
+  void SubscriptionRoot(const OperationNode& op, const Type* root_type, SubscriptionField& out) {
+    std::vector<FieldGroup> fields;
+    std::unordered_map<std::string_view, size_t> index;
+    std::vector<std::string_view> visited;
+    CollectFields(root_type, op.selections, fields, index, visited);
+    if (fields.empty()) {
+      out.errors.push_back({"The subscription selects no field.", {op.loc}, {}});
+      return;
+    }
+    const SelectionNode& node = *fields.front().second.front();
+    const FieldDef* def = schema_.FindField(root_type, node.name, false);
+    if (!def) {
+      out.errors.push_back(
+          {"The subscription field \"" + std::string(node.name) + "\" is not defined.",
+           {node.loc},
+           {}});
+      return;
+    }
+    std::string error;
+    auto args = CoerceArguments(*def, node, &error);
+    if (!args) {
+      out.errors.push_back({error, {node.loc}, {std::string(fields.front().first)}});
+      return;
+    }
+    out.name = def->name;
+    out.response_key = std::string(fields.front().first);
+    out.args = std::move(*args);
+  }
+
+  std::vector<Error>& errors() { return state_.errors; }
+
   void Run(const OperationNode& op, const Type* root_type) {
     state_.has_data = true;
     std::vector<PendingObject> roots{{&state_.root, &state_.root_value, root_type, nullptr}};
@@ -569,42 +602,83 @@ class Executor final : public SelectionLookAhead {
 
 }  // namespace
 
+namespace {
+
+// §6.1 GetOperation; nullptr after adding the request error.
+const OperationNode* FindOperation(const Document& doc, std::string_view name,
+                                   std::vector<Error>& errors) {
+  if (name.empty()) {
+    if (doc.operations.size() == 1) return &doc.operations.front();
+    errors.push_back({doc.operations.empty()
+                          ? "Must provide an operation."
+                          : "Must provide operation name if query contains multiple operations.",
+                      {},
+                      {}});
+    return nullptr;
+  }
+  for (const auto& o : doc.operations) {
+    if (o.name == name) return &o;
+  }
+  errors.push_back({"Unknown operation named \"" + std::string(name) + "\".", {}, {}});
+  return nullptr;
+}
+
+const Type* RootTypeOf(const Schema& schema, const OperationNode& op) {
+  switch (op.operation) {
+    case OperationType::kQuery:
+      return schema.query_type();
+    case OperationType::kMutation:
+      return schema.mutation_type();
+    case OperationType::kSubscription:
+      return schema.subscription_type();
+  }
+  return nullptr;
+}
+
+std::string NoRootTypeMessage(const OperationNode& op) {
+  return op.operation == OperationType::kSubscription
+             ? "Schema is not configured to execute subscription operation."
+             : "Schema is not configured to execute mutation operation.";
+}
+
+}  // namespace
+
+SubscriptionField ResolveSubscriptionField(const Schema& schema, const Document& document,
+                                           std::string_view operation_name,
+                                           const ValueMap* variables) {
+  SubscriptionField out;
+  const OperationNode* op = FindOperation(document, operation_name, out.errors);
+  if (!op) return out;
+  if (op->operation != OperationType::kSubscription) {
+    out.errors.push_back({"The operation is not a subscription.", {op->loc}, {}});
+    return out;
+  }
+  const Type* root = RootTypeOf(schema, *op);
+  if (!root) {
+    out.errors.push_back({NoRootTypeMessage(*op), {op->loc}, {}});
+    return out;
+  }
+  ExecutionState state;
+  Executor executor(schema, state, document, nullptr);
+  if (!executor.CoerceVariables(*op, variables)) {
+    out.errors = std::move(executor.errors());
+    return out;
+  }
+  executor.SubscriptionRoot(*op, root, out);
+  return out;
+}
+
 ExecutionResult Execute(const Schema& schema, ExecutionRequest&& request) {
   ExecutionResult result;
   ExecutionState& state = *result.state_;
   const Document& doc = *request.document;
-  const OperationNode* op = nullptr;
-  if (request.operation_name.empty()) {
-    if (doc.operations.size() == 1) {
-      op = &doc.operations.front();
-    } else {
-      state.errors.push_back({doc.operations.empty()
-                                  ? "Must provide an operation."
-                                  : "Must provide operation name if query contains multiple "
-                                    "operations.",
-                              {},
-                              {}});
-      return result;
-    }
-  } else {
-    for (const auto& o : doc.operations) {
-      if (o.name == request.operation_name) op = &o;
-    }
-    if (!op) {
-      state.errors.push_back(
-          {"Unknown operation named \"" + std::string(request.operation_name) + "\".", {}, {}});
-      return result;
-    }
-  }
-  const Type* root = op->operation == OperationType::kQuery      ? schema.query_type()
-                     : op->operation == OperationType::kMutation ? schema.mutation_type()
-                                                                 : nullptr;
+  const OperationNode* op = FindOperation(doc, request.operation_name, state.errors);
+  if (!op) return result;
+  // A subscription runs here once per event of its source stream (§6.2.3.2
+  // MapSourceToResponseEvent): the event is the root value its root field resolves from.
+  const Type* root = RootTypeOf(schema, *op);
   if (!root) {
-    state.errors.push_back({op->operation == OperationType::kSubscription
-                                ? "Subscriptions are not supported."
-                                : "Schema is not configured to execute mutation operation.",
-                            {op->loc},
-                            {}});
+    state.errors.push_back({NoRootTypeMessage(*op), {op->loc}, {}});
     return result;
   }
   state.root_value = std::move(request.root_value);

@@ -49,6 +49,22 @@ class ExecutionResult {
 /// outlive the result.
 ExecutionResult Execute(const Schema& schema, ExecutionRequest&& request);
 
+/// A subscription's source stream, as far as the engine knows it (§6.2.3.1): its single root
+/// field and coerced arguments. The caller creates the stream and runs Execute once per event
+/// with the event as ExecutionRequest::root_value.
+struct SubscriptionField {
+  std::string name;           // the field's name in the schema
+  std::string response_key;   // its alias, or the name
+  ValueMap args;              // coerced, defaults applied
+  std::vector<Error> errors;  // request errors (variables, operation): no stream
+};
+
+/// Picks the operation (as Execute does), checks it is a subscription and coerces variables
+/// and the root field's arguments. The document must be valid.
+SubscriptionField ResolveSubscriptionField(const Schema& schema, const Document& document,
+                                           std::string_view operation_name,
+                                           const ValueMap* variables);
+
 /// A result carrying request errors only (for parse/validation failures).
 ExecutionResult MakeErrorResult(std::vector<Error> errors);
 

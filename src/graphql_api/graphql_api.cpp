@@ -487,10 +487,56 @@ void AddEnums(graphql::SchemaBuilder& b) {
       .AddValue("YEAR_ASC", "Oldest first.")
       .AddValue("TITLE_ASC", "By title, A to Z.")
       .AddValue("TITLE_DESC", "By title, Z to A.");
+  auto kind = b.Enum("ChangeKind", "What a committed change did to an anime.");
+  for (const auto& k : kChangeKinds) kind.AddValue(std::string(k.name), std::string(k.description));
   b.Enum("MatchType", "How a search hit matched, best first.")
       .AddValue("EXACT", "The whole name, ignoring case and accents.")
       .AddValue("PREFIX", "The name starts with the query.")
       .AddValue("FUZZY", "Trigram similarity to a word of the name (typos).");
+}
+
+// The Subscription root: each field resolves from the event the stream delivers (the root
+// value, see GraphqlApi::ExecuteEvent); the streams themselves are api::SubscriptionHub's.
+void AddSubscriptions(graphql::SchemaBuilder& b) {
+  auto change = b.Object("AnimeChange",
+                         "One committed change of an anime, delivered after its transaction "
+                         "committed; the changes of one anime arrive in commit order.");
+  change.Field("kind", "ChangeKind!");
+  change.Field("animeId", "ID!")
+      .Description("The anime the change is about (the id subscribed to).");
+  change.Field("version", "Int")
+      .Description(
+          "The anime's version this change produced; null for a change that does not make one "
+          "(MERGED, REMOVED, RESTORED).");
+  change.Field("changeId", "ID!")
+      .Description("Identifies the change: the id of its outbox row (docs/events.md).");
+  change.Field("fields", "[String!]")
+      .Description("UPDATED: the fields it changed (snake_case, as in the change stream).");
+  change.Field("mergedInto", "ID").Description("MERGED: the anime that absorbed `animeId`.");
+  change.Field("viewCount", "Int").Description("VIEWED: the anime's total views after it.");
+  change
+      .Field("anime", "Anime", Guarded([](const ResolveParams& p, RequestContext& ctx) {
+               return LoadParentsAnime(p, ctx, "animeId");
+             }))
+      .Description(
+          "The anime as read when the change is delivered (at least as new as `version`; "
+          "null once removed; after MERGED, the anime it was merged into).");
+  auto root = [](const ResolveParams& p) {
+    std::vector<Value> out;
+    for (const Value* parent : p.parents) out.push_back(Value::Ref(parent->Deref()));
+    return out;
+  };
+  auto subscription = b.Object("Subscription");
+  subscription.Field("animeChanged", "AnimeChange!", root)
+      .Description(
+          "Every committed change of the anime in `ids` (at most 100), optionally only those of "
+          "`kinds`.")
+      .Arg("ids", "[ID!]!")
+      .Arg("kinds", "[ChangeKind!]", std::nullopt, "Default: every kind.");
+  subscription.Field("catalogueChanged", "AnimeChange!", root)
+      .Description("Every committed change of any anime, optionally only those of `kinds`.")
+      .Arg("kinds", "[ChangeKind!]", std::nullopt, "Default: every kind.");
+  b.SubscriptionType("Subscription");
 }
 
 std::unique_ptr<graphql::Schema> BuildSchema() {
@@ -899,6 +945,8 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
       .Arg("expectedVersion", "Int!");
   b.MutationType("Mutation");
 
+  AddSubscriptions(b);
+
   auto built = std::move(b).Build();
   if (!built.schema) throw std::logic_error("GraphQL API schema: " + built.error);
   return std::move(built.schema);
@@ -917,6 +965,76 @@ GraphqlApi::GraphqlApi(GraphqlApiOptions options) : options_(options) {
 }
 
 GraphqlApi::~GraphqlApi() = default;
+
+/// Loaders shared by the executions of one batch of changes: an anime several subscriptions
+/// ask for is read once per batch.
+struct EventScope {
+  EventScope(db::Pool& pool, const GraphqlApiOptions& options)
+      : ctx{RequestLoaders(pool, LoaderOptions{options.acquire_timeout, options.statement_timeout}),
+            options.applier, options} {}
+  RequestContext ctx;
+};
+
+std::shared_ptr<EventScope> GraphqlApi::NewEventScope() const {
+  return std::make_shared<EventScope>(
+      options_.event_pool ? *options_.event_pool : options_.read_pool, options_);
+}
+
+std::string GraphqlApi::ExecuteEvent(const GraphqlRequest& request, const graphql::Value& event,
+                                     EventScope& scope) const {
+  graphql::EngineRequest er;
+  er.query = request.query;
+  er.operation_name = request.operation_name;
+  er.variables = request.variables;
+  er.context = &scope.ctx;
+  er.prepared = request.prepared;
+  er.root_value = &event;
+  return engine_->Execute(er).json;
+}
+
+SubscriptionStream GraphqlApi::ResolveSubscription(const graphql::PreparedDocument& prepared,
+                                                   std::string_view operation_name,
+                                                   const graphql::ValueMap* variables) const {
+  SubscriptionStream stream;
+  auto fail = [&](std::vector<graphql::Error> errors) {
+    stream.error_json = "[";
+    for (size_t i = 0; i < errors.size(); ++i) {
+      if (i) stream.error_json += ',';
+      graphql::AppendErrorJson(stream.error_json, errors[i]);
+    }
+    stream.error_json += ']';
+    return std::move(stream);
+  };
+  if (prepared.parsed.error) return fail({*prepared.parsed.error});
+  if (!prepared.validation_errors.empty()) return fail(prepared.validation_errors);
+  auto field = graphql::ResolveSubscriptionField(engine_->schema(), *prepared.parsed.document,
+                                                 operation_name, variables);
+  if (!field.errors.empty()) return fail(std::move(field.errors));
+  auto arg_error = [&](std::string message) {
+    return fail({graphql::Error{std::move(message), {}, {field.response_key}}});
+  };
+  try {
+    if (field.name == "animeChanged") {
+      stream.field = SubscriptionStream::Field::kAnimeChanged;
+      for (const auto& [k, v] : field.args) {
+        if (k == "ids") stream.anime_ids = RequireUuids(v, "ids", options_.max_page_size);
+      }
+      if (stream.anime_ids.empty()) return arg_error("ids: name at least one anime");
+    } else if (field.name == "catalogueChanged") {
+      stream.field = SubscriptionStream::Field::kCatalogueChanged;
+    } else {
+      return arg_error("Unknown subscription field " + field.name + ".");
+    }
+  } catch (const UserError& e) {
+    return arg_error(e.what());
+  }
+  for (const auto& [k, v] : field.args) {
+    if (k != "kinds" || v.IsNull()) continue;
+    stream.kinds_filtered = true;
+    for (const Value& kind : v.AsList()) stream.kinds.emplace_back(kind.AsEnum());
+  }
+  return stream;
+}
 
 GraphqlResponse GraphqlApi::Execute(const GraphqlRequest& request) const {
   RequestContext ctx{RequestLoaders(options_.read_pool, LoaderOptions{options_.acquire_timeout,

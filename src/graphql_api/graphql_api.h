@@ -38,10 +38,49 @@ struct GraphqlApiOptions {
   int max_page_size = 100;       ///< cap on `first`, `limit` and the length of `ids`
   std::chrono::milliseconds statement_timeout{2000};
   std::chrono::milliseconds acquire_timeout{1000};  ///< wait for a pooled connection
+  /// Subscription events are read here (nullptr: `read_pool`). The change feed reads the
+  /// primary, where a change is visible once committed; a replica may not have it yet.
+  db::Pool* event_pool = nullptr;
   /// recordView: views counted in memory and flushed in bulk (nullptr: through `applier`,
   /// one transaction per view).
   write::ViewCounter* views = nullptr;
 };
+
+/// The kinds of change subscriptions report (GraphQL enum ChangeKind) and the outbox event
+/// type behind each (docs/events.md, docs/sagas.md).
+struct ChangeKindInfo {
+  std::string_view name;
+  std::string_view event_type;
+  std::string_view description;
+};
+inline constexpr ChangeKindInfo kChangeKinds[] = {
+    {"ENRICHED", "AnimeEnriched",
+     "A full document was applied: the anime was created, or enriched again."},
+    {"UPDATED", "AnimeUpdated", "Some fields changed (`fields` names them)."},
+    {"EPISODE_AIRED", "EpisodeAired", "An episode was added or changed."},
+    {"VIEWED", "AnimeViewed",
+     "Views were added (one change per anime per flush of a replica's view counter)."},
+    {"RELATIONS_CHANGED", "AnimeRelationsChanged",
+     "A relation waiting for this anime's target arrived and was added."},
+    {"MERGED", "AnimeMergeCompleted",
+     "A merge completed: `animeId` was merged into `mergedInto` (reported for both anime)."},
+    {"REMOVED", "AnimeRemoved", "The anime left the catalogue (a removal started)."},
+    {"RESTORED", "AnimeRemovalReverted", "A removal was compensated: the anime is back."},
+};
+
+/// What a subscription document follows, as the API understands it (see ResolveSubscription).
+struct SubscriptionStream {
+  enum class Field { kAnimeChanged, kCatalogueChanged };
+  Field field = Field::kCatalogueChanged;
+  std::vector<std::string> anime_ids;  ///< kAnimeChanged: canonical ids
+  bool kinds_filtered = false;         ///< false: every kind
+  std::vector<std::string> kinds;      ///< ChangeKind names, when filtered
+  /// Non-empty: the stream cannot start; a JSON array of GraphQL errors (the protocol's
+  /// `error` payload).
+  std::string error_json;
+};
+
+struct EventScope;
 
 /// What kind of operation a document would run (GET may only run queries).
 enum class OperationKind { kQuery, kMutation, kSubscription, kUnknown };
@@ -79,6 +118,18 @@ class GraphqlApi {
   /// The operation `operation_name` (or the only one) of a parsed query; kUnknown when the
   /// document does not parse or names no such operation (execution then reports the error).
   OperationKind Classify(const graphql::ParseResult& parsed, std::string_view operation_name) const;
+
+  /// The stream a subscription document asks for, or why it cannot start (parse, validation,
+  /// variable or argument errors).
+  SubscriptionStream ResolveSubscription(const graphql::PreparedDocument& prepared,
+                                         std::string_view operation_name,
+                                         const graphql::ValueMap* variables) const;
+  /// Loaders for one batch of events (ExecuteEvent); one thread at a time.
+  std::shared_ptr<EventScope> NewEventScope() const;
+  /// Runs a subscription document for one event (§6.2.3.2): `event` is the root value its
+  /// field resolves from (an AnimeChange map). Returns the `next` payload (a JSON response).
+  std::string ExecuteEvent(const GraphqlRequest& request, const graphql::Value& event,
+                           EventScope& scope) const;
 
   /// Documents the engine parsed and validated so far (cache hits are not counted).
   uint64_t documents_prepared() const;

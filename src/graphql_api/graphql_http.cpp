@@ -87,7 +87,7 @@ http::Response ErrorResponse(int status, MediaType m, std::string_view message) 
   return {status, ContentType(m == MediaType::kNone ? MediaType::kJson : m), std::move(body), {}};
 }
 
-/// GraphiQL's page and its four static files, read once at start-up.
+/// GraphiQL's page and its static files, read once at start-up.
 struct GraphiqlAssets {
   bool available = false;
   std::string page;
@@ -118,6 +118,8 @@ GraphiqlAssets LoadGraphiql(const std::string& dir, const std::string& path) {
       {"graphiql.min.js", "node_modules/graphiql/graphiql.min.js",
        "text/javascript; charset=utf-8"},
       {"graphiql.min.css", "node_modules/graphiql/graphiql.min.css", "text/css; charset=utf-8"},
+      {"graphql-ws.min.js", "node_modules/graphql-ws/umd/graphql-ws.min.js",
+       "text/javascript; charset=utf-8"},
   };
   a.available = true;
   for (const File& f : kFiles) {

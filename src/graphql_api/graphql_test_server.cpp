@@ -5,25 +5,69 @@
 //
 //   graphql_test_server [--database-url URL] [--port N] [--threads N] [--pool-size N]
 //   graphql_test_server --print-statement gql.search   (that loader statement's SQL)
+//
+// Subscriptions are served too (WebSocket on /graphql), fed by hand instead of the change feed:
+// POST /test/change with {"anime_id":..,"event_type":..,"payload":"<outbox payload JSON>"}
+// hands one change to the subscription hub (the benchmark of the fan-out measures from there).
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <libpq-fe.h>
 
 #include "graphql_api/graphql_api.h"
 #include "graphql_api/graphql_http.h"
 #include "graphql_api/graphql_loaders.h"
+#include "graphql_api/graphql_ws.h"
+#include "graphql_api/subscription_hub.h"
+#include "changes/change_source.h"
 #include "dataset/demo_data.h"
 #include "db/connection.h"
 #include "db/pool.h"
+#include "graphql/json.h"
 #include "http/server.h"
 #include "observability/metrics.h"
 #include "testing/test_database.h"
 #include "write/event_applier.h"
+
+namespace {
+
+// The change source of this server: changes posted to /test/change.
+class PostedChanges final : public psvc::changes::ChangeSource {
+ public:
+  ListenerId Subscribe(Listener listener) override {
+    std::lock_guard lock(mu_);
+    listeners_.emplace_back(next_, std::move(listener));
+    return next_++;
+  }
+  void Unsubscribe(ListenerId id) override {
+    std::lock_guard lock(mu_);
+    std::erase_if(listeners_, [id](const auto& l) { return l.first == id; });
+  }
+  uint64_t watermark() const override { return 0; }
+  void Push(psvc::changes::Change change) {
+    psvc::changes::ChangeBatch batch;
+    std::lock_guard lock(mu_);
+    change.outbox_id = ++outbox_id_;
+    batch.changes.push_back(std::move(change));
+    batch.read_at = std::chrono::system_clock::now();
+    for (auto& [_, l] : listeners_) l(batch);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<ListenerId, Listener>> listeners_;
+  ListenerId next_ = 1;
+  int64_t outbox_id_ = 0;
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace psvc;
@@ -78,20 +122,42 @@ int main(int argc, char** argv) {
     http::ServerOptions so;
     so.port = static_cast<uint16_t>(port);
     so.threads = threads;
+    so.ws_max_connections = 5000;  // the subscription benchmark opens 1,000 and more
     http::Server server(so);
+    auto graphql_api = std::make_shared<const api::GraphqlApi>(
+        api::GraphqlApiOptions{.read_pool = read_pool, .applier = applier});
     observability::MetricsRegistry metrics;
     server.Route("GET", "/metrics", [&metrics](const http::Request&) {
       return http::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render(), {}};
     });
-    api::RegisterGraphqlRoutes(server,
-                               api::GraphqlApiOptions{.read_pool = read_pool, .applier = applier},
-                               api::GraphqlHttpOptions{.metrics = &metrics});
+    api::RegisterGraphqlRoutes(server, graphql_api, api::GraphqlHttpOptions{.metrics = &metrics});
+    PostedChanges changes;
+    api::SubscriptionHub hub(*graphql_api, changes);
+    api::RegisterGraphqlWebSocket(server, hub);
+    server.Route("POST", "/test/change", [&changes](const http::Request& req) {
+      std::string why;
+      auto body = graphql::ParseJson(req.body, &why);
+      auto text = [&](const char* key) {
+        const graphql::Value* v = body ? body->Find(key) : nullptr;
+        return v && v->IsString() ? std::string(v->AsString()) : std::string();
+      };
+      changes::Change c;
+      c.anime_id = text("anime_id");
+      c.event_type = text("event_type");
+      c.payload = text("payload");
+      if (c.anime_id.empty() || c.event_type.empty()) {
+        return http::Response{400, "text/plain", "anime_id and event_type\n", {}};
+      }
+      changes.Push(std::move(c));
+      return http::Response{204, "text/plain", "", {}};
+    });
     server.Start();
     std::printf("listening on %u\n", server.port());
     std::fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);
     server.Stop();
+    hub.Stop();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "graphql_test_server: %s\n", e.what());
     return 1;

@@ -13,21 +13,28 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
+#include <list>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 
 namespace psvc::http {
 
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
@@ -116,14 +123,211 @@ Response Dispatch(const Routes& routes, const ServerOptions& o, const Request& r
   }
 }
 
+// What Server::Stop needs of an open WebSocket connection.
+class WsSessionBase {
+ public:
+  virtual ~WsSessionBase() = default;
+  virtual void Shutdown() = 0;  // close 1001 Going Away
+};
+
+// The open WebSocket connections and their counters.
+struct WsRegistry {
+  std::mutex mu;
+  std::unordered_map<const WsSessionBase*, std::weak_ptr<WsSessionBase>> sessions;
+  std::atomic<int64_t> open{0};  // reserved at the upgrade decision, released when finished
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> refused_full{0};
+  std::atomic<uint64_t> slow_consumers{0};
+  std::atomic<uint64_t> messages_sent{0};
+  std::atomic<bool> stopping{false};
+};
+
 // The pieces of a Server that sessions share (read-only after Start, except the counters).
 struct Shared {
   const Routes& routes;
+  const std::map<std::string, WebSocketRoute>& ws_routes;
   const ServerOptions& options;
   std::atomic<int>& in_flight;
   std::atomic<uint64_t>& next_request_id;
   uint64_t request_id_prefix;
   asio::thread_pool& handlers;
+  WsRegistry& ws;
+};
+
+// One WebSocket connection, after the HTTP upgrade. Everything but the WebSocket methods
+// runs on the connection's strand. The handler holds the session (through WebSocket) and the
+// session the handler until it finishes, when it lets go of it.
+template <class Stream>
+class WsSession final : public WebSocket,
+                        public WsSessionBase,
+                        public std::enable_shared_from_this<WsSession<Stream>> {
+ public:
+  WsSession(const Shared& shared, Stream&& stream)
+      : ws_(std::move(stream)), shared_(shared), close_timer_(ws_.get_executor()) {}
+
+  void Start(bhttp::request<bhttp::string_body> req, std::string subprotocol,
+             std::function<std::shared_ptr<WebSocketHandler>(std::shared_ptr<WebSocket>)> open) {
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket stream's own timeouts rule
+    // Handshake 30 s, idle 300 s with pings from our side: a vanished peer is noticed.
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& res) {
+      res.set(bhttp::field::server, "postgres-service");
+      if (!subprotocol.empty()) res.set(bhttp::field::sec_websocket_protocol, subprotocol);
+    }));
+    ws_.read_message_max(shared_.options.ws_max_message);
+    ws_.text(true);
+    auto request = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(req));
+    {
+      std::lock_guard lock(shared_.ws.mu);
+      shared_.ws.sessions.emplace(this, this->weak_from_this());
+    }
+    ws_.async_accept(*request, [self = this->shared_from_this(), request,
+                                open = std::move(open)](beast::error_code ec) {
+      if (ec) return self->Finish();
+      self->shared_.ws.accepted.fetch_add(1);
+      try {
+        self->handler_ = open(self);
+      } catch (const std::exception&) {
+        self->handler_.reset();
+      }
+      if (!self->handler_) return self->DoClose(1011, "internal error");
+      self->Read();
+    });
+  }
+
+  bool Send(std::string text) override {
+    if (closing_.load()) return false;
+    size_t size = text.size();
+    if (queued_bytes_.fetch_add(size) + size > shared_.options.ws_max_queued_bytes) {
+      queued_bytes_.fetch_sub(size);
+      if (!slow_.exchange(true)) {
+        asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
+          self->shared_.ws.slow_consumers.fetch_add(1);
+          self->DoClose(self->shared_.options.ws_slow_close_code,
+                        "Slow consumer: outbound queue full");
+        });
+      }
+      return false;
+    }
+    asio::post(ws_.get_executor(),
+               [self = this->shared_from_this(), text = std::move(text)]() mutable {
+                 if (self->closing_.load()) {
+                   self->queued_bytes_.fetch_sub(text.size());
+                   return;
+                 }
+                 self->out_.push_back(std::move(text));
+                 if (!self->writing_) self->Write();
+               });
+    return true;
+  }
+
+  void Close(uint16_t code, std::string reason) override {
+    asio::post(ws_.get_executor(),
+               [self = this->shared_from_this(), code, reason] { self->DoClose(code, reason); });
+  }
+
+  void Post(std::function<void()> fn) override {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), fn = std::move(fn)] {
+      if (!self->finished_) fn();
+    });
+  }
+
+  void After(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), delay, fn = std::move(fn)] {
+      if (self->finished_) return;
+      auto timer = std::make_shared<asio::steady_timer>(self->ws_.get_executor(), delay);
+      self->timers_.push_back(timer);
+      timer->async_wait([self, timer, fn](beast::error_code ec) {
+        self->timers_.remove(timer);
+        if (!ec && !self->finished_) fn();
+      });
+    });
+  }
+
+  void Shutdown() override { Close(1001, "Server shutting down"); }
+
+ private:
+  void Read() {
+    ws_.async_read(in_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->Finish();
+      std::string message = beast::buffers_to_string(self->in_.data());
+      self->in_.consume(self->in_.size());
+      if (!self->closing_.load() && self->handler_) self->handler_->OnMessage(message);
+      self->Read();
+    });
+  }
+
+  void Write() {
+    writing_ = true;
+    ws_.async_write(asio::buffer(out_.front()),
+                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->writing_ = false;
+                      self->queued_bytes_.fetch_sub(self->out_.front().size());
+                      self->out_.pop_front();
+                      if (ec) return self->DropSocket();
+                      self->shared_.ws.messages_sent.fetch_add(1);
+                      if (!self->out_.empty() && !self->closing_.load()) self->Write();
+                    });
+  }
+
+  void DoClose(uint16_t code, std::string reason) {
+    if (closing_.exchange(true) || finished_) return;
+    // Messages not yet started are dropped; one being written finishes first (Beast suspends
+    // the close until then).
+    while (out_.size() > (writing_ ? 1u : 0u)) {
+      queued_bytes_.fetch_sub(out_.back().size());
+      out_.pop_back();
+    }
+    if (reason.size() > 123) reason.resize(123);  // RFC 6455 §5.5: control frames ≤ 125 bytes
+    close_timer_.expires_after(shared_.options.ws_close_timeout);
+    close_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (!ec) self->DropSocket();  // the peer did not drain or answer: give up on it
+    });
+    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
+                    [self = this->shared_from_this()](beast::error_code ec) {
+                      if (ec) self->DropSocket();
+                      // Otherwise the read loop ends when the peer's close frame arrives.
+                    });
+  }
+
+  void DropSocket() {
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).socket().close(ec);
+  }
+
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    closing_ = true;
+    close_timer_.cancel();
+    for (auto& t : timers_) t->cancel();
+    if (auto handler = std::move(handler_)) {
+      try {
+        handler->OnClose();
+      } catch (const std::exception&) {
+        // The connection is gone either way.
+      }
+    }
+    DropSocket();
+    {
+      std::lock_guard lock(shared_.ws.mu);
+      shared_.ws.sessions.erase(this);
+    }
+    shared_.ws.open.fetch_sub(1);
+  }
+
+  websocket::stream<Stream> ws_;
+  const Shared& shared_;
+  std::shared_ptr<WebSocketHandler> handler_;
+  beast::flat_buffer in_;
+  std::deque<std::string> out_;
+  std::atomic<size_t> queued_bytes_{0};
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> slow_{false};
+  bool writing_ = false;
+  bool finished_ = false;
+  asio::steady_timer close_timer_;
+  std::list<std::shared_ptr<asio::steady_timer>> timers_;
 };
 
 // One connection. `Stream` is beast::tcp_stream (HTTP) or ssl_stream<tcp_stream> (HTTPS).
@@ -224,7 +428,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     req.body = std::move(msg.body());
     Reply reply{msg.version(), msg.keep_alive(), req.method == "HEAD",
-                shared_.routes.contains(req.path)};
+                shared_.routes.contains(req.path) || shared_.ws_routes.contains(req.path)};
+    if (websocket::is_upgrade(msg)) {
+      if (auto ws = shared_.ws_routes.find(req.path); ws != shared_.ws_routes.end()) {
+        return Upgrade(std::move(req), ws->second, reply, start);
+      }
+    }
     if (shared_.in_flight.fetch_add(1) >= shared_.options.max_in_flight) {
       Response resp = Overloaded();
       Observe(req, resp, reply.matched ? req.path : "unmatched", start);
@@ -280,6 +489,38 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     bool head;
     bool matched;  // a route exists for the path (else metrics say "unmatched")
   };
+
+  // A WebSocket upgrade: refused with an HTTP answer, or the stream moves to a WsSession and
+  // this session ends. Decided here, on the I/O thread (routes decide quickly).
+  void Upgrade(Request req, const WebSocketRoute& route, const Reply& reply,
+               std::chrono::steady_clock::time_point start) {
+    auto refuse = [&](Response resp) {
+      Observe(req, resp, req.path, start);
+      Write(MakeResponse(std::move(resp), req, reply), /*release=*/false);
+    };
+    if (shared_.ws.stopping.load()) return refuse(Overloaded());
+    if (shared_.ws.open.fetch_add(1) >= shared_.options.ws_max_connections) {
+      shared_.ws.open.fetch_sub(1);
+      shared_.ws.refused_full.fetch_add(1);
+      return refuse(Overloaded());
+    }
+    WebSocketAccept accept;
+    try {
+      accept = route(req);
+    } catch (const std::exception&) {
+      accept.refuse = Response{500, std::string(kTextPlain), "internal error\n", {}};
+    }
+    if (accept.refuse || !accept.open) {
+      shared_.ws.open.fetch_sub(1);
+      return refuse(accept.refuse ? std::move(*accept.refuse)
+                                  : Response{404, std::string(kTextPlain), "not found\n", {}});
+    }
+    Response switching{101, std::string(kTextPlain), {}, {}};
+    switching.operation = "websocket";
+    Observe(req, switching, req.path, start);
+    auto session = std::make_shared<WsSession<Stream>>(shared_, std::move(stream_));
+    session->Start(parser_->release(), std::move(accept.subprotocol), std::move(accept.open));
+  }
 
   void Observe(const Request& req, const Response& resp, std::string_view route,
                std::chrono::steady_clock::time_point start) {
@@ -376,6 +617,8 @@ std::unique_ptr<asio::ssl::context> MakeTlsContext(const ServerOptions& o) {
 struct Server::Impl {
   ServerOptions options;
   Routes routes;
+  std::map<std::string, WebSocketRoute> ws_routes;
+  WsRegistry ws;
   // Before ioc: sessions still queued in it when it is destroyed refer to these.
   std::unique_ptr<asio::ssl::context> tls;  // set: HTTPS
   std::optional<Shared> shared;
@@ -418,6 +661,10 @@ void Server::Route(std::string method, std::string path, Handler handler) {
   impl_->routes[std::move(path)][std::move(method)] = std::move(handler);
 }
 
+void Server::RouteWebSocket(std::string path, WebSocketRoute route) {
+  impl_->ws_routes[std::move(path)] = std::move(route);
+}
+
 void Server::Start() {
   const auto& o = impl_->options;
   if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
@@ -431,8 +678,8 @@ void Server::Start() {
   // Random per process, so request ids from replicas do not collide.
   uint64_t prefix = (static_cast<uint64_t>(rd()) << 32 | rd()) & 0xffffffffffull;
   auto& handlers = impl_->handlers.emplace(std::max(1, o.threads));
-  impl_->shared.emplace(Shared{impl_->routes, impl_->options, impl_->in_flight,
-                               impl_->next_request_id, prefix, handlers});
+  impl_->shared.emplace(Shared{impl_->routes, impl_->ws_routes, impl_->options, impl_->in_flight,
+                               impl_->next_request_id, prefix, handlers, impl_->ws});
   beast::error_code ec;
   auto addr = asio::ip::make_address(impl_->options.address, ec);
   if (ec) throw std::runtime_error("invalid HTTP listen address: " + impl_->options.address);
@@ -462,9 +709,21 @@ void Server::Stop(std::chrono::milliseconds grace) {
     beast::error_code ec;
     impl_->acceptor->close(ec);
   });
+  // WebSocket clients are told the server is going away (1001) and get the grace to answer.
+  impl_->ws.stopping = true;
+  std::vector<std::shared_ptr<WsSessionBase>> open;
+  {
+    std::lock_guard lock(impl_->ws.mu);
+    for (auto& [_, weak] : impl_->ws.sessions) {
+      if (auto s = weak.lock()) open.push_back(std::move(s));
+    }
+  }
+  for (auto& s : open) s->Shutdown();
+  open.clear();
   // Requests already being handled finish and are answered; then everything stops.
   auto deadline = std::chrono::steady_clock::now() + grace;
-  while (impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+  while ((impl_->in_flight.load() > 0 || impl_->ws.open.load() > 0) &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   impl_->work.reset();
@@ -477,5 +736,11 @@ void Server::Stop(std::chrono::milliseconds grace) {
 uint16_t Server::port() const { return impl_->port; }
 
 bool Server::tls() const { return impl_->tls != nullptr; }
+
+WebSocketStats Server::websocket_stats() const {
+  const WsRegistry& ws = impl_->ws;
+  return {ws.open.load(), ws.accepted.load(), ws.refused_full.load(), ws.slow_consumers.load(),
+          ws.messages_sent.load()};
+}
 
 }  // namespace psvc::http

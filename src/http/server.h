@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +45,47 @@ using RequestObserver = std::function<void(const Request&, const Response&, std:
 
 using Handler = std::function<Response(const Request&)>;
 
+/// One accepted WebSocket connection as the application sees it (Boost.Beast stays in
+/// server.cpp). Every method is thread-safe and never blocks.
+class WebSocket {
+ public:
+  virtual ~WebSocket() = default;
+  /// Queues a text message. When the messages queued and not yet written would exceed
+  /// ServerOptions::ws_max_queued_bytes the connection is dropped instead (a subscriber whose
+  /// socket does not drain must not grow memory): the queue is discarded and the connection
+  /// closed with ServerOptions::ws_slow_close_code. False once the connection is closing.
+  virtual bool Send(std::string text) = 0;
+  /// Closes with `code` and `reason` (messages still queued are dropped). A peer that does not
+  /// answer the close within ServerOptions::ws_close_timeout loses the TCP connection.
+  virtual void Close(uint16_t code, std::string reason) = 0;
+  /// Runs `fn` on the connection's strand (where the handler runs), unless it has closed.
+  virtual void Post(std::function<void()> fn) = 0;
+  /// Runs `fn` on the connection's strand after `delay`, unless it has closed by then.
+  virtual void After(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
+};
+
+/// The application's side of one WebSocket connection. Called on the connection's strand, one
+/// call at a time; must not block (hand slow work to another thread, come back with Post).
+class WebSocketHandler {
+ public:
+  virtual ~WebSocketHandler() = default;
+  /// One complete message (text, or binary bytes as sent).
+  virtual void OnMessage(std::string_view message) = 0;
+  /// The connection is gone (either side closed it, or the server stopped); called once.
+  virtual void OnClose() = 0;
+};
+
+/// How a WebSocket route answers an upgrade request: an HTTP answer instead (`refuse`), or
+/// accept with `subprotocol` (empty: none) and build the connection's handler with `open`.
+struct WebSocketAccept {
+  std::optional<Response> refuse;
+  std::string subprotocol;
+  std::function<std::shared_ptr<WebSocketHandler>(std::shared_ptr<WebSocket>)> open;
+};
+
+/// Decides an upgrade request (runs on an I/O thread: must be quick).
+using WebSocketRoute = std::function<WebSocketAccept(const Request&)>;
+
 /// Listening address, worker threads and the limits that protect the server from slow or
 /// oversized clients.
 struct ServerOptions {
@@ -78,6 +120,26 @@ struct ServerOptions {
   /// PEM CA bundle: clients may present a certificate, verified against it (mTLS); a client
   /// that presents none is still served, with Request::client_verified false.
   std::string tls_client_ca_file;
+  /// WebSocket connections at once; an upgrade beyond it answers 503 + Retry-After.
+  int ws_max_connections = 1000;
+  /// Bytes queued for one WebSocket connection and not yet written before it counts as a
+  /// slow consumer and is closed with `ws_slow_close_code`.
+  std::size_t ws_max_queued_bytes = 1 << 20;
+  /// Close code for a slow consumer: 1013 (Try Again Later; graphql-ws clients reconnect).
+  uint16_t ws_slow_close_code = 1013;
+  /// Largest message a WebSocket client may send (larger: closed with 1009).
+  std::size_t ws_max_message = 1 << 20;
+  /// A close handshake (ours or the peer's) that has not finished by then drops the socket.
+  std::chrono::milliseconds ws_close_timeout{5000};
+};
+
+/// WebSocket counters of a Server (for metrics).
+struct WebSocketStats {
+  int64_t open = 0;             ///< connections now
+  uint64_t accepted = 0;        ///< upgrades accepted
+  uint64_t refused_full = 0;    ///< upgrades refused at ws_max_connections
+  uint64_t slow_consumers = 0;  ///< connections dropped for a full outbound queue
+  uint64_t messages_sent = 0;   ///< messages written
 };
 
 /// Routes by exact path; a path with handlers for other methods answers 405.
@@ -90,15 +152,19 @@ class Server {
 
   /// Registers a handler; call before Start().
   void Route(std::string method, std::string path, Handler handler);
+  /// Accepts WebSocket upgrades on `path` (a GET with `Upgrade: websocket`); other requests
+  /// on the path go to its ordinary handlers. Call before Start().
+  void RouteWebSocket(std::string path, WebSocketRoute route);
   /// Binds and starts the worker threads; throws std::runtime_error naming the address (or
   /// the TLS file that cannot be loaded).
   void Start();
-  /// Stops accepting, lets requests in flight finish (up to `grace`), then closes
-  /// connections and joins the threads. Idempotent.
+  /// Stops accepting, closes WebSocket connections with 1001 (Going Away), lets requests in
+  /// flight finish (up to `grace`), then closes connections and joins the threads. Idempotent.
   void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
   uint16_t port() const;
   /// True when serving HTTPS (after Start).
   bool tls() const;
+  WebSocketStats websocket_stats() const;
 
  private:
   struct Impl;
