@@ -12,6 +12,7 @@
 #include "db/replica_lag.h"
 #include "events/outbox_relay.h"
 #include "graph/graph_queries.h"
+#include "graph/labels.h"
 #include "graph/memory_engine.h"
 #include "saga/anime_sagas.h"
 #include "testing/test_database.h"
@@ -22,17 +23,12 @@ namespace psvc {
 namespace {
 
 std::vector<db::StatementList> AllLists() {
-  return {graph::GraphQueries::Statements(),
-          graph::MemoryGraph::Statements(),
-          write::EventApplier::Statements(),
-          events::OutboxRelay::Statements(),
-          saga::AllStatements(),
-          api::RequestLoaders::Statements(),
-          api::RequestLoaders::ListStatements(),
-          api::SearchUpkeepStatements(),
-          api::GraphServiceStatements(),
-          db::ReplicaLagMonitor::Statements(),
-          write::ViewCounter::Statements()};
+  return {graph::GraphQueries::Statements(),   graph::MemoryGraph::Statements(),
+          graph::GraphLabels::Statements(),    write::EventApplier::Statements(),
+          events::OutboxRelay::Statements(),   saga::AllStatements(),
+          api::RequestLoaders::Statements(),   api::RequestLoaders::ListStatements(),
+          api::SearchUpkeepStatements(),       api::GraphServiceStatements(),
+          db::ReplicaLagMonitor::Statements(), write::ViewCounter::Statements()};
 }
 
 TEST(AllStatements, PrepareAgainstTheMigratedSchema) {
