@@ -1,6 +1,7 @@
 #include "graph/labels.h"
 
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 
 #include "db/array_literal.h"
@@ -326,9 +327,29 @@ GraphLabels::Entry Store(std::string& arena, std::string_view text, uint8_t type
   return e;
 }
 
-void Shrink(GraphLabels::Table& t) {
+uint64_t Hash(const Uuid16& id) {
+  uint64_t a, b;
+  std::memcpy(&a, id.data(), 8);
+  std::memcpy(&b, id.data() + 8, 8);
+  uint64_t h = a ^ (b * 0x9E3779B97F4A7C15ull);  // every byte counts: ids may share halves
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 32);
+}
+
+/// Final shape of a table: no vector slack, and its hash index (load factor at most 1/2).
+void Finish(GraphLabels::Table& t) {
   t.ids.shrink_to_fit();
   t.entries.shrink_to_fit();
+  size_t size = 16;
+  while (size < 2 * t.ids.size()) size *= 2;
+  t.slots.assign(size, 0);
+  const size_t mask = size - 1;
+  for (size_t i = 0; i < t.ids.size(); ++i) {
+    size_t s = Hash(t.ids[i]) & mask;
+    while (t.slots[s] != 0) s = (s + 1) & mask;
+    t.slots[s] = static_cast<uint32_t>(i + 1);
+  }
 }
 
 }  // namespace
@@ -342,14 +363,14 @@ std::shared_ptr<const GraphLabels> GraphLabels::Load(db::Connection& conn) {
     labels->anime_.entries.push_back(Store(labels->arena_, res.Get(r, 1), TypeCode(res.Get(r, 2)),
                                            static_cast<int>(res.GetInt64(r, 3))));
   });
-  Shrink(labels->anime_);
+  Finish(labels->anime_);
   for (int kind = 0; kind < kHubKindCount; ++kind) {
     Table& t = labels->hubs_[kind];
     Stream(conn, *sql::kLabelSnapshotHubs[kind], [&](const db::Result& res, int r) {
       t.ids.push_back(RequireUuid(res.Get(r, 0)));
       t.entries.push_back(Store(labels->arena_, res.Get(r, 1), 0, 0));
     });
-    Shrink(t);
+    Finish(t);
   }
   tx.Commit();
   labels->arena_.shrink_to_fit();
@@ -415,7 +436,7 @@ std::shared_ptr<const GraphLabels> GraphLabels::Reloaded(db::Connection& conn,
       into.entries.push_back(copy);
     }
     while (j < rows.size()) add_fresh(rows[j++]);
-    Shrink(into);
+    Finish(into);
   };
   rebuild(anime_, keys.anime, fresh[0], out->anime_);
   for (int kind = 0; kind < kHubKindCount; ++kind) {
@@ -427,10 +448,13 @@ std::shared_ptr<const GraphLabels> GraphLabels::Reloaded(db::Connection& conn,
 
 const GraphLabels::Entry* GraphLabels::Find(const Table& table, std::string_view id) const {
   auto u = ParseUuid16(id);
-  if (!u) return nullptr;
-  auto it = std::lower_bound(table.ids.begin(), table.ids.end(), *u);
-  if (it == table.ids.end() || *it != *u) return nullptr;
-  return &table.entries[static_cast<size_t>(it - table.ids.begin())];
+  if (!u || table.slots.empty()) return nullptr;
+  const size_t mask = table.slots.size() - 1;
+  for (size_t s = Hash(*u) & mask; table.slots[s] != 0; s = (s + 1) & mask) {
+    const size_t i = table.slots[s] - 1;
+    if (table.ids[i] == *u) return &table.entries[i];
+  }
+  return nullptr;
 }
 
 AnimeLabel GraphLabels::Anime(std::string_view id) const {
@@ -445,10 +469,10 @@ std::string GraphLabels::HubName(HubKind kind, std::string_view id) const {
 }
 
 size_t GraphLabels::bytes() const {
-  size_t b = arena_.capacity() + anime_.ids.capacity() * sizeof(Uuid16) +
-             anime_.entries.capacity() * sizeof(Entry);
-  for (const auto& t : hubs_) {
-    b += t.ids.capacity() * sizeof(Uuid16) + t.entries.capacity() * sizeof(Entry);
+  size_t b = arena_.capacity();
+  for (const Table* t : {&anime_, &hubs_[0], &hubs_[1], &hubs_[2]}) {
+    b += t->ids.capacity() * sizeof(Uuid16) + t->entries.capacity() * sizeof(Entry) +
+         t->slots.capacity() * sizeof(uint32_t);
   }
   return b;
 }
