@@ -111,7 +111,8 @@ class FetchedLabels final : public LabelLookup {
 };
 
 /// Every label the memory engine can need, compactly: sorted 16-byte ids beside 8-byte
-/// entries pointing into one string arena (~24 bytes per anime or hub plus its text).
+/// entries pointing into one string arena, and a hash index (~32-40 bytes per anime or hub
+/// plus its text).
 /// Immutable: a reload makes a new one, so readers never wait (copy on write).
 class GraphLabels final : public LabelLookup {
  public:
