@@ -1,7 +1,9 @@
 // Differential test: random requests through the SQL engine (the reference) and the memory
 // engine on a generated catalogue, answers required identical. The catalogue is roughened
 // first with what real ones hold and the rules decide (docs/graph.md): relations stored at
-// one end only, ends that disagree, unknown years, anime merged away or hidden by a saga.
+// one end only, ends that disagree, unknown years, anime merged away or hidden by a saga,
+// titles and names that labels must bound (long, multi-byte, with line breaks). Labels (titles,
+// hub names, path explanations) are part of the compared answers.
 //
 // Environment (optional): PSVC_GRAPH_DIFF_SCALE (default 0.02), PSVC_GRAPH_DIFF_REQUESTS
 // (default 3000), PSVC_GRAPH_DIFF_SEED; PSVC_GRAPH_DIFF_DATABASE_URL runs against an existing
@@ -18,6 +20,7 @@
 #include "db/pool.h"
 #include "graph/engine.h"
 #include "graph/graph_queries.h"
+#include "graph/labels.h"
 #include "graph/memory_engine.h"
 #include "testing/test_database.h"
 
@@ -48,6 +51,17 @@ ON CONFLICT DO NOTHING;
 -- unknown years (the hub rows follow: anime_year 0)
 UPDATE anime SET season = NULL, year = NULL
  WHERE ('x' || substr(md5(id::text || 'y'), 1, 2))::bit(8)::int < 15;
+-- unknown types; titles and hub names a label must bound: long, multi-byte, line breaks
+UPDATE anime SET type = 'UNKNOWN'
+ WHERE ('x' || substr(md5(id::text || 't'), 1, 2))::bit(8)::int < 20;
+UPDATE anime SET title = repeat('鋼の錬金術師 ', 20) || title
+ WHERE ('x' || substr(md5(id::text || 'l'), 1, 2))::bit(8)::int < 10;
+UPDATE anime SET title = E'First line\n' || title || E'\tend'
+ WHERE ('x' || substr(md5(id::text || 'n'), 1, 2))::bit(8)::int < 10;
+UPDATE character SET name = repeat('Édouard ', 30) || name
+ WHERE ('x' || substr(md5(id::text || 'l'), 1, 2))::bit(8)::int < 10;
+UPDATE company SET name = repeat('Studio ', 30) || name
+ WHERE ('x' || substr(md5(id::text || 'l'), 1, 2))::bit(8)::int < 40;
 -- sagas in flight: hidden, and merged away into another anime
 UPDATE anime SET hidden_at = now()
  WHERE ('x' || substr(md5(id::text || 'h'), 1, 2))::bit(8)::int < 4;
@@ -56,41 +70,76 @@ UPDATE anime SET merged_into = (SELECT id FROM anime ORDER BY id LIMIT 1)
    AND ('x' || substr(md5(id::text || 'm'), 1, 2))::bit(8)::int < 4;
 )sql";
 
-std::string Describe(const NeighborsResult& r) {
-  std::ostringstream o;
-  o << "found=" << r.start_found << "\n";
-  for (auto& e : r.edges) o << e.node_id << " " << EdgeTypeName(e.type) << " " << e.via_id << "\n";
-  return o.str();
+std::string Describe(const AnimeLabel& l) {
+  return " | " + l.title + " | " + l.type + " | " + std::to_string(l.year);
 }
 
-std::string Describe(const KHopResult& r) {
-  std::ostringstream o;
-  o << "found=" << r.start_found << " truncated=" << r.truncated << "\n";
-  for (auto& n : r.nodes) {
-    o << n.depth << " " << n.node_id << " " << EdgeTypeName(n.type) << " " << n.parent_id << " "
-      << n.via_id << "\n";
+std::string Describe(const HubLabel& h) {
+  return h.kind.empty() ? std::string() : " | " + std::string(h.kind) + " " + h.name;
+}
+
+/// Answers as text, labels included. Also counts anime and hubs left unlabelled: a label both
+/// engines left empty would compare equal, so every one must be there.
+class Describer {
+ public:
+  int unlabelled = 0;
+
+  std::string operator()(const NeighborsResult& r) {
+    std::ostringstream o;
+    o << "found=" << r.start_found << Describe(r.start) << "\n";
+    if (r.start_found) Require(r.start);
+    for (auto& e : r.edges) {
+      o << e.node_id << " " << EdgeTypeName(e.type) << " " << e.via_id << Describe(e.node)
+        << Describe(e.via) << "\n";
+      Require(e.node);
+      Require(e.type, e.via);
+    }
+    return o.str();
   }
-  return o.str();
-}
 
-std::string Describe(const PathResult& r) {
-  std::ostringstream o;
-  o << "found=" << r.found << " from=" << r.from_found << " to=" << r.to_found
-    << " truncated=" << r.truncated << "\n";
-  for (auto& s : r.steps) {
-    o << s.node_id << " " << (s.type ? EdgeTypeName(*s.type) : "-") << " " << s.via_id << "\n";
+  std::string operator()(const KHopResult& r) {
+    std::ostringstream o;
+    o << "found=" << r.start_found << " truncated=" << r.truncated << Describe(r.start) << "\n";
+    if (r.start_found) Require(r.start);
+    for (auto& n : r.nodes) {
+      o << n.depth << " " << n.node_id << " " << EdgeTypeName(n.type) << " " << n.parent_id << " "
+        << n.via_id << Describe(n.node) << Describe(n.via) << "\n";
+      Require(n.node);
+      Require(n.type, n.via);
+    }
+    return o.str();
   }
-  return o.str();
-}
 
-std::string Describe(const CompareResult& r) {
-  std::ostringstream o;
-  o << "a=" << r.a.has_value() << " b=" << r.b.has_value() << " direct";
-  for (auto t : r.direct_relations) o << " " << EdgeTypeName(t);
-  o << " shared " << r.characters.size() << " " << r.studios.size() << " "
-    << r.original_works.size() << "\n";
-  return o.str();
-}
+  std::string operator()(const PathResult& r) {
+    std::ostringstream o;
+    o << "found=" << r.found << " from=" << r.from_found << " to=" << r.to_found
+      << " truncated=" << r.truncated << "\n";
+    for (size_t i = 0; i < r.steps.size(); ++i) {
+      const auto& s = r.steps[i];
+      o << s.node_id << " " << (s.type ? EdgeTypeName(*s.type) : "-") << " " << s.via_id
+        << Describe(s.node) << Describe(s.via) << "\n  " << s.explanation << "\n";
+      Require(s.node);
+      if (s.type) Require(*s.type, s.via);
+      unlabelled += (i > 0) == s.explanation.empty();
+    }
+    return o.str();
+  }
+
+  std::string operator()(const CompareResult& r) {
+    std::ostringstream o;
+    o << "a=" << r.a.has_value() << " b=" << r.b.has_value() << " direct";
+    for (auto t : r.direct_relations) o << " " << EdgeTypeName(t);
+    o << " shared " << r.characters.size() << " " << r.studios.size() << " "
+      << r.original_works.size() << "\n";
+    return o.str();
+  }
+
+ private:
+  void Require(const AnimeLabel& l) { unlabelled += l.title.empty() || l.type.empty(); }
+  void Require(EdgeType type, const HubLabel& h) {
+    unlabelled += IsRelation(type) ? !h.kind.empty() : h.kind.empty() || h.name.empty();
+  }
+};
 
 TEST(GraphEngines, MemoryAnswersEveryRandomRequestExactlyAsSql) {
   std::optional<testing::TestDatabase> tdb;
@@ -157,6 +206,7 @@ TEST(GraphEngines, MemoryAnswersEveryRandomRequestExactlyAsSql) {
   };
   auto pick_window = [&] { return below(4) == 0 ? 1 + below(3) : caps.hub_window; };
 
+  Describer describe;
   const int requests = static_cast<int>(EnvDouble("PSVC_GRAPH_DIFF_REQUESTS", 3000));
   std::vector<std::string> reachable;  // k_hop results, for path targets that exist
   int counts[4] = {0, 0, 0, 0}, differences = 0, found_paths = 0, truncated_khops = 0;
@@ -181,8 +231,8 @@ TEST(GraphEngines, MemoryAnswersEveryRandomRequestExactlyAsSql) {
         int limit = pick_limit("limit", caps.max_results, caps.max_results);
         int window = pick_window();
         want =
-            Describe(timed(0, 0, [&] { return sql.Neighbors(budget, id, filter, limit, window); }));
-        got = Describe(
+            describe(timed(0, 0, [&] { return sql.Neighbors(budget, id, filter, limit, window); }));
+        got = describe(
             timed(0, 1, [&] { return memory->Neighbors(budget, id, filter, limit, window); }));
         what = "neighbors " + id;
         ++counts[0];
@@ -202,8 +252,8 @@ TEST(GraphEngines, MemoryAnswersEveryRandomRequestExactlyAsSql) {
         for (auto& n : r.nodes) reachable.push_back(n.node_id);
         if (reachable.size() > 5000) reachable.erase(reachable.begin(), reachable.begin() + 2500);
         truncated_khops += r.truncated;
-        want = Describe(r);
-        got = Describe(timed(1, 1, [&] { return memory->KHop(budget, id, filter, l); }));
+        want = describe(r);
+        got = describe(timed(1, 1, [&] { return memory->KHop(budget, id, filter, l); }));
         what = "k_hop " + id;
         ++counts[1];
         break;
@@ -221,8 +271,8 @@ TEST(GraphEngines, MemoryAnswersEveryRandomRequestExactlyAsSql) {
         auto r = timed(
             2, 0, [&] { return sql.Path(budget, from, to, filter, hops, window, budget_nodes); });
         found_paths += r.found;
-        want = Describe(r);
-        got = Describe(timed(2, 1, [&] {
+        want = describe(r);
+        got = describe(timed(2, 1, [&] {
           return memory->Path(budget, from, to, filter, hops, window, budget_nodes);
         }));
         what = "path " + from + " " + to;
@@ -233,8 +283,8 @@ TEST(GraphEngines, MemoryAnswersEveryRandomRequestExactlyAsSql) {
         auto a = pick_id();
         auto b =
             below(2) == 0 && !reachable.empty() ? reachable[below(reachable.size())] : pick_id();
-        want = Describe(sql.Compare(budget, a, b));
-        got = Describe(memory->Compare(budget, a, b));
+        want = describe(sql.Compare(budget, a, b));
+        got = describe(memory->Compare(budget, a, b));
         what = "compare " + a + " " + b;
         ++counts[3];
         break;
@@ -257,6 +307,46 @@ TEST(GraphEngines, MemoryAnswersEveryRandomRequestExactlyAsSql) {
               << ", memory " << 1e3 * seconds[p][1] / counts[p] << "\n";
   }
   EXPECT_EQ(differences, 0);
+
+  // Labels follow a reload (what the change feed calls): rename anime (title and type, which
+  // leave the graph as it is) and studios, reload their labels, and the memory engine's answers
+  // about them equal SQL's again.
+  if (!std::getenv("PSVC_GRAPH_DIFF_DATABASE_URL")) {
+    auto renamed = conn.Query(
+        "WITH a AS (UPDATE anime SET title = title || ' (renamed)', type = 'SPECIAL' WHERE id IN ("
+        "  SELECT anime_id FROM anime_company WHERE role = 'studio' ORDER BY anime_id LIMIT 20)"
+        "  RETURNING id::text), "
+        "c AS (UPDATE company SET name = 'Renamed ' || name WHERE id IN ("
+        "  SELECT company_id FROM anime_company WHERE role = 'studio' ORDER BY anime_id LIMIT 20)"
+        "  RETURNING id::text) "
+        "SELECT 'anime', id FROM a UNION ALL SELECT 'studio', id FROM c");
+    LabelKeys keys;
+    for (int r = 0; r < renamed.rows(); ++r) {
+      auto& into =
+          renamed.Get(r, 0) == "anime" ? keys.anime : keys.hubs[static_cast<int>(HubKind::kStudio)];
+      into.emplace_back(renamed.Get(r, 1));
+    }
+    ASSERT_FALSE(keys.anime.empty());
+    ASSERT_FALSE(keys.hubs[static_cast<int>(HubKind::kStudio)].empty());
+    auto reload_start = std::chrono::steady_clock::now();
+    memory->ReloadLabels(conn, keys);
+    std::cout
+        << "labels: " << memory->labels()->bytes() << " bytes, reload of " << renamed.rows()
+        << " ids in "
+        << std::chrono::duration<double>(std::chrono::steady_clock::now() - reload_start).count()
+        << " s\n";
+    CallBudget budget{std::chrono::steady_clock::now() + 30s};
+    const auto studios = EdgeFilter::Of({EdgeType::kSameStudio});
+    int renamed_seen = 0;
+    for (const auto& id : keys.anime) {
+      auto want = sql.Neighbors(budget, id, studios, 50, caps.hub_window);
+      auto got = memory->Neighbors(budget, id, studios, 50, caps.hub_window);
+      EXPECT_EQ(describe(want), describe(got)) << "after the reload, neighbors " << id;
+      renamed_seen += want.start.title.ends_with(" (renamed)");
+    }
+    EXPECT_GT(renamed_seen, 0) << "the renamed titles reached the answers";
+  }
+  EXPECT_EQ(describe.unlabelled, 0) << "answers with an anime or hub left unlabelled";
   // The mix must have exercised what it claims to.
   EXPECT_GT(found_paths, counts[2] / 20);
   EXPECT_GT(truncated_khops, 0);

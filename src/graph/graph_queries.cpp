@@ -7,6 +7,7 @@
 #include "db/array_literal.h"
 #include "db/error.h"
 #include "graph/graph_statements.h"
+#include "graph/labels.h"
 #include "graph/traversal.h"
 
 namespace psvc::graph {
@@ -58,6 +59,20 @@ class SqlSource {
   const std::string& Text(const std::string& id) const { return id; }
   const std::string& ViaText(const std::string& via) const { return via; }
 
+  /// The labels an answer names, in one statement (none when it names nothing).
+  FetchedLabels Labels(const LabelKeys& keys) {
+    FetchedLabels out;
+    if (keys.empty()) return out;
+    auto arrays = FetchedLabels::Arrays(keys);
+    auto res = q_.Run(sql::kLabels, {arrays[0], arrays[1], arrays[2], arrays[3]});
+    for (int r = 0; r < res.rows(); ++r) {
+      out.AddRow(res.Get(r, 0), res.Get(r, 1), res.Get(r, 2),
+                 res.IsNull(r, 3) ? std::string_view() : res.Get(r, 3),
+                 static_cast<int>(res.GetInt64(r, 4)));
+    }
+    return out;
+  }
+
  private:
   GraphQueries& q_;
 };
@@ -91,13 +106,17 @@ db::Result GraphQueries::Run(const db::Statement& stmt, const std::vector<db::Pa
 NeighborsResult GraphQueries::Neighbors(const std::string& id, const EdgeFilter& filter, int limit,
                                         int hub_window) {
   SqlSource source(*this);
-  return RunNeighbors(source, id, filter, limit, hub_window);
+  auto out = RunNeighbors(source, id, filter, limit, hub_window);
+  ApplyLabels(out, id, source.Labels(KeysOf(out, id)));
+  return out;
 }
 
 KHopResult GraphQueries::KHop(const std::string& id, const EdgeFilter& filter,
                               const AppliedLimits& limits) {
   SqlSource source(*this);
-  return RunKHop(source, id, filter, limits);
+  auto out = RunKHop(source, id, filter, limits);
+  ApplyLabels(out, id, source.Labels(KeysOf(out, id)));
+  return out;
 }
 
 PathResult GraphQueries::Path(const std::string& from, const std::string& to,
@@ -105,7 +124,9 @@ PathResult GraphQueries::Path(const std::string& from, const std::string& to,
                               int node_budget) {
   SqlSource source(*this);
   try {
-    return RunPath(source, from, to, filter, max_hops, hub_window, node_budget);
+    auto out = RunPath(source, from, to, filter, max_hops, hub_window, node_budget);
+    ApplyLabels(out, source.Labels(KeysOf(out)));
+    return out;
   } catch (const PathEdgeVanished& e) {
     throw db::DbError(db::ErrorKind::kInternal, e.what());
   }

@@ -29,7 +29,8 @@ class GraphQueries {
                   int max_hops, int hub_window, int node_budget);
   CompareResult Compare(const std::string& a, const std::string& b);
 
-  /// Statements these primitives run (for the prepare-everything test).
+  /// Statements these primitives run (for the prepare-everything test); the labels statement
+  /// is GraphLabels::Statements()'s.
   static db::StatementList Statements();
 
   /// Session settings for connections that run these primitives: generic plans. The

@@ -60,6 +60,26 @@ std::vector<std::string> Split(const std::string& s, char sep) {
   return out;
 }
 
+/// Words from `first` on, joined by single spaces.
+std::string Join(const std::vector<std::string>& words, size_t first) {
+  std::string out;
+  for (size_t i = first; i < words.size(); ++i) out += (out.empty() ? "" : " ") + words[i];
+  return out;
+}
+
+/// A label as the case files print it: "title" TYPE YEAR.
+std::string Print(const AnimeLabel& l) {
+  return "\"" + l.title + "\" " + l.type + " " + std::to_string(l.year);
+}
+
+/// " :: label [:: kind "name"]" when labels were asked for.
+std::string Labels(bool on, const AnimeLabel& node, const HubLabel& via) {
+  if (!on) return "";
+  std::string out = " :: " + Print(node);
+  if (!via.kind.empty()) out += " :: " + std::string(via.kind) + " \"" + via.name + "\"";
+  return out;
+}
+
 struct Case {
   std::string file;
   int line = 0;
@@ -148,12 +168,20 @@ void Build(db::Connection& conn, const GraphBlock& block) {
   };
   for (const auto& w : block.setup) {
     if (w[0] == "anime") {
-      // anime <name> <year | ?>
+      // anime <name> <year | ?> [TYPE [title words...]]
       std::optional<std::string> year;
       if (w.size() > 2 && w[2] != "?") year = w[2];
       db::Param y = year ? db::Param(*year) : std::nullopt;
-      conn.Query("INSERT INTO anime (id, title, year) VALUES ($1, $2, $3)",
-                 {IdOf(w[1]), "anime " + w[1], y});
+      const std::string type = w.size() > 3 ? w[3] : "UNKNOWN";
+      const std::string title = w.size() > 4 ? Join(w, 4) : "anime " + w[1];
+      conn.Query("INSERT INTO anime (id, title, year, type) VALUES ($1, $2, $3, $4)",
+                 {IdOf(w[1]), title, y, type});
+    } else if (w[0] == "name") {
+      // name <S|P|C|W><n> <words...>: the hub's name (a work's title)
+      const char* sql = w[1][0] == 'C'   ? "UPDATE character SET name = $2 WHERE id = $1"
+                        : w[1][0] == 'W' ? "UPDATE original_work SET title = $2 WHERE id = $1"
+                                         : "UPDATE company SET name = $2 WHERE id = $1";
+      conn.Query(sql, {IdOf(w[1]), Join(w, 2)});
     } else if (w[0] == "relation") {
       // relation <from> <to> <TYPE>: "to is the TYPE of from"
       conn.Query("INSERT INTO anime_relation VALUES ($1, $2, $3)", {IdOf(w[1]), IdOf(w[2]), w[3]});
@@ -216,6 +244,7 @@ std::string Answer(GraphEngine& engine, const Case& c, const LimitCaps& caps) {
     return out;
   };
   const int window = opts.contains("window") ? std::stoi(opts["window"]) : caps.hub_window;
+  const bool labels = opts["labels"] == "on";
   CallBudget budget{std::chrono::steady_clock::now() + 10s};
   Names name;
   std::ostringstream out;
@@ -224,8 +253,10 @@ std::string Answer(GraphEngine& engine, const Case& c, const LimitCaps& caps) {
     int limit = resolve("limit", caps.max_results, caps.max_results);
     auto res = engine.Neighbors(budget, ids.at(0), filter, limit, window);
     if (!res.start_found) out << "start not found\n";
+    if (labels && res.start_found) out << "start " << Print(res.start) << "\n";
     for (auto& e : res.edges) {
-      out << name(e.node_id) << " " << EdgeTypeName(e.type) << via(e.via_id) << "\n";
+      out << name(e.node_id) << " " << EdgeTypeName(e.type) << via(e.via_id)
+          << Labels(labels, e.node, e.via) << "\n";
     }
   } else if (r[0] == "k_hop") {
     AppliedLimits l;
@@ -235,9 +266,10 @@ std::string Answer(GraphEngine& engine, const Case& c, const LimitCaps& caps) {
     l.hub_window = window;
     auto res = engine.KHop(budget, ids.at(0), filter, l);
     if (!res.start_found) out << "start not found\n";
+    if (labels && res.start_found) out << "start " << Print(res.start) << "\n";
     for (auto& n : res.nodes) {
       out << n.depth << " " << name(n.node_id) << " " << EdgeTypeName(n.type) << " from "
-          << name(n.parent_id) << via(n.via_id) << "\n";
+          << name(n.parent_id) << via(n.via_id) << Labels(labels, n.node, n.via) << "\n";
     }
     if (res.truncated) out << "truncated\n";
   } else if (r[0] == "path") {
@@ -251,7 +283,8 @@ std::string Answer(GraphEngine& engine, const Case& c, const LimitCaps& caps) {
     for (auto& s : res.steps) {
       out << name(s.node_id);
       if (s.type) out << " " << EdgeTypeName(*s.type) << via(s.via_id);
-      out << "\n";
+      out << Labels(labels, s.node, s.via) << "\n";
+      if (labels && !s.explanation.empty()) out << "  = " << s.explanation << "\n";
     }
   } else if (r[0] == "compare") {
     auto res = engine.Compare(budget, ids.at(0), ids.at(1));

@@ -45,44 +45,6 @@ namespace {
 
 constexpr int kCursorBatch = 20000;
 
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/// Canonical 8-4-4-4-12 text to bytes; nullopt for anything else.
-std::optional<Uuid16> ParseUuid(std::string_view text) {
-  if (text.size() != 36) return std::nullopt;
-  Uuid16 out{};
-  size_t j = 0;
-  for (size_t i = 0; i < 36;) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (text[i] != '-') return std::nullopt;
-      ++i;
-      continue;
-    }
-    int hi = Hex(text[i]), lo = Hex(text[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[j++] = static_cast<uint8_t>(hi << 4 | lo);
-    i += 2;
-  }
-  return out;
-}
-
-std::string FormatUuid(const Uuid16& u) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(36, '-');
-  size_t i = 0;
-  for (size_t j = 0; j < 16; ++j) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) ++i;
-    out[i++] = kDigits[u[j] >> 4];
-    out[i++] = kDigits[u[j] & 15];
-  }
-  return out;
-}
-
 /// Runs `stmt` through a cursor inside the caller's transaction, `batch` rows at a time.
 template <typename OnRow>
 void Stream(db::Connection& conn, const db::Statement& stmt, OnRow on_row) {
@@ -123,7 +85,7 @@ std::unique_ptr<const MemoryGraph> MemoryGraph::Load(db::Connection& conn) {
   conn.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
 
   auto find = [&](std::string_view text) -> std::optional<uint32_t> {
-    auto u = ParseUuid(text);
+    auto u = ParseUuid16(text);
     if (!u) return std::nullopt;
     auto it = std::lower_bound(g->ids_.begin(), g->ids_.end(), *u);
     if (it == g->ids_.end() || *it != *u) return std::nullopt;
@@ -131,7 +93,7 @@ std::unique_ptr<const MemoryGraph> MemoryGraph::Load(db::Connection& conn) {
   };
 
   Stream(conn, sql::kSnapshotAnime, [&](const db::Result& res, int r) {
-    auto u = ParseUuid(res.Get(r, 0));
+    auto u = ParseUuid16(res.Get(r, 0));
     if (!u) throw db::DbError(db::ErrorKind::kInternal, "snapshot: bad anime id");
     g->ids_.push_back(*u);
   });
@@ -176,7 +138,7 @@ std::unique_ptr<const MemoryGraph> MemoryGraph::Load(db::Connection& conn) {
     Stream(conn, *sql::kSnapshotHubs[kind], [&](const db::Result& res, int r) {
       auto node = find(res.Get(r, 1));
       if (!node) return;  // not in the graph: takes no place in the window
-      auto hub = ParseUuid(res.Get(r, 0));
+      auto hub = ParseUuid16(res.Get(r, 0));
       if (!hub) throw db::DbError(db::ErrorKind::kInternal, "snapshot: bad hub id");
       if (h.ids.empty() || h.ids.back() != *hub) {
         h.ids.push_back(*hub);
@@ -200,17 +162,17 @@ std::unique_ptr<const MemoryGraph> MemoryGraph::Load(db::Connection& conn) {
 }
 
 std::optional<uint32_t> MemoryGraph::Find(std::string_view uuid) const {
-  auto u = ParseUuid(uuid);
+  auto u = ParseUuid16(uuid);
   if (!u) return std::nullopt;
   auto it = std::lower_bound(ids_.begin(), ids_.end(), *u);
   if (it == ids_.end() || *it != *u) return std::nullopt;
   return static_cast<uint32_t>(it - ids_.begin());
 }
 
-std::string MemoryGraph::Text(uint32_t node) const { return FormatUuid(ids_[node]); }
+std::string MemoryGraph::Text(uint32_t node) const { return FormatUuid16(ids_[node]); }
 
 std::string MemoryGraph::HubText(int kind, uint32_t hub) const {
-  return FormatUuid(hubs_[kind].ids[hub]);
+  return FormatUuid16(hubs_[kind].ids[hub]);
 }
 
 size_t MemoryGraph::bytes() const {
@@ -317,7 +279,13 @@ class MemorySource {
 
 std::unique_ptr<MemoryGraphEngine> MemoryGraphEngine::Load(db::Connection& conn,
                                                            GraphEngine& compare) {
-  return std::make_unique<MemoryGraphEngine>(MemoryGraph::Load(conn), compare);
+  std::shared_ptr<const MemoryGraph> graph = MemoryGraph::Load(conn);
+  return std::make_unique<MemoryGraphEngine>(std::move(graph), GraphLabels::Load(conn), compare);
+}
+
+void MemoryGraphEngine::ReloadLabels(db::Connection& conn, const LabelKeys& keys) {
+  std::lock_guard lock(reload_mu_);
+  labels_.store(labels_.load()->Reloaded(conn, keys));
 }
 
 NeighborsResult MemoryGraphEngine::Neighbors(const CallBudget&, const std::string& id,
@@ -325,7 +293,9 @@ NeighborsResult MemoryGraphEngine::Neighbors(const CallBudget&, const std::strin
   auto node = graph_->Find(id);
   if (!node) return {};
   MemorySource source(*graph_);
-  return RunNeighbors(source, *node, filter, limit, hub_window);
+  auto out = RunNeighbors(source, *node, filter, limit, hub_window);
+  ApplyLabels(out, id, *labels_.load());
+  return out;
 }
 
 KHopResult MemoryGraphEngine::KHop(const CallBudget&, const std::string& id,
@@ -333,7 +303,9 @@ KHopResult MemoryGraphEngine::KHop(const CallBudget&, const std::string& id,
   auto node = graph_->Find(id);
   if (!node) return {};
   MemorySource source(*graph_);
-  return RunKHop(source, *node, filter, limits);
+  auto out = RunKHop(source, *node, filter, limits);
+  ApplyLabels(out, id, *labels_.load());
+  return out;
 }
 
 PathResult MemoryGraphEngine::Path(const CallBudget&, const std::string& from,
@@ -348,7 +320,9 @@ PathResult MemoryGraphEngine::Path(const CallBudget&, const std::string& from,
     return out;
   }
   MemorySource source(*graph_);
-  return RunPath(source, *a, *b, filter, max_hops, hub_window, node_budget);
+  auto out = RunPath(source, *a, *b, filter, max_hops, hub_window, node_budget);
+  ApplyLabels(out, *labels_.load());
+  return out;
 }
 
 CompareResult MemoryGraphEngine::Compare(const CallBudget& budget, const std::string& a,

@@ -4,8 +4,10 @@
 /// (docs/graph.md) without a database round trip.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,15 +16,13 @@
 
 #include "db/statement.h"
 #include "graph/engine.h"
+#include "graph/labels.h"
 
 namespace psvc::db {
 class Connection;
 }
 
 namespace psvc::graph {
-
-/// A UUID as 16 bytes; byte order is UUID text order.
-using Uuid16 = std::array<uint8_t, 16>;
 
 /// Immutable after Load. Nodes are dense indices in UUID order (so comparing indices compares
 /// ids); anime merged away or hidden are not loaded.
@@ -103,15 +103,25 @@ class MemoryGraph {
   std::array<HubIndex, kHubKinds> hubs_;
 };
 
-/// GraphEngine over a MemoryGraph. Compare is delegated to `compare` (the SQL engine): its
-/// answer is mostly scalars (titles, scores, view counts) that change without touching the
-/// graph. The graph does not follow later writes: it is the catalogue as of Load.
+/// GraphEngine over a MemoryGraph, its answers labelled from GraphLabels (labels.h) without a
+/// database round trip. Compare is delegated to `compare` (the SQL engine): its answer is
+/// mostly scalars (titles, scores, view counts) that change without touching the graph. The
+/// graph does not follow later writes: it is the catalogue as of Load.
 class MemoryGraphEngine final : public GraphEngine {
  public:
-  MemoryGraphEngine(std::shared_ptr<const MemoryGraph> graph, GraphEngine& compare)
-      : graph_(std::move(graph)), compare_(compare) {}
-  /// Loads a snapshot through `conn` (see MemoryGraph::Load).
+  MemoryGraphEngine(std::shared_ptr<const MemoryGraph> graph,
+                    std::shared_ptr<const GraphLabels> labels, GraphEngine& compare)
+      : graph_(std::move(graph)), labels_(std::move(labels)), compare_(compare) {}
+  /// Loads a snapshot through `conn` (see MemoryGraph::Load), then every label
+  /// (GraphLabels::Load, a second snapshot right after).
   static std::unique_ptr<MemoryGraphEngine> Load(db::Connection& conn, GraphEngine& compare);
+
+  /// Re-reads the labels of `keys` (anime whose title, type or year changed, that appeared or
+  /// went away; companies, characters, original works renamed or new) through `conn`, and
+  /// publishes them: calls answered after it returns use them, calls in flight keep the
+  /// labels they started with. Safe to call from any thread, concurrently with calls.
+  void ReloadLabels(db::Connection& conn, const LabelKeys& keys);
+  std::shared_ptr<const GraphLabels> labels() const { return labels_.load(); }
 
   std::string_view name() const override { return "memory"; }
   const MemoryGraph& graph() const { return *graph_; }
@@ -127,6 +137,8 @@ class MemoryGraphEngine final : public GraphEngine {
 
  private:
   std::shared_ptr<const MemoryGraph> graph_;
+  std::atomic<std::shared_ptr<const GraphLabels>> labels_;
+  std::mutex reload_mu_;  // one reload at a time, so none is lost
   GraphEngine& compare_;
 };
 

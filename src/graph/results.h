@@ -5,22 +5,41 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "graph/edge_type.h"
 
 namespace psvc::graph {
 
+/// What a reader needs to recognise an anime without a second call (labels.h).
+struct AnimeLabel {
+  std::string title;  ///< bounded (labels.h BoundLabel); empty when unknown to the engine
+  std::string type;   ///< TV MOVIE OVA ONA SPECIAL MUSIC UNKNOWN; empty with an empty title
+  int year = 0;       ///< 0 when unknown
+  bool operator==(const AnimeLabel&) const = default;
+};
+
+/// The hub a derived edge goes through; both empty for relation edges.
+struct HubLabel {
+  std::string_view kind;  ///< "studio", "character" or "original work" (static text)
+  std::string name;       ///< bounded like a title; empty when unknown to the engine
+  bool operator==(const HubLabel&) const = default;
+};
+
 /// One edge from an expanded node.
 struct Edge {
   std::string node_id;
   EdgeType type;
   std::string via_id;  ///< hub of a derived edge, empty for relations
+  AnimeLabel node;     ///< node_id's label
+  HubLabel via;        ///< via_id's label
 };
 
 struct NeighborsResult {
   bool start_found = false;
   std::vector<Edge> edges;
+  AnimeLabel start;  ///< the start node's label (when found)
 };
 
 /// A node reached by KHop and how.
@@ -30,12 +49,15 @@ struct KHopNode {
   EdgeType type = EdgeType::kOther;
   std::string parent_id;
   std::string via_id;
+  AnimeLabel node;
+  HubLabel via;
 };
 
 struct KHopResult {
   bool start_found = false;
   bool truncated = false;
   std::vector<KHopNode> nodes;
+  AnimeLabel start;  ///< the start node's label (when found)
 };
 
 /// A step of a path: the node and the edge that reached it (none for the first).
@@ -43,6 +65,9 @@ struct PathStep {
   std::string node_id;
   std::optional<EdgeType> type;
   std::string via_id;
+  AnimeLabel node;
+  HubLabel via;
+  std::string explanation;  ///< one line from the previous node to this one; empty for the first
 };
 
 struct PathResult {

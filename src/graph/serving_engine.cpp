@@ -25,8 +25,10 @@ void ServingGraphEngine::LoadMemoryInBackground(std::string read_url) {
       auto conn = db::Connection::Open(url);
       auto engine = MemoryGraphEngine::Load(conn, sql_);
       double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      spdlog::info("graph: memory engine ready ({} anime, {} bytes, loaded in {:.2f} s)",
-                   engine->graph().nodes(), engine->graph().bytes(), took);
+      spdlog::info(
+          "graph: memory engine ready ({} anime, {} bytes of adjacency, {} bytes of labels, "
+          "loaded in {:.2f} s)",
+          engine->graph().nodes(), engine->graph().bytes(), engine->labels()->bytes(), took);
       std::lock_guard lock(mu_);
       memory_holder_ = std::move(engine);
       load_seconds_ = took;
@@ -61,6 +63,9 @@ void ServingGraphEngine::AddMetrics(observability::MetricsRegistry& registry) {
             static_cast<double>(memory_holder_->graph().nodes()));
       w.Add("psvc_graph_memory_bytes", "Bytes held by the memory graph's adjacency", "gauge", {},
             static_cast<double>(memory_holder_->graph().bytes()));
+      w.Add("psvc_graph_memory_label_bytes",
+            "Bytes held by the memory graph's labels (titles, hub names)", "gauge", {},
+            static_cast<double>(memory_holder_->labels()->bytes()));
       w.Add("psvc_graph_memory_load_seconds", "How long the memory graph took to load", "gauge", {},
             load_seconds_);
     }

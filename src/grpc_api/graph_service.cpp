@@ -84,6 +84,23 @@ void Fill(const graph::AnimeSummary& s, pb::AnimeSummary* out) {
   out->set_view_count(s.view_count);
 }
 
+// Labels: set only when there is something to say, so an unlabelled item costs no bytes.
+void Fill(graph::AnimeLabel&& l, pb::AnimeLabel* out) {
+  out->set_title(std::move(l.title));
+  out->set_type(std::move(l.type));
+  out->set_year(l.year);
+}
+
+template <typename Message>
+void FillLabels(graph::AnimeLabel&& node, graph::HubLabel&& via, Message* out) {
+  if (!node.title.empty()) Fill(std::move(node), out->mutable_node());
+  if (!via.kind.empty()) {
+    auto* hub = out->mutable_via();
+    hub->set_kind(std::string(via.kind));
+    hub->set_name(std::move(via.name));
+  }
+}
+
 std::string FormatScore(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f", v);
@@ -123,7 +140,9 @@ class GraphService final : public pb::PostgresGraphService::Service {
           out->set_node_id(std::move(e.node_id));
           out->set_edge_type(ToProto(e.type));
           out->set_via_id(std::move(e.via_id));
+          FillLabels(std::move(e.node), std::move(e.via), out);
         }
+        if (!r.start.title.empty()) Fill(std::move(r.start), resp->mutable_start());
         Fill(limits, resp->mutable_applied_limits());
       }
     });
@@ -163,7 +182,9 @@ class GraphService final : public pb::PostgresGraphService::Service {
           out->set_edge_type(ToProto(n.type));
           out->set_parent_id(std::move(n.parent_id));
           out->set_via_id(std::move(n.via_id));
+          FillLabels(std::move(n.node), std::move(n.via), out);
         }
+        if (!r.start.title.empty()) Fill(std::move(r.start), resp->mutable_start());
         Fill(limits, resp->mutable_applied_limits());
       }
     });
@@ -202,6 +223,8 @@ class GraphService final : public pb::PostgresGraphService::Service {
           out->set_node_id(std::move(s.node_id));
           if (s.type) out->set_edge_type(ToProto(*s.type));
           out->set_via_id(std::move(s.via_id));
+          FillLabels(std::move(s.node), std::move(s.via), out);
+          out->set_explanation(std::move(s.explanation));
         }
         Fill(limits, resp->mutable_applied_limits());
       }

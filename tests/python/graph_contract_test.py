@@ -71,6 +71,47 @@ class GraphContract(unittest.TestCase):
         r = self.stub.Compare(pb.CompareRequest(a_id=U(5), b_id=U(1)), timeout=5)
         self.assertEqual([s.name for s in r.shared_studios], ["Studio S"])
 
+    def label(self, msg):
+        return (msg.title, msg.type, msg.year)
+
+    def test_answers_carry_labels(self):
+        # Neighbors: the start and every neighbour labelled; the studio named, no hub for a
+        # relation.
+        r = self.stub.Neighbors(pb.NeighborsRequest(node_id=U(1)), timeout=5)
+        self.assertEqual(self.label(r.start), ("One", "TV", 2001))
+        self.assertEqual([self.label(n.node) for n in r.neighbors],
+                         [("Two", "TV", 2002), ("Five", "TV", 2005)])
+        self.assertFalse(r.neighbors[0].HasField("via"))
+        self.assertEqual((r.neighbors[1].via.kind, r.neighbors[1].via.name),
+                         ("studio", "Studio S"))
+        # Unknown type and year; an original work named by its title.
+        r = self.stub.Neighbors(pb.NeighborsRequest(node_id=U(8)), timeout=5)
+        self.assertEqual(self.label(r.start), ("Eight", "UNKNOWN", 0))
+        self.assertEqual([(n.node_id, n.edge_type, self.label(n.node), n.via.kind, n.via.name)
+                          for n in r.neighbors],
+                         [(U(9), pb.EDGE_TYPE_ADAPTED_FROM, ("Nine", "TV", 2009),
+                           "original work", "Original W")])
+        # KHop: the start, each result.
+        r = self.stub.KHop(pb.KHopRequest(node_id=U(4), max_hops=3, max_results=3), timeout=5)
+        self.assertEqual(self.label(r.start), ("Four", "OVA", 2004))
+        self.assertEqual([self.label(x.node) for x in r.results],
+                         [("Three", "MOVIE", 2003), ("Two", "TV", 2002), ("One", "TV", 2001)])
+        # Path: a label per step and one explanation per step after the first.
+        r = self.stub.Path(pb.PathRequest(from_id=U(4), to_id=U(6)), timeout=5)
+        self.assertEqual([s.node.title for s in r.steps],
+                         ["Four", "Three", "Two", "One", "Five", "Six"])
+        self.assertEqual([s.explanation for s in r.steps], [
+            "",
+            "Four (OVA, 2004) \u2192 FULL_STORY \u2192 Three (MOVIE, 2003)",
+            "Three (MOVIE, 2003) \u2192 PREQUEL \u2192 Two (TV, 2002)",
+            "Two (TV, 2002) \u2192 PREQUEL \u2192 One (TV, 2001)",
+            "One (TV, 2001) shares studio Studio S with Five (TV, 2005)",
+            "Five (TV, 2005) shares character Character C with Six (ONA, 2006)"])
+        self.assertEqual((r.steps[5].via.kind, r.steps[5].via.name), ("character", "Character C"))
+        # Not found: no start label.
+        r = self.stub.Neighbors(pb.NeighborsRequest(node_id=U(999)), timeout=5)
+        self.assertFalse(r.HasField("start"))
+
     def test_unknown_node_is_ok_and_empty(self):
         r = self.stub.KHop(pb.KHopRequest(node_id=U(999)), timeout=5)
         self.assertFalse(r.start_found)
@@ -128,7 +169,8 @@ class Operations(unittest.TestCase):
         samples = self.scrape()
         self.assertEqual(samples['psvc_graph_engine{engine="%s",reason="requested"}' % engine], 1)
         if engine == "memory":
-            self.assertEqual(samples["psvc_graph_memory_nodes"], 7)
+            self.assertEqual(samples["psvc_graph_memory_nodes"], 9)
+            self.assertGreater(samples["psvc_graph_memory_label_bytes"], 0)
 
     def test_grpc_health_check_speaks_the_standard_protocol(self):
         # Encoded by hand from the published grpc.health.v1 messages (not from our .proto), so

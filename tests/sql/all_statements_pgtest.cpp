@@ -13,6 +13,7 @@
 #include "db/replica_lag.h"
 #include "events/outbox_relay.h"
 #include "graph/graph_queries.h"
+#include "graph/labels.h"
 #include "graph/memory_engine.h"
 #include "saga/anime_sagas.h"
 #include "testing/test_database.h"
@@ -25,6 +26,7 @@ namespace {
 std::vector<db::StatementList> AllLists() {
   return {graph::GraphQueries::Statements(),
           graph::MemoryGraph::Statements(),
+          graph::GraphLabels::Statements(),
           write::EventApplier::Statements(),
           events::OutboxRelay::Statements(),
           saga::AllStatements(),

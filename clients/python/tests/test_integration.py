@@ -46,6 +46,18 @@ FMA, SHAMBALLA, FMAB = anime(1), anime(2), anime(3)
 AOT = [anime(n) for n in range(4, 10)]  # season 1 .. final season part 2, a SEQUEL chain
 BEBOP, BEBOP_MOVIE, FRIEREN = anime(17), anime(18), anime(28)
 BONES = company(1)
+# Labels as the demo catalogue writes them (title, type, year) and its studio's name.
+LABEL = {FMA: pgc.NodeLabel("Fullmetal Alchemist", "TV", 2003),
+         SHAMBALLA: pgc.NodeLabel("Fullmetal Alchemist: The Conqueror of Shamballa", "MOVIE",
+                                  2005),
+         FMAB: pgc.NodeLabel("Fullmetal Alchemist: Brotherhood", "TV", 2009),
+         BEBOP: pgc.NodeLabel("Cowboy Bebop", "TV", 1998),
+         BEBOP_MOVIE: pgc.NodeLabel("Cowboy Bebop: Tengoku no Tobira", "MOVIE", 2001)}
+AOT_TITLES = ["Shingeki no Kyojin", "Shingeki no Kyojin Season 2", "Shingeki no Kyojin Season 3",
+              "Shingeki no Kyojin Season 3 Part 2", "Shingeki no Kyojin: The Final Season",
+              "Shingeki no Kyojin: The Final Season Part 2"]
+AOT_YEARS = [2013, 2017, 2018, 2019, 2021, 2022]
+BONES_HUB = pgc.Hub(BONES, "studio", "Bones")
 NOT_IN_CATALOGUE = "de0a0000-0000-4000-8000-00000000ffff"
 
 DB = SERVICE = None
@@ -103,9 +115,9 @@ def run(coroutine):
 # the studio for FMA), the studio's other anime nearest in year first (2005, 2001).
 FMAB_INTENT = {"query_type": "neighbors", "start_node_id": FMAB,
                "edge_types": ["ALTERNATIVE", "same_studio"]}
-FMAB_NEIGHBORS = (pgc.Neighbor(FMA, "ALTERNATIVE"),
-                  pgc.Neighbor(SHAMBALLA, "same_studio", pgc.Hub(BONES)),
-                  pgc.Neighbor(BEBOP_MOVIE, "same_studio", pgc.Hub(BONES)))
+FMAB_NEIGHBORS = (pgc.Neighbor(FMA, "ALTERNATIVE", None, LABEL[FMA]),
+                  pgc.Neighbor(SHAMBALLA, "same_studio", BONES_HUB, LABEL[SHAMBALLA]),
+                  pgc.Neighbor(BEBOP_MOVIE, "same_studio", BONES_HUB, LABEL[BEBOP_MOVIE]))
 
 
 class Primitives(unittest.TestCase):
@@ -141,13 +153,14 @@ class Primitives(unittest.TestCase):
     def test_neighbors(self):
         r = self.both(FMAB_INTENT)
         self.assertTrue(r.data.start_found)
+        self.assertEqual(r.data.start_label, LABEL[FMAB])
         self.assertEqual(r.data.neighbors, FMAB_NEIGHBORS)
         self.assertEqual((r.limits.max_results, r.clamped), (50, ()))
         self.assertPrompt(r, "neighbors_brotherhood")
         # All edge types: the same three anime (Shamballa shares studio, characters and
         # manga with it; which of those edges is reported is the server's rule).
         every = self.both({"query_type": "neighbors", "start_node_id": FMAB})
-        self.assertEqual(every.data.neighbors[0], pgc.Neighbor(FMA, "ALTERNATIVE"))
+        self.assertEqual(every.data.neighbors[0], FMAB_NEIGHBORS[0])
         self.assertEqual(every.node_ids()[1:], [SHAMBALLA, BEBOP_MOVIE])
         self.assertIn(every.data.neighbors[1].edge_type,
                       ("same_studio", "co_appears", "adapted_from"))
@@ -155,7 +168,7 @@ class Primitives(unittest.TestCase):
                             "edge_types": ["SAME_STUDIO"]})
         # Every other Bones anime, nearest in year first (2005, 2003, 2001).
         self.assertEqual(studio.data.neighbors,
-                         tuple(pgc.Neighbor(x, "same_studio", pgc.Hub(BONES))
+                         tuple(pgc.Neighbor(x, "same_studio", BONES_HUB, LABEL[x])
                                for x in (SHAMBALLA, FMA, BEBOP_MOVIE)))
 
     def test_zero_results_and_unknown_nodes_are_answers(self):
@@ -175,6 +188,9 @@ class Primitives(unittest.TestCase):
                        "max_hops": 9, "max_results": 100})
         self.assertEqual([(n.node_id, n.depth, n.parent_id, n.edge_type) for n in r.data.nodes],
                          [(AOT[i], i, AOT[i - 1], "SEQUEL") for i in range(1, 6)])
+        self.assertEqual(r.data.start_label, pgc.NodeLabel(AOT_TITLES[0], "TV", AOT_YEARS[0]))
+        self.assertEqual([n.label for n in r.data.nodes],
+                         [pgc.NodeLabel(AOT_TITLES[i], "TV", AOT_YEARS[i]) for i in range(1, 6)])
         self.assertEqual(r.clamped, ("max_hops", "max_results"))
         self.assertEqual((r.limits.max_hops, r.limits.max_results), (5, 50))
         self.assertFalse(r.data.truncated)
@@ -189,9 +205,14 @@ class Primitives(unittest.TestCase):
         r = self.both({"query_type": "path", "start_node_id": FMAB, "end_node_id": BEBOP})
         # Brotherhood -> the Bebop movie (both Bones) -> Cowboy Bebop (the movie is a side
         # story of the series: seen from the movie, the series is its FULL_STORY).
-        self.assertEqual(r.data.steps, (pgc.PathStep(FMAB, None),
-                                        pgc.PathStep(BEBOP_MOVIE, "same_studio", pgc.Hub(BONES)),
-                                        pgc.PathStep(BEBOP, "FULL_STORY")))
+        self.assertEqual(r.data.steps, (
+            pgc.PathStep(FMAB, None, None, LABEL[FMAB]),
+            pgc.PathStep(BEBOP_MOVIE, "same_studio", BONES_HUB, LABEL[BEBOP_MOVIE],
+                         "Fullmetal Alchemist: Brotherhood (TV, 2009) shares studio Bones with "
+                         "Cowboy Bebop: Tengoku no Tobira (MOVIE, 2001)"),
+            pgc.PathStep(BEBOP, "FULL_STORY", None, LABEL[BEBOP],
+                         "Cowboy Bebop: Tengoku no Tobira (MOVIE, 2001) \u2192 FULL_STORY \u2192 "
+                         "Cowboy Bebop (TV, 1998)")))
         self.assertEqual(r.node_ids(), [FMAB, BEBOP_MOVIE, BEBOP])
         self.assertPrompt(r, "path_brotherhood_bebop")
 
@@ -251,9 +272,10 @@ class Primitives(unittest.TestCase):
                               "--address", SERVICE.grpc_address], capture_output=True,
                              text=True, timeout=60, env=dict(os.environ, PSVC_TOKEN=""))
         self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("neighbors of [%s]; edge types SEQUEL: none found" % FMAB, out.stdout)
+        self.assertIn("neighbors of Fullmetal Alchemist: Brotherhood (TV, 2009) [%s]; edge types "
+                      "SEQUEL: none found" % FMAB, out.stdout)
         self.assertIn("shared studios: Bones [%s]" % BONES, out.stdout)
-        self.assertIn("-FULL_STORY-> [%s]" % BEBOP, out.stdout)
+        self.assertIn("-FULL_STORY-> Cowboy Bebop (TV, 1998) [%s]" % BEBOP, out.stdout)
         self.assertIn("refused: edge_types[0]: unknown edge type 'sequels'", out.stdout)
 
 

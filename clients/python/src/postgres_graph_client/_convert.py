@@ -89,7 +89,7 @@ def node_label(msg):
     title = _get(source, f.title)
     if title is None:
         return None
-    return t.NodeLabel(title=title, type=_get(source, f.type), year=_get(source, f.year))
+    return t.NodeLabel(title=title, type=_get(source, f.type), year=_year(_get(source, f.year)))
 
 
 def hub(msg):
@@ -104,8 +104,19 @@ def hub(msg):
     return t.Hub(id=msg.via_id, kind=_get(msg, f.hub_kind), name=_get(msg, f.hub_name))
 
 
+def _year(value):
+    return value or None  # 0: unknown
+
+
 def explanation(msg):
     return _get(msg, _fields(msg).explanation)
+
+
+def start_label(resp):
+    """The start anime's label of a neighbors or k_hop answer (field `start`), when sent."""
+    if "start" not in _fields(resp).names or not resp.HasField("start"):
+        return None
+    return node_label(resp.start)
 
 
 def _optional(msg, name):
@@ -138,7 +149,8 @@ def neighbors(request, resp):
         start_id=request.node_id, start_found=resp.start_found,
         neighbors=tuple(t.Neighbor(n.node_id, edge_type_name(n.edge_type), via(n), label(n))
                         for n in items),
-        limits=limits(resp.applied_limits), merged_into=_optional(resp, "merged_into"))
+        limits=limits(resp.applied_limits), merged_into=_optional(resp, "merged_into"),
+        start_label=start_label(resp))
 
 
 def k_hop(request, resp):
@@ -148,7 +160,8 @@ def k_hop(request, resp):
         start_id=request.node_id, start_found=resp.start_found, truncated=resp.truncated,
         nodes=tuple(t.KHopNode(n.node_id, n.depth, edge_type_name(n.edge_type), n.parent_id,
                                via(n), label(n)) for n in items),
-        limits=limits(resp.applied_limits), merged_into=_optional(resp, "merged_into"))
+        limits=limits(resp.applied_limits), merged_into=_optional(resp, "merged_into"),
+        start_label=start_label(resp))
 
 
 def path(request, resp):

@@ -13,7 +13,8 @@ _HUB_KIND = {"same_studio": "studio", "co_appears": "character", "adapted_from":
 def node(node_id, label=None):
     if label is None:
         return "[%s]" % node_id
-    details = ", ".join(str(x) for x in (label.type, label.year) if x)
+    kind = label.type if label.type != "UNKNOWN" else None
+    details = ", ".join(str(x) for x in (kind, label.year) if x)
     return "%s%s [%s]" % (label.title, " (%s)" % details if details else "", node_id)
 
 
@@ -59,9 +60,14 @@ def _notes(result):
     return lines
 
 
+def _start(r):
+    """The requested start anime; its label only when the answer is about it (not merged)."""
+    return node(r.start_id, None if r.merged_into else r.start_label)
+
+
 def _neighbors(result):
     r, intent = result.data, result.intent
-    head = "neighbors of %s%s" % (node(r.start_id), _edge_filter(intent))
+    head = "neighbors of %s%s" % (_start(r), _edge_filter(intent))
     if not r.start_found:
         return [head + ": this anime is not in the catalogue"]
     if not r.neighbors:
@@ -75,13 +81,15 @@ def _neighbors(result):
 
 def _k_hop(result):
     r, intent = result.data, result.intent
-    head = "k_hop from %s%s; max_hops %d" % (node(r.start_id), _edge_filter(intent),
+    head = "k_hop from %s%s; max_hops %d" % (_start(r), _edge_filter(intent),
                                                r.limits.max_hops)
     if not r.start_found:
         return [head + ": this anime is not in the catalogue"]
     if not r.nodes:
         return [head + ": none found"]
     labels = {n.node_id: n.label for n in r.nodes if n.label is not None}
+    if r.start_label is not None:
+        labels[r.merged_into or r.start_id] = r.start_label
     lines = [head + ": " + _count(len(r.nodes), "anime", "anime")]
     for i, n in enumerate(r.nodes, 1):
         lines.append("%d. depth %d: %s (%s of %s%s)"

@@ -1,8 +1,9 @@
 """Answers of the four primitives as plain, immutable dataclasses.
 
 Edge types are vocabulary names ('SEQUEL', 'same_studio'). Labels (an anime's title, type and
-year; a hub's kind and name) are filled when the server sends them and None otherwise, and so
-is `merged_into` (the anime a requested id was merged into, whose answer this is).
+year; a hub's kind and name; a path step's explanation) are filled when the server sends them
+and None otherwise, and so is `merged_into` (the anime a requested id was merged into, whose
+answer this is).
 """
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
@@ -21,7 +22,8 @@ class AppliedLimits:
 
 @dataclass(frozen=True)
 class NodeLabel:
-    """What a reader needs to recognise an anime without a second call."""
+    """What a reader needs to recognise an anime without a second call. `type` is TV, MOVIE,
+    OVA, ONA, SPECIAL, MUSIC or UNKNOWN; `year` is None when unknown."""
     title: str
     type: Optional[str] = None
     year: Optional[int] = None
@@ -29,7 +31,8 @@ class NodeLabel:
 
 @dataclass(frozen=True)
 class Hub:
-    """The studio, character or original work a derived edge goes through."""
+    """The studio, character or original work a derived edge goes through. `kind` is
+    'studio', 'character' or 'original work'."""
     id: str
     kind: Optional[str] = None
     name: Optional[str] = None
@@ -50,6 +53,7 @@ class NeighborsResult:
     neighbors: Tuple[Neighbor, ...]
     limits: AppliedLimits
     merged_into: Optional[str] = None
+    start_label: Optional[NodeLabel] = None  # the start anime's (the survivor's when merged)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class KHopResult:
     nodes: Tuple[KHopNode, ...]
     limits: AppliedLimits
     merged_into: Optional[str] = None
+    start_label: Optional[NodeLabel] = None  # the start anime's (the survivor's when merged)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class PathStep:
     edge_type: Optional[str]  # from the previous step's node; None for the first step
     via: Optional[Hub] = None
     label: Optional[NodeLabel] = None
-    explanation: Optional[str] = None
+    explanation: Optional[str] = None  # one line from the previous step; None for the first
 
 
 @dataclass(frozen=True)

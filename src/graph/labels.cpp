@@ -1,0 +1,480 @@
+#include "graph/labels.h"
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+
+#include "db/array_literal.h"
+#include "db/connection.h"
+#include "db/error.h"
+
+namespace psvc::graph {
+
+namespace sql {
+
+// The snapshot of every label, table by table in id order (so the tables need no sort).
+inline constexpr db::Statement kLabelSnapshotAnime{"graph.label_snapshot_anime", R"sql(
+SELECT id::text, title, type, coalesce(year, 0) FROM anime
+ WHERE merged_into IS NULL AND hidden_at IS NULL ORDER BY id
+)sql"};
+inline constexpr db::Statement kLabelSnapshotWorks{"graph.label_snapshot_works", R"sql(
+SELECT id::text, title FROM original_work ORDER BY id
+)sql"};
+inline constexpr db::Statement kLabelSnapshotCharacters{"graph.label_snapshot_characters", R"sql(
+SELECT id::text, name FROM character ORDER BY id
+)sql"};
+inline constexpr db::Statement kLabelSnapshotCompanies{"graph.label_snapshot_companies", R"sql(
+SELECT id::text, name FROM company ORDER BY id
+)sql"};
+// Indexed by HubKind.
+inline constexpr const db::Statement* kLabelSnapshotHubs[] = {
+    &kLabelSnapshotWorks, &kLabelSnapshotCharacters, &kLabelSnapshotCompanies};
+inline constexpr const db::Statement* kLabelStatements[] = {
+    &kLabels, &kLabelSnapshotAnime, &kLabelSnapshotWorks, &kLabelSnapshotCharacters,
+    &kLabelSnapshotCompanies};
+
+}  // namespace sql
+
+namespace {
+
+constexpr std::string_view kAnimeTypes[] = {"TV",      "MOVIE", "OVA",    "ONA",
+                                            "SPECIAL", "MUSIC", "UNKNOWN"};
+constexpr uint8_t kUnknownType = 6;
+constexpr std::string_view kEllipsis = "\xE2\x80\xA6";  // "…"
+constexpr int kCursorBatch = 20000;
+
+uint8_t TypeCode(std::string_view type) {
+  for (uint8_t i = 0; i < std::size(kAnimeTypes); ++i) {
+    if (kAnimeTypes[i] == type) return i;
+  }
+  return kUnknownType;
+}
+
+int Hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<HubKind> HubKindFromName(std::string_view kind) {
+  for (int k = 0; k < kHubKindCount; ++k) {
+    if (HubKindName(static_cast<HubKind>(k)) == kind) return static_cast<HubKind>(k);
+  }
+  return std::nullopt;
+}
+
+/// Runs `stmt` through a cursor inside the caller's transaction, a batch at a time.
+template <typename OnRow>
+void Stream(db::Connection& conn, const db::Statement& stmt, OnRow on_row) {
+  conn.Exec("DECLARE psvc_labels NO SCROLL CURSOR FOR " + std::string(stmt.sql));
+  const std::string fetch = "FETCH " + std::to_string(kCursorBatch) + " FROM psvc_labels";
+  for (;;) {
+    auto res = conn.Exec(fetch);
+    for (int r = 0; r < res.rows(); ++r) on_row(res, r);
+    if (res.rows() < kCursorBatch) break;
+  }
+  conn.Exec("CLOSE psvc_labels");
+}
+
+Uuid16 RequireUuid(std::string_view text) {
+  auto id = ParseUuid16(text);
+  if (!id) throw db::DbError(db::ErrorKind::kInternal, "labels: bad id");
+  return *id;
+}
+
+}  // namespace
+
+std::optional<Uuid16> ParseUuid16(std::string_view text) {
+  if (text.size() != 36) return std::nullopt;
+  Uuid16 out{};
+  size_t j = 0;
+  for (size_t i = 0; i < 36;) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (text[i] != '-') return std::nullopt;
+      ++i;
+      continue;
+    }
+    int hi = Hex(text[i]), lo = Hex(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[j++] = static_cast<uint8_t>(hi << 4 | lo);
+    i += 2;
+  }
+  return out;
+}
+
+std::string FormatUuid16(const Uuid16& id) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(36, '-');
+  size_t i = 0;
+  for (size_t j = 0; j < 16; ++j) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) ++i;
+    out[i++] = kDigits[id[j] >> 4];
+    out[i++] = kDigits[id[j] & 15];
+  }
+  return out;
+}
+
+std::string BoundLabel(std::string_view text) {
+  size_t keep = text.size();
+  bool cut = false;
+  if (keep > kMaxLabelBytes) {
+    cut = true;
+    keep = kMaxLabelBytes - kEllipsis.size();
+    // Back off continuation bytes (10xxxxxx) so the cut falls between characters.
+    while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) --keep;
+  }
+  std::string out(text.substr(0, keep));
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) c = ' ';  // one line: no newlines, tabs or other controls
+  }
+  if (cut) out += kEllipsis;
+  return out;
+}
+
+std::string_view AnimeTypeLabel(std::string_view type) { return kAnimeTypes[TypeCode(type)]; }
+
+std::optional<HubKind> HubKindOf(EdgeType type) {
+  switch (type) {
+    case EdgeType::kAdaptedFrom:
+      return HubKind::kOriginalWork;
+    case EdgeType::kCoAppears:
+      return HubKind::kCharacter;
+    case EdgeType::kSameStudio:
+      return HubKind::kStudio;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string_view HubKindName(HubKind kind) {
+  switch (kind) {
+    case HubKind::kOriginalWork:
+      return "original work";
+    case HubKind::kCharacter:
+      return "character";
+    case HubKind::kStudio:
+      return "studio";
+  }
+  return "";
+}
+
+std::string DescribeAnime(const AnimeLabel& label, std::string_view id) {
+  if (label.title.empty()) return "[" + std::string(id) + "]";
+  std::string details;
+  if (!label.type.empty() && label.type != "UNKNOWN") details = label.type;
+  if (label.year != 0) {
+    if (!details.empty()) details += ", ";
+    details += std::to_string(label.year);
+  }
+  return details.empty() ? label.title : label.title + " (" + details + ")";
+}
+
+std::string ExplainStep(const AnimeLabel& from, std::string_view from_id, EdgeType type,
+                        const HubLabel& via, const AnimeLabel& to, std::string_view to_id) {
+  std::string out = DescribeAnime(from, from_id);
+  if (auto kind = HubKindOf(type)) {
+    out += " shares ";
+    const std::string_view kind_name = HubKindName(*kind);
+    if (via.name.empty()) {
+      out += kind_name.front() == 'o' ? "an " : "a ";  // "an original work"
+      out += kind_name;
+    } else {
+      out += kind_name;
+      out += ' ';
+      out += via.name;
+    }
+    out += " with ";
+  } else {
+    out += " \xE2\x86\x92 ";  // →
+    out += EdgeTypeName(type);
+    out += " \xE2\x86\x92 ";
+  }
+  out += DescribeAnime(to, to_id);
+  return out;
+}
+
+bool LabelKeys::empty() const {
+  return anime.empty() &&
+         std::all_of(hubs.begin(), hubs.end(), [](const auto& h) { return h.empty(); });
+}
+
+namespace {
+
+void AddHub(LabelKeys& keys, EdgeType type, const std::string& via) {
+  if (via.empty()) return;
+  if (auto kind = HubKindOf(type)) keys.hubs[static_cast<int>(*kind)].push_back(via);
+}
+
+HubLabel LabelOfHub(const LabelLookup& lookup, std::optional<EdgeType> type,
+                    const std::string& via) {
+  if (!type || via.empty()) return {};
+  auto kind = HubKindOf(*type);
+  if (!kind) return {};
+  return {HubKindName(*kind), lookup.HubName(*kind, via)};
+}
+
+}  // namespace
+
+LabelKeys KeysOf(const NeighborsResult& r, std::string_view start) {
+  LabelKeys keys;
+  if (!r.start_found) return keys;
+  keys.anime.emplace_back(start);
+  for (const auto& e : r.edges) {
+    keys.anime.push_back(e.node_id);
+    AddHub(keys, e.type, e.via_id);
+  }
+  return keys;
+}
+
+LabelKeys KeysOf(const KHopResult& r, std::string_view start) {
+  LabelKeys keys;
+  if (!r.start_found) return keys;
+  keys.anime.emplace_back(start);
+  for (const auto& n : r.nodes) {
+    keys.anime.push_back(n.node_id);  // a parent is the start or an earlier node
+    AddHub(keys, n.type, n.via_id);
+  }
+  return keys;
+}
+
+LabelKeys KeysOf(const PathResult& r) {
+  LabelKeys keys;
+  for (const auto& s : r.steps) {
+    keys.anime.push_back(s.node_id);
+    if (s.type) AddHub(keys, *s.type, s.via_id);
+  }
+  return keys;
+}
+
+void ApplyLabels(NeighborsResult& r, std::string_view start, const LabelLookup& lookup) {
+  if (!r.start_found) return;
+  r.start = lookup.Anime(start);
+  for (auto& e : r.edges) {
+    e.node = lookup.Anime(e.node_id);
+    e.via = LabelOfHub(lookup, e.type, e.via_id);
+  }
+}
+
+void ApplyLabels(KHopResult& r, std::string_view start, const LabelLookup& lookup) {
+  if (!r.start_found) return;
+  r.start = lookup.Anime(start);
+  for (auto& n : r.nodes) {
+    n.node = lookup.Anime(n.node_id);
+    n.via = LabelOfHub(lookup, n.type, n.via_id);
+  }
+}
+
+void ApplyLabels(PathResult& r, const LabelLookup& lookup) {
+  for (size_t i = 0; i < r.steps.size(); ++i) {
+    auto& s = r.steps[i];
+    s.node = lookup.Anime(s.node_id);
+    s.via = LabelOfHub(lookup, s.type, s.via_id);
+    if (i > 0 && s.type) {
+      const auto& prev = r.steps[i - 1];
+      s.explanation = ExplainStep(prev.node, prev.node_id, *s.type, s.via, s.node, s.node_id);
+    }
+  }
+}
+
+// --- FetchedLabels -------------------------------------------------------------------------
+
+std::array<std::string, 4> FetchedLabels::Arrays(const LabelKeys& keys) {
+  return {db::ArrayLiteral(keys.anime), db::ArrayLiteral(keys.hubs[0]),
+          db::ArrayLiteral(keys.hubs[1]), db::ArrayLiteral(keys.hubs[2])};
+}
+
+void FetchedLabels::AddRow(std::string_view kind, std::string_view id, std::string_view name,
+                           std::string_view type, int year) {
+  if (kind == "anime") {
+    anime_.push_back(
+        {std::string(id), {BoundLabel(name), std::string(AnimeTypeLabel(type)), year}});
+  } else if (auto k = HubKindFromName(kind)) {
+    hubs_.push_back({*k, std::string(id), BoundLabel(name)});
+  }
+}
+
+AnimeLabel FetchedLabels::Anime(std::string_view id) const {
+  for (const auto& a : anime_) {
+    if (a.id == id) return a.label;
+  }
+  return {};
+}
+
+std::string FetchedLabels::HubName(HubKind kind, std::string_view id) const {
+  for (const auto& h : hubs_) {
+    if (h.kind == kind && h.id == id) return h.name;
+  }
+  return {};
+}
+
+// --- GraphLabels ---------------------------------------------------------------------------
+
+db::StatementList GraphLabels::Statements() { return sql::kLabelStatements; }
+
+namespace {
+
+/// Appends a bounded label to `arena` and returns its entry.
+GraphLabels::Entry Store(std::string& arena, std::string_view text, uint8_t type, int year) {
+  const std::string bounded = BoundLabel(text);
+  GraphLabels::Entry e;
+  e.text = static_cast<uint32_t>(arena.size());
+  e.length = static_cast<uint8_t>(bounded.size());
+  e.type = type;
+  e.year = static_cast<int16_t>(year);
+  arena += bounded;
+  return e;
+}
+
+uint64_t Hash(const Uuid16& id) {
+  uint64_t a, b;
+  std::memcpy(&a, id.data(), 8);
+  std::memcpy(&b, id.data() + 8, 8);
+  uint64_t h = a ^ (b * 0x9E3779B97F4A7C15ull);  // every byte counts: ids may share halves
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 32);
+}
+
+/// Final shape of a table: no vector slack, and its hash index (load factor at most 1/2).
+void Finish(GraphLabels::Table& t) {
+  t.ids.shrink_to_fit();
+  t.entries.shrink_to_fit();
+  size_t size = 16;
+  while (size < 2 * t.ids.size()) size *= 2;
+  t.slots.assign(size, 0);
+  const size_t mask = size - 1;
+  for (size_t i = 0; i < t.ids.size(); ++i) {
+    size_t s = Hash(t.ids[i]) & mask;
+    while (t.slots[s] != 0) s = (s + 1) & mask;
+    t.slots[s] = static_cast<uint32_t>(i + 1);
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const GraphLabels> GraphLabels::Load(db::Connection& conn) {
+  auto labels = std::make_shared<GraphLabels>();
+  db::Transaction tx(conn, db::Transaction::Mode::kReadOnly);
+  conn.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+  Stream(conn, sql::kLabelSnapshotAnime, [&](const db::Result& res, int r) {
+    labels->anime_.ids.push_back(RequireUuid(res.Get(r, 0)));
+    labels->anime_.entries.push_back(Store(labels->arena_, res.Get(r, 1), TypeCode(res.Get(r, 2)),
+                                           static_cast<int>(res.GetInt64(r, 3))));
+  });
+  Finish(labels->anime_);
+  for (int kind = 0; kind < kHubKindCount; ++kind) {
+    Table& t = labels->hubs_[kind];
+    Stream(conn, *sql::kLabelSnapshotHubs[kind], [&](const db::Result& res, int r) {
+      t.ids.push_back(RequireUuid(res.Get(r, 0)));
+      t.entries.push_back(Store(labels->arena_, res.Get(r, 1), 0, 0));
+    });
+    Finish(t);
+  }
+  tx.Commit();
+  labels->arena_.shrink_to_fit();
+  return labels;
+}
+
+std::shared_ptr<const GraphLabels> GraphLabels::Reloaded(db::Connection& conn,
+                                                         const LabelKeys& keys) const {
+  // What the database holds now for the keys, per table, sorted by id.
+  struct Row {
+    Uuid16 id;
+    std::string text;
+    uint8_t type;
+    int year;
+  };
+  std::array<std::vector<Row>, kHubKindCount + 1> fresh;  // [0] anime, [1 + kind] hubs
+  if (!keys.empty()) {
+    auto arrays = FetchedLabels::Arrays(keys);
+    auto res = conn.Execute(sql::kLabels, {arrays[0], arrays[1], arrays[2], arrays[3]});
+    for (int r = 0; r < res.rows(); ++r) {
+      const auto kind = res.Get(r, 0);
+      size_t table = 0;
+      if (kind != "anime") {
+        auto k = HubKindFromName(kind);
+        if (!k) continue;
+        table = 1 + static_cast<size_t>(*k);
+      }
+      fresh[table].push_back({RequireUuid(res.Get(r, 1)), std::string(res.Get(r, 2)),
+                              table == 0 ? TypeCode(res.Get(r, 3)) : uint8_t{0},
+                              static_cast<int>(res.GetInt64(r, 4))});
+    }
+  }
+  auto out = std::make_shared<GraphLabels>();
+  out->arena_.reserve(arena_.size());
+  // Each table: the old entries minus the reloaded keys, merged with the fresh rows; the arena
+  // is rebuilt on the way, so replaced text leaves no garbage behind.
+  auto rebuild = [&](const Table& old, const std::vector<std::string>& ids, std::vector<Row>& rows,
+                     Table& into) {
+    std::vector<Uuid16> reloaded;
+    for (const auto& id : ids) {
+      if (auto u = ParseUuid16(id)) reloaded.push_back(*u);
+    }
+    std::sort(reloaded.begin(), reloaded.end());
+    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.id < b.id; });
+    rows.erase(std::unique(rows.begin(), rows.end(),
+                           [](const Row& a, const Row& b) { return a.id == b.id; }),
+               rows.end());
+    into.ids.reserve(old.ids.size() + rows.size());
+    into.entries.reserve(old.ids.size() + rows.size());
+    size_t j = 0;
+    auto add_fresh = [&](const Row& row) {
+      into.ids.push_back(row.id);
+      into.entries.push_back(Store(out->arena_, row.text, row.type, row.year));
+    };
+    for (size_t i = 0; i < old.ids.size(); ++i) {
+      while (j < rows.size() && rows[j].id < old.ids[i]) add_fresh(rows[j++]);
+      if (std::binary_search(reloaded.begin(), reloaded.end(), old.ids[i])) continue;
+      const Entry& e = old.entries[i];
+      Entry copy = e;
+      copy.text = static_cast<uint32_t>(out->arena_.size());
+      out->arena_ += TextOf(e);
+      into.ids.push_back(old.ids[i]);
+      into.entries.push_back(copy);
+    }
+    while (j < rows.size()) add_fresh(rows[j++]);
+    Finish(into);
+  };
+  rebuild(anime_, keys.anime, fresh[0], out->anime_);
+  for (int kind = 0; kind < kHubKindCount; ++kind) {
+    rebuild(hubs_[kind], keys.hubs[kind], fresh[1 + kind], out->hubs_[kind]);
+  }
+  out->arena_.shrink_to_fit();
+  return out;
+}
+
+const GraphLabels::Entry* GraphLabels::Find(const Table& table, std::string_view id) const {
+  auto u = ParseUuid16(id);
+  if (!u || table.slots.empty()) return nullptr;
+  const size_t mask = table.slots.size() - 1;
+  for (size_t s = Hash(*u) & mask; table.slots[s] != 0; s = (s + 1) & mask) {
+    const size_t i = table.slots[s] - 1;
+    if (table.ids[i] == *u) return &table.entries[i];
+  }
+  return nullptr;
+}
+
+AnimeLabel GraphLabels::Anime(std::string_view id) const {
+  const Entry* e = Find(anime_, id);
+  if (!e) return {};
+  return {std::string(TextOf(*e)), std::string(kAnimeTypes[e->type]), e->year};
+}
+
+std::string GraphLabels::HubName(HubKind kind, std::string_view id) const {
+  const Entry* e = Find(hubs_[static_cast<int>(kind)], id);
+  return e ? std::string(TextOf(*e)) : std::string();
+}
+
+size_t GraphLabels::bytes() const {
+  size_t b = arena_.capacity();
+  for (const Table* t : {&anime_, &hubs_[0], &hubs_[1], &hubs_[2]}) {
+    b += t->ids.capacity() * sizeof(Uuid16) + t->entries.capacity() * sizeof(Entry) +
+         t->slots.capacity() * sizeof(uint32_t);
+  }
+  return b;
+}
+
+}  // namespace psvc::graph
