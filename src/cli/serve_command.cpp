@@ -396,10 +396,7 @@ int RunServe(const ServeOptions& o) {
                              // A change is read back from the primary: a replica may lag it.
                              .event_pool = &pool,
                              .views = &views});
-  // GraphQL subscriptions follow the committed change feed (qdrant_outbox read on the primary).
-  changes::ChangeFeed change_feed(changes::ChangeFeedOptions{.database_url = o.database_url});
-  change_feed.AddMetrics(metrics);
-  change_feed.Start();
+  // GraphQL subscriptions follow the committed change feed (started above).
   api::SubscriptionHub subscriptions(*graphql_api, change_feed, &metrics);
   api::RegisterGraphqlWebSocket(
       server, subscriptions,
@@ -473,7 +470,6 @@ int RunServe(const ServeOptions& o) {
   change_feed.Stop();
   views.Stop();  // the drain: views counted so far are written before the relay stops
   if (relay) relay->Stop();
-  change_feed.Stop();
   return 0;
 }
 
