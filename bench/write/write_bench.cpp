@@ -8,10 +8,20 @@
 //
 //   write_bench --admin-url URL --nats-url URL [--seconds 5] [--clients 4] [--batch 100]
 //               [--js-events 5000] [--lag-rate 1000] [--json FILE]
+//   write_bench ... --notify-ab [--ab-rounds 2]
+//
+// --notify-ab measures the write paths (EpisodeAired one transaction per event, AnimeEnriched
+// direct one transaction per event and through gRPC batches, JetStream) with the outbox's NOTIFY
+// as migrated (gated: one notifying transaction at a time, migration 0021), in every writing
+// transaction (the trigger before 0021) and without it, in one run, instead of the measurements
+// above: PostgreSQL serializes the commits of transactions that NOTIFY, so this is what the
+// wake-up costs writers.
 //
 // --json appends one JSON object per measurement to FILE (bench/run reads these):
 //   {"bench":"write","case":...,"mode":...,"clients":4,"batch":100,"p50_ms":...,
 //    "p99_ms":...,"rate":...}   (rate in events/s; latency per call: one event or one batch)
+// With --notify-ab each line also names the trigger variant and the round, e.g.
+//   {"bench":"write","case":"episode_aired","mode":"direct",...,"notify":"every","round":1}
 #include <grpcpp/grpcpp.h>
 #include <nats/nats.h>
 #include <unistd.h>
@@ -24,14 +34,14 @@
 #include <thread>
 
 #include "anime/write/v1/write_service.grpc.pb.h"
-#include "grpc_api/event_codec.h"
-#include "grpc_api/grpc_server.h"
-#include "grpc_api/write_service.h"
 #include "db/connection.h"
 #include "db/migrator.h"
 #include "db/pool.h"
 #include "events/jetstream_consumer.h"
 #include "events/outbox_relay.h"
+#include "grpc_api/event_codec.h"
+#include "grpc_api/grpc_server.h"
+#include "grpc_api/write_service.h"
 #include "write/event_applier.h"
 
 namespace {
@@ -122,9 +132,27 @@ double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+// The outbox's NOTIFY trigger: as migrated (only the transaction holding the gate notifies,
+// migration 0021), one NOTIFY in every writing transaction (before 0021), or none.
+enum class Notify { kGated, kEvery, kNone };
+
+const char* NotifyName(Notify notify) {
+  switch (notify) {
+    case Notify::kGated:
+      return "gated";
+    case Notify::kEvery:
+      return "every";
+    case Notify::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+// A fresh, migrated database with the outbox trigger as `notify` says; dropped on destruction.
 struct Db {
   std::string admin, url, name;
-  Db(const std::string& admin_url, const std::string& tag) : admin(admin_url) {
+  Db(const std::string& admin_url, const std::string& tag, Notify notify = Notify::kGated)
+      : admin(admin_url) {
     name = "psvc_bench_write_" + tag + "_" + std::to_string(getpid());
     auto c = psvc::db::Connection::Open(admin);
     c.Exec("DROP DATABASE IF EXISTS " + name);
@@ -132,6 +160,16 @@ struct Db {
     url = admin.substr(0, admin.rfind('/')) + "/" + name;
     auto d = psvc::db::Connection::Open(url);
     psvc::db::Migrator(d, psvc::db::EmbeddedMigrations()).Apply();
+    if (notify != Notify::kGated) d.Exec("DROP TRIGGER qdrant_outbox_notify ON qdrant_outbox");
+    if (notify == Notify::kEvery) {
+      // The trigger of migration 0002, under its own name.
+      d.Exec(
+          "CREATE FUNCTION notify_every_transaction() RETURNS trigger LANGUAGE plpgsql AS "
+          "$$ BEGIN PERFORM pg_notify('qdrant_outbox', ''); RETURN NULL; END $$");
+      d.Exec(
+          "CREATE TRIGGER qdrant_outbox_notify AFTER INSERT ON qdrant_outbox "
+          "FOR EACH STATEMENT EXECUTE FUNCTION notify_every_transaction()");
+    }
   }
   ~Db() {
     try {
@@ -144,8 +182,9 @@ struct Db {
 // Applies events in-process from `clients` threads: one event per transaction when `batch`
 // is 1 (EventApplier::Apply), else `batch` events per transaction (ApplyBatch, what gRPC
 // ApplyEvents runs).
-Result RunDirect(const std::string& admin, int clients, int batch, double seconds) {
-  Db db(admin, "direct");
+Result RunDirect(const std::string& admin, int clients, int batch, double seconds,
+                 Notify notify = Notify::kGated) {
+  Db db(admin, "direct", notify);
   psvc::db::Pool pool({.url = db.url, .size = static_cast<size_t>(clients)});
   psvc::write::EventApplier applier(pool);
   std::atomic<uint64_t> next{0}, done{0};
@@ -178,8 +217,51 @@ Result RunDirect(const std::string& admin, int clients, int batch, double second
           latencies.Pct(0.99)};
 }
 
-Result RunGrpc(const std::string& admin, int clients, int batch, double seconds) {
-  Db db(admin, "grpc");
+// Small writes: EpisodeAired events (an episode upsert, a version bump and an outbox row, one
+// transaction each), every thread on its own anime so that no row lock is shared: what is left
+// to serialise is the commit itself.
+Result RunDirectEpisodes(const std::string& admin, int clients, double seconds, Notify notify) {
+  Db db(admin, "episodes", notify);
+  psvc::db::Pool pool({.url = db.url, .size = static_cast<size_t>(clients)});
+  psvc::write::EventApplier applier(pool);
+  std::vector<psvc::write::Event> anime;
+  for (int c = 0; c < clients; ++c) anime.push_back(psvc::api::DecodeEnvelope(Enriched(c)));
+  applier.ApplyBatch(std::move(anime));
+  std::atomic<uint64_t> done{0}, failed{0};
+  Latencies latencies;
+  auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> threads;
+  auto start = Clock::now();
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      std::vector<double> ms;
+      for (uint64_t i = 0; Clock::now() < end; ++i) {
+        psvc::write::EpisodeAired ep{Id(0xa0, c),
+                                     Id(0xb0, (uint64_t(c) << 32) | i),
+                                     static_cast<int32_t>(i % 2000),
+                                     "Episode",
+                                     {},
+                                     {}};
+        auto t0 = Clock::now();
+        auto r = applier.Apply({Id(0xe3, (uint64_t(c) << 32) | i), 1700000000000, "bench", ep});
+        ms.push_back(MsSince(t0));
+        if (r.outcome == psvc::write::Outcome::kApplied) {
+          ++done;
+        } else if (failed++ == 0) {
+          std::printf("  first episode not applied: %s\n", r.message.c_str());
+        }
+      }
+      latencies.Add(std::move(ms));
+    });
+  }
+  for (auto& t : threads) t.join();
+  return {done / std::chrono::duration<double>(Clock::now() - start).count(), latencies.Pct(0.50),
+          latencies.Pct(0.99)};
+}
+
+Result RunGrpc(const std::string& admin, int clients, int batch, double seconds,
+               Notify notify = Notify::kGated) {
+  Db db(admin, "grpc", notify);
   psvc::db::Pool pool({.url = db.url, .size = static_cast<size_t>(clients)});
   psvc::write::EventApplier applier(pool);
   psvc::api::GrpcServer server({.address = "127.0.0.1:0", .max_threads = clients * 2 + 4});
@@ -230,8 +312,9 @@ Result RunGrpc(const std::string& admin, int clients, int batch, double seconds)
   return result;
 }
 
-double RunJetStream(const std::string& admin, const std::string& nats_url, int events) {
-  Db db(admin, "js");
+double RunJetStream(const std::string& admin, const std::string& nats_url, int events,
+                    Notify notify = Notify::kGated) {
+  Db db(admin, "js", notify);
   std::string tag = "bench" + std::to_string(getpid());
   psvc::db::Pool pool({.url = db.url, .size = 4});
   psvc::write::EventApplier applier(pool);
@@ -399,6 +482,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::string json_path;
   app.add_option("--json", json_path, "also append each measurement to FILE as a JSON line");
+  bool notify_ab = false;
+  int ab_rounds = 2;
+  app.add_flag("--notify-ab", notify_ab,
+               "Measure the write paths with the outbox NOTIFY gated, in every transaction, and "
+               "without it");
+  app.add_option("--ab-rounds", ab_rounds, "with --notify-ab: alternations")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   std::unique_ptr<FILE, FileCloser> json;
   if (!json_path.empty()) {
@@ -408,15 +497,51 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  auto emit = [&](const char* name, const char* mode, int threads, int per_call, Result r) {
+  // `ab` names the --notify-ab variant and round of the measurement (empty: the normal run).
+  auto emit = [&](const char* name, const char* mode, int threads, int per_call, Result r,
+                  const std::string& ab = "") {
     if (!json) return;
     std::fprintf(json.get(),
                  "{\"bench\":\"write\",\"case\":\"%s\",\"mode\":\"%s\",\"clients\":%d,"
-                 "\"batch\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"rate\":%.1f}\n",
-                 name, mode, threads, per_call, r.p50_ms, r.p99_ms, r.rate);
+                 "\"batch\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"rate\":%.1f%s}\n",
+                 name, mode, threads, per_call, r.p50_ms, r.p99_ms, r.rate, ab.c_str());
     std::fflush(json.get());
   };
   psvc::api::ConfigureGrpcRuntime();  // as serve does
+  if (notify_ab) {
+    std::printf(
+        "Events/s with the outbox NOTIFY as migrated (gated), in every writing transaction "
+        "(every) and without it (none):\n");
+    std::printf("%-34s %8s %8s %8s\n", "path", "gated", "every", "none");
+    const std::string n = std::to_string(clients);
+    for (int round = 1; round <= ab_rounds; ++round) {
+      // One row: the path measured on a fresh database per variant, each also a JSON line.
+      auto row = [&](const std::string& path, const char* name, const char* mode, int threads,
+                     int per_call, auto&& run) {
+        double rates[3];
+        for (Notify notify : {Notify::kGated, Notify::kEvery, Notify::kNone}) {
+          Result r = run(notify);
+          rates[static_cast<int>(notify)] = r.rate;
+          emit(name, mode, threads, per_call, r,
+               std::string(",\"notify\":\"") + NotifyName(notify) +
+                   "\",\"round\":" + std::to_string(round));
+        }
+        std::printf("%-34s %8.0f %8.0f %8.0f\n", path.c_str(), rates[0], rates[1], rates[2]);
+        std::fflush(stdout);
+      };
+      row("EpisodeAired direct, " + n + " threads", "episode_aired", "direct", clients, 1,
+          [&](Notify m) { return RunDirectEpisodes(admin, clients, seconds, m); });
+      row("AnimeEnriched direct, " + n + " threads", "enriched", "direct", clients, 1,
+          [&](Notify m) { return RunDirect(admin, clients, 1, seconds, m); });
+      row("AnimeEnriched gRPC, " + n + " x batch " + std::to_string(batch), "enriched", "grpc",
+          clients, batch, [&](Notify m) { return RunGrpc(admin, clients, batch, seconds, m); });
+      row("JetStream, " + std::to_string(js_events) + " events", "enriched", "jetstream", 1, 128,
+          [&](Notify m) {
+            return Result{RunJetStream(admin, nats_url, js_events, m), 0, 0};
+          });
+    }
+    return 0;
+  }
   std::printf(
       "AnimeEnriched (8 characters, 2 companies, 2 relations, 1 work) events/s, "
       "latency per call:\n");
