@@ -22,6 +22,7 @@
 #include "db/array_literal.h"
 #include "db/connection.h"
 #include "db/error.h"
+#include "db/notifications.h"
 #include "events/backoff.h"
 #include "observability/metrics.h"
 
@@ -470,19 +471,7 @@ void ChangeFeed::Impl::Deliver(ChangeBatch batch, const std::vector<int64_t>& cr
   watermark_cv.notify_all();
 }
 
-int ChangeFeed::Impl::DrainNotifies() {
-  PGconn* conn = db->native();
-  if (PQconsumeInput(conn) == 0) {
-    throw db::DbError(db::ErrorKind::kUnavailable,
-                      std::string("LISTEN connection: ") + PQerrorMessage(conn));
-  }
-  int n = 0;
-  while (PGnotify* note = PQnotifies(conn)) {
-    PQfreemem(note);
-    ++n;
-  }
-  return n;
-}
+int ChangeFeed::Impl::DrainNotifies() { return db::DrainNotifications(*db); }
 
 void ChangeFeed::Impl::Wait(std::chrono::milliseconds timeout) {
   pollfd fds[2] = {{PQsocket(db->native()), POLLIN, 0}, {wake_read, POLLIN, 0}};

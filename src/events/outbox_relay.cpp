@@ -14,6 +14,7 @@
 
 #include "db/connection.h"
 #include "db/error.h"
+#include "db/notifications.h"
 #include "events/backoff.h"
 #include "events/detail/nats_util.h"
 #include "events/outbox_statements.h"
@@ -378,19 +379,7 @@ void OutboxRelay::Impl::PruneIfDue() {
   }
 }
 
-int OutboxRelay::Impl::DrainNotifies() {
-  PGconn* conn = db->native();
-  if (PQconsumeInput(conn) == 0) {
-    throw db::DbError(db::ErrorKind::kUnavailable,
-                      std::string("LISTEN connection: ") + PQerrorMessage(conn));
-  }
-  int n = 0;
-  while (PGnotify* note = PQnotifies(conn)) {
-    PQfreemem(note);
-    ++n;
-  }
-  return n;
-}
+int OutboxRelay::Impl::DrainNotifies() { return db::DrainNotifications(*db); }
 
 bool OutboxRelay::Impl::WaitForWake(std::chrono::milliseconds timeout) {
   if (DrainNotifies() > 0) return true;
