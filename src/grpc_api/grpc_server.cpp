@@ -71,7 +71,7 @@ GrpcServer::~GrpcServer() {
 
 void GrpcServer::Start() {
   // Our own synchronous health service: gRPC's built-in one is a callback service, whose
-  // polling threads cost every call 0.03-0.05 ms here (docs/benchmarks.md).
+  // polling threads cost every call 0.01-0.03 ms here (docs/benchmarks.md).
   health_ = std::make_shared<HealthState>(service_names_);
   services_.push_back(MakeHealthService(health_));
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
