@@ -10,14 +10,6 @@
 #include <memory>
 
 #include "auth/auth.h"
-#include "grpc_api/graph_service.h"
-#include "graphql_api/graphql_api.h"
-#include "graphql_api/graphql_http.h"
-#include "grpc_api/grpc_server.h"
-#include "graphql_api/http_observability.h"
-#include "grpc_api/write_service.h"
-#include "graphql_api/graphql_ws.h"
-#include "graphql_api/subscription_hub.h"
 #include "changes/change_feed.h"
 #include "cli/commands.h"
 #include "cli/database_option.h"
@@ -32,6 +24,14 @@
 #include "graph/engine.h"
 #include "graph/graph_queries.h"
 #include "graph/serving_engine.h"
+#include "graphql_api/graphql_api.h"
+#include "graphql_api/graphql_http.h"
+#include "graphql_api/graphql_ws.h"
+#include "graphql_api/http_observability.h"
+#include "graphql_api/subscription_hub.h"
+#include "grpc_api/graph_service.h"
+#include "grpc_api/grpc_server.h"
+#include "grpc_api/write_service.h"
 #include "http/server.h"
 #include "observability/logging.h"
 #include "observability/metrics.h"
@@ -193,9 +193,17 @@ int RunServe(const ServeOptions& o) {
   graph_options.redirect_pool = &read_pool;  // merged ids are answered for their survivor
   graph::SqlGraphEngine sql_graph(read_pool, {.statement_timeout = graph_options.statement_timeout,
                                               .acquire_timeout = graph_options.acquire_timeout});
+  // The committed change feed (docs/architecture.md): one per replica, read from the primary,
+  // starting at the current watermark; consumers inside the replica subscribe to it.
+  changes::ChangeFeed change_feed({.database_url = o.database_url});
+  change_feed.AddMetrics(metrics);
   graph::ServingGraphEngine graph_engine(sql_graph);
-  // The memory graph loads in the background; SQL answers until it is ready.
-  if (o.graph_engine == "memory") graph_engine.LoadMemoryInBackground(read_url);
+  if (o.graph_engine == "memory") {
+    // The memory graph loads in the background; SQL answers until it is ready. It then follows
+    // the feed: reloaded from the primary (where the feed reads) after writes to graph data.
+    graph_engine.FollowChanges(change_feed, o.database_url);
+    graph_engine.LoadMemoryInBackground(read_url);
+  }
   graph_engine.AddMetrics(metrics);
   api::RegisterGraphService(grpc_server, graph_engine, graph_options);
   write::EventApplier applier(pool);
@@ -288,10 +296,6 @@ int RunServe(const ServeOptions& o) {
       }
     }
   });
-  // The committed change feed (docs/architecture.md): one per replica, read from the primary,
-  // starting at the current watermark; consumers inside the replica subscribe to it.
-  changes::ChangeFeed change_feed({.database_url = o.database_url});
-  change_feed.AddMetrics(metrics);
   change_feed.Start();
   grpc_server.Start();
   if (saga_runner) saga_runner->Start();
@@ -506,8 +510,9 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--graph-engine", o->graph_engine,
                   "What answers PostgresGraphService: sql (every call runs SQL) or memory (a graph "
-                  "snapshot loaded at start-up, SQL until it is ready; it does not see later "
-                  "writes, so use it only on a catalogue that is not being written)")
+                  "snapshot loaded at start-up, SQL until it is ready, then reloaded whole in the "
+                  "background after committed writes to graph data: a write is visible about one "
+                  "load time after its commit; see docs/graph.md)")
       ->envname("PSVC_GRAPH_ENGINE")
       ->check(CLI::IsMember({"sql", "memory"}))
       ->capture_default_str();

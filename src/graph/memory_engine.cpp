@@ -78,11 +78,13 @@ EdgeType TypeOfRank(int rank) {
 
 db::StatementList MemoryGraph::Statements() { return sql::kSnapshotAll; }
 
-std::unique_ptr<const MemoryGraph> MemoryGraph::Load(db::Connection& conn) {
+std::unique_ptr<const MemoryGraph> MemoryGraph::Load(db::Connection& conn,
+                                                     const InSnapshot& in_snapshot) {
   auto g = std::make_unique<MemoryGraph>();
   db::Transaction tx(conn, db::Transaction::Mode::kReadOnly);
   // One snapshot for every table: a relation and its anime are read as of the same moment.
   conn.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+  if (in_snapshot) in_snapshot(conn);
 
   auto find = [&](std::string_view text) -> std::optional<uint32_t> {
     auto u = ParseUuid16(text);
@@ -277,9 +279,9 @@ class MemorySource {
 
 }  // namespace
 
-std::unique_ptr<MemoryGraphEngine> MemoryGraphEngine::Load(db::Connection& conn,
-                                                           GraphEngine& compare) {
-  std::shared_ptr<const MemoryGraph> graph = MemoryGraph::Load(conn);
+std::unique_ptr<MemoryGraphEngine> MemoryGraphEngine::Load(
+    db::Connection& conn, GraphEngine& compare, const MemoryGraph::InSnapshot& in_snapshot) {
+  std::shared_ptr<const MemoryGraph> graph = MemoryGraph::Load(conn, in_snapshot);
   return std::make_unique<MemoryGraphEngine>(std::move(graph), GraphLabels::Load(conn), compare);
 }
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,9 +33,14 @@ class MemoryGraph {
   static constexpr int kHubKinds = 3;
   static constexpr int kFirstHubRank = 11;
 
+  /// Runs inside the snapshot transaction before the tables are read (a consumer of the change
+  /// feed records the snapshot's watermark there).
+  using InSnapshot = std::function<void(db::Connection&)>;
+
   /// Reads the catalogue in one REPEATABLE READ READ ONLY transaction (one snapshot), each
   /// table through a cursor in batches, so no result holds a whole table. `conn` must be idle.
-  static std::unique_ptr<const MemoryGraph> Load(db::Connection& conn);
+  static std::unique_ptr<const MemoryGraph> Load(db::Connection& conn,
+                                                 const InSnapshot& in_snapshot = {});
   /// The statements Load runs (for the prepare-everything test).
   static db::StatementList Statements();
 
@@ -106,15 +112,17 @@ class MemoryGraph {
 /// GraphEngine over a MemoryGraph, its answers labelled from GraphLabels (labels.h) without a
 /// database round trip. Compare is delegated to `compare` (the SQL engine): its answer is
 /// mostly scalars (titles, scores, view counts) that change without touching the graph. The
-/// graph does not follow later writes: it is the catalogue as of Load.
+/// graph itself is the catalogue as of Load: ServingGraphEngine follows later writes by loading
+/// a new one.
 class MemoryGraphEngine final : public GraphEngine {
  public:
   MemoryGraphEngine(std::shared_ptr<const MemoryGraph> graph,
                     std::shared_ptr<const GraphLabels> labels, GraphEngine& compare)
       : graph_(std::move(graph)), labels_(std::move(labels)), compare_(compare) {}
-  /// Loads a snapshot through `conn` (see MemoryGraph::Load), then every label
-  /// (GraphLabels::Load, a second snapshot right after).
-  static std::unique_ptr<MemoryGraphEngine> Load(db::Connection& conn, GraphEngine& compare);
+  /// Loads a snapshot through `conn` (see MemoryGraph::Load; `in_snapshot` runs in its
+  /// transaction), then every label (GraphLabels::Load, a second snapshot right after).
+  static std::unique_ptr<MemoryGraphEngine> Load(db::Connection& conn, GraphEngine& compare,
+                                                 const MemoryGraph::InSnapshot& in_snapshot = {});
 
   /// Re-reads the labels of `keys` (anime whose title, type or year changed, that appeared or
   /// went away; companies, characters, original works renamed or new) through `conn`, and

@@ -1,13 +1,20 @@
 #pragma once
 /// The engine `serve` answers with: the SQL engine, or the memory engine once its snapshot
-/// has loaded (SQL answers until then, and for good when the load fails).
+/// has loaded (SQL answers until then, and for good when the load fails). Following the
+/// committed change feed, the memory graph is reloaded whole after writes that touch graph
+/// data, and the new snapshot replaces the old one atomically.
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "changes/change_source.h"
 #include "graph/engine.h"
 
 namespace psvc::observability {
@@ -25,18 +32,41 @@ struct EngineStatus {
   std::string detail;  ///< one line for people (/readyz header, logs)
 };
 
+/// How the memory graph follows committed changes; a snapshot.
+struct MemoryFreshness {
+  bool following = false;                            ///< subscribed to a change feed
+  uint64_t watermark = 0;                            ///< the served snapshot's (0 = not recorded)
+  std::chrono::system_clock::time_point taken_at{};  ///< when the served snapshot was taken
+  uint64_t reloads = 0;  ///< snapshots loaded and swapped in after the first
+  uint64_t reload_failures = 0;
+  double last_reload_seconds = 0;  ///< duration of the last successful reload
+  bool reload_pending = false;     ///< a change arrived that the served snapshot may lack
+};
+
+/// True when a change of this event type can alter the graph or its labels: every event type
+/// except AnimeViewed (a view count).
+bool ChangeTouchesGraph(std::string_view event_type);
+
 class ServingGraphEngine final : public GraphEngine {
  public:
   /// Answers with `sql` (which must outlive this object).
   explicit ServingGraphEngine(GraphEngine& sql);
   ~ServingGraphEngine() override;
 
+  /// Before LoadMemoryInBackground: reload the memory graph whenever a batch of `feed` holds a
+  /// change that touches graph data (ChangeTouchesGraph) or says changes were lost. Reloads
+  /// read `reload_url` (where the feed reads, so a delivered change is in the next snapshot),
+  /// one at a time; changes arriving during a reload cause one more. `feed` must outlive this
+  /// object; `retry_initial` is the first wait after a failed reload (doubling to 30 s).
+  void FollowChanges(changes::ChangeSource& feed, std::string reload_url,
+                     std::chrono::milliseconds retry_initial = std::chrono::seconds(1));
   /// Starts loading the memory graph from `read_url` on a background thread; calls are
-  /// answered by SQL until it is ready.
+  /// answered by SQL until it is ready. With FollowChanges, the same thread then reloads.
   void LoadMemoryInBackground(std::string read_url);
-  /// Exports psvc_graph_engine{engine,reason} and the memory graph's size.
+  /// Exports psvc_graph_engine{engine,reason}, the memory graph's size and freshness.
   void AddMetrics(observability::MetricsRegistry& registry);
   EngineStatus Status() const;
+  MemoryFreshness Freshness() const;
 
   std::string_view name() const override;
   NeighborsResult Neighbors(const CallBudget& budget, const std::string& id,
@@ -49,15 +79,33 @@ class ServingGraphEngine final : public GraphEngine {
                         const std::string& b) override;
 
  private:
-  GraphEngine& Current() const;
+  /// The engine a call uses; held for the call, so a swap never pulls a graph from under it.
+  std::shared_ptr<GraphEngine> Current() const;
+  void OnBatch(const changes::ChangeBatch& batch);
+  void Run(std::stop_token stop, const std::string& read_url);
+  /// Loads a snapshot; publishes it and returns true, or logs and returns false.
+  bool LoadOnce(const std::string& url, bool first);
 
   GraphEngine& sql_;
-  std::shared_ptr<MemoryGraphEngine> memory_holder_;  // owned; published through memory_
-  std::atomic<MemoryGraphEngine*> memory_{nullptr};
+  std::shared_ptr<GraphEngine> sql_alias_;  // sql_ as a non-owning shared_ptr
+  std::atomic<std::shared_ptr<MemoryGraphEngine>> memory_;
+
   mutable std::mutex mu_;
+  std::condition_variable_any wake_;
   EngineStatus status_{"sql", "requested", "SQL engine requested"};
   double load_seconds_ = 0;
-  std::jthread loader_;
+  MemoryFreshness freshness_;
+  // Change tracking (under mu_). A feed that started after our subscription may begin above a
+  // snapshot's watermark: the transactions between were in neither, so a reload follows.
+  bool dirty_ = false;
+  std::optional<uint64_t> first_batch_from_;           // from_watermark of the first batch
+  std::optional<uint64_t> check_first_batch_against_;  // a snapshot's watermark to compare it to
+
+  changes::ChangeSource* feed_ = nullptr;
+  changes::ChangeSource::ListenerId listener_ = 0;
+  std::string reload_url_;
+  std::chrono::milliseconds retry_initial_{1000};
+  std::jthread loader_;  // last: joined first
 };
 
 }  // namespace psvc::graph
