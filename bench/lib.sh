@@ -50,3 +50,25 @@ bench_log_percentiles() {
 bench_div() {
   awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b + 0 == 0) ? 0 : a / b }'
 }
+
+# bench_thousand_anime PREFIX: a fresh database of 1,000 anime for a benchmark that runs a real
+# `serve` (needs BIN and PSVC_ADMIN_DATABASE_URL). Sets NAME, DB, WORK and SERVER (the caller
+# stores serve's pid there) and drops the database, stops serve and removes WORK at exit.
+bench_thousand_anime() {
+  NAME=${1}_$$
+  DB=${PSVC_ADMIN_DATABASE_URL%/*}/$NAME
+  WORK=$(mktemp -d); SERVER=
+  trap bench_cleanup EXIT
+  psql "$PSVC_ADMIN_DATABASE_URL" -Xqc "CREATE DATABASE $NAME" >/dev/null
+  "$BIN" migrate --database-url "$DB" >/dev/null
+  psql "$DB" -XAtqc "INSERT INTO anime (id, title, year)
+    SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 'Bench Show ' || g,
+           1990 + g % 30 FROM generate_series(1, 1000) g" >/dev/null
+  psql "$DB" -XAtqc "VACUUM ANALYZE anime, search_term" >/dev/null
+}
+
+bench_cleanup() {
+  [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  psql "$PSVC_ADMIN_DATABASE_URL" -Xqc "DROP DATABASE IF EXISTS $NAME WITH (FORCE)" >/dev/null 2>&1
+  rm -rf "$WORK"
+}

@@ -13,24 +13,11 @@ BUILD=${1:?build dir}; SUBS=${2:-1000}; CHANGES=${3:-100}; PORT=${4:-27400}
 : "${PSVC_ADMIN_DATABASE_URL:?eval \"\$(scripts/stack env)\" first}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$BUILD/src/cli/postgres-service
-NAME=psvc_subs_bench_$$
-DB=${PSVC_ADMIN_DATABASE_URL%/*}/$NAME
-WORK=$(mktemp -d); SERVER=
-cleanup() {
-  [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
-  psql "$PSVC_ADMIN_DATABASE_URL" -Xqc "DROP DATABASE IF EXISTS $NAME WITH (FORCE)" >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-q() { psql "$DB" -XAtc "$1"; }
+source "$ROOT/bench/lib.sh"
 echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, $SUBS subscribers, $CHANGES changes"
 
-psql "$PSVC_ADMIN_DATABASE_URL" -Xqc "CREATE DATABASE $NAME" >/dev/null
-"$BIN" migrate --database-url "$DB" >/dev/null
-q "INSERT INTO anime (id, title, year)
-   SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 'Bench Show ' || g,
-          1990 + g % 30 FROM generate_series(1, 1000) g" >/dev/null
-q "VACUUM ANALYZE anime" >/dev/null
+bench_thousand_anime psvc_subs_bench
+q() { psql "$DB" -XAtc "$1"; }
 
 "$BIN" serve --database-url "$DB" --http-port "$PORT" --grpc-address 127.0.0.1:$((PORT + 1)) \
   --ws-max-connections $((SUBS + 100)) --log-level warn > "$WORK/serve.log" 2>&1 &

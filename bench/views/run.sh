@@ -17,24 +17,10 @@ HTTP_THREADS=${PSVC_BENCH_HTTP_THREADS:-4}
 FLUSH_MS=${PSVC_BENCH_FLUSH_MS:-1000}
 : "${PSVC_ADMIN_DATABASE_URL:?eval \"\$(scripts/stack env)\" first}"
 BIN=$BUILD/src/cli/postgres-service
-NAME=psvc_views_bench_$$
-DB=${PSVC_ADMIN_DATABASE_URL%/*}/$NAME
-WORK=$(mktemp -d); SERVER=
-cleanup() {
-  [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
-  psql "$PSVC_ADMIN_DATABASE_URL" -Xqc "DROP DATABASE IF EXISTS $NAME WITH (FORCE)" >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-q() { psql "$DB" -XAtc "$1"; }
 echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, HTTP threads $HTTP_THREADS, flush every ${FLUSH_MS} ms, ${SECS}s per run"
 
-psql "$PSVC_ADMIN_DATABASE_URL" -Xqc "CREATE DATABASE $NAME" >/dev/null
-"$BIN" migrate --database-url "$DB" >/dev/null
-q "INSERT INTO anime (id, title, year)
-   SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 'Bench Show ' || g,
-          1990 + g % 30 FROM generate_series(1, 1000) g" >/dev/null
-q "VACUUM ANALYZE anime, search_term" >/dev/null
+bench_thousand_anime psvc_views_bench
+q() { psql "$DB" -XAtc "$1"; }
 ONE=00000000-0000-4000-8000-000000000001
 
 "$BIN" serve --database-url "$DB" --http-port "$PORT" --grpc-address 127.0.0.1:$((PORT + 1)) \

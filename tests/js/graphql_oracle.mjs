@@ -1,4 +1,4 @@
-// graphql-js (the reference implementation) as an oracle for our C++ engine (issue 4):
+// graphql-js (the reference implementation) as an oracle for our C++ engine:
 //  (i)   introspection of the test schema -> buildClientSchema + validateSchema accept it, and
 //        printSchema equals our own SDL printout;
 //  (ii)  every corpus document: graphql-js parse+validate and ours agree on accept/reject, and
