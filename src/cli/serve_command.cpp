@@ -225,6 +225,9 @@ int RunServe(const ServeOptions& o) {
           static_cast<double>(s.flushed));
     w.Add("psvc_views_flush_failures_total", "View flushes that failed (views kept)", "counter", {},
           static_cast<double>(s.flush_failures));
+    w.Add("psvc_views_flush_retries_applied_total",
+          "Retried view flushes found already committed (not written again)", "counter", {},
+          static_cast<double>(s.flush_retries_found_applied));
     w.Add("psvc_views_pending", "Page views not yet written to the database", "gauge", {},
           static_cast<double>(s.pending));
     w.Add("psvc_views_pending_anime", "Distinct anime holding page views not yet written", "gauge",

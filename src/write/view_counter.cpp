@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <stop_token>
 #include <thread>
 #include <unordered_map>
@@ -38,8 +40,10 @@ struct ViewCounter::Impl {
   ViewCounterOptions opt;
 
   mutable std::mutex mu;
-  std::unordered_map<std::string, int64_t> pending;    // views not yet flushed
-  std::unordered_map<std::string, int64_t> in_flight;  // views of the flush under way
+  std::unordered_map<std::string, int64_t> pending;  // views not yet flushed
+  // The batch being written, or that failed and waits for its retry under the same id.
+  std::unordered_map<std::string, int64_t> in_flight;
+  std::string batch_id;
   std::unordered_map<std::string, Known> known;
   std::unordered_set<std::string> seen_ids;
   std::deque<std::pair<Clock::time_point, std::string>> seen_order;
@@ -48,7 +52,8 @@ struct ViewCounter::Impl {
   std::mutex flush_mu;  // one flush at a time (the timer, Stop, a caller)
   std::jthread flusher;
   std::condition_variable_any wake;
-  std::atomic<bool> flush_requested{false};  // the pending bound was reached: flush now
+  std::atomic<bool> flush_requested{false};        // the pending bound was reached: flush now
+  std::mt19937_64 random{std::random_device{}()};  // batch ids; used under flush_mu
 
   Impl(db::Pool& p, ViewCounterOptions o) : pool(p), opt(o) {}
 
@@ -59,6 +64,8 @@ struct ViewCounter::Impl {
   bool SeenBefore(const std::string& view_id, Clock::time_point now);
   void Remember(const std::string& view_id, Clock::time_point now);
   int64_t Flush();
+  std::string NewBatchId();
+  int64_t WriteBatch();
 };
 
 std::optional<Known> ViewCounter::Impl::Lookup(const std::string& anime_id) {
@@ -152,9 +159,10 @@ ViewRecord ViewCounter::Record(const std::string& anime_id, const std::string& v
   }
   auto pending = s.pending.find(anime_id);
   if (pending == s.pending.end()) {
-    // A new entry: the memory bound. Entries of a flush under way count too (they return to
-    // `pending` if it fails).
-    if (s.pending.size() + s.in_flight.size() >= s.opt.max_pending_anime) {
+    // A new entry: the memory bound counts the anime of a batch under way (or waiting for
+    // its retry) too; an anime already in that batch is no new anime.
+    if (!s.in_flight.contains(anime_id) &&
+        s.pending.size() + s.in_flight.size() >= s.opt.max_pending_anime) {
       ++s.stats.refused;
       s.flush_requested = true;
       s.wake.notify_all();
@@ -173,26 +181,68 @@ ViewRecord ViewCounter::Record(const std::string& anime_id, const std::string& v
 
 int64_t ViewCounter::Impl::Flush() {
   std::lock_guard flush_lock(flush_mu);
-  {
-    std::lock_guard lock(mu);
-    if (pending.empty()) return 0;
-    in_flight.swap(pending);
+  // A batch that failed is retried whole under its id before the views pending since: its
+  // first attempt may have committed, and only the recorded id can tell.
+  int64_t written = 0;
+  for (int round = 0; round < 2; ++round) {
+    {
+      std::lock_guard lock(mu);
+      if (in_flight.empty()) {
+        if (pending.empty()) break;
+        in_flight.swap(pending);
+        batch_id = NewBatchId();
+      }
+    }
+    written += WriteBatch();
   }
+  return written;
+}
+
+std::string ViewCounter::Impl::NewBatchId() {
+  // A random (version 4) UUID; collisions between replicas' batches are as unlikely as any.
+  std::uniform_int_distribution<uint64_t> bits;
+  uint64_t hi = bits(random), lo = bits(random);
+  hi = (hi & ~0xf000ULL) | 0x4000ULL;
+  lo = (lo & ~(0xc000ULL << 48)) | (0x8000ULL << 48);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx",
+                static_cast<unsigned long long>(hi >> 32),
+                static_cast<unsigned long long>((hi >> 16) & 0xffff),
+                static_cast<unsigned long long>(hi & 0xffff),
+                static_cast<unsigned long long>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+int64_t ViewCounter::Impl::WriteBatch() {
+  // in_flight and batch_id change only under flush_mu, which the caller holds.
   std::vector<std::string> ids, counts;
   ids.reserve(in_flight.size());
+  int64_t total = 0;
   for (const auto& [id, n] : in_flight) {
     ids.push_back(id);
     counts.push_back(std::to_string(n));
+    total += n;
   }
-  auto restore = [&] {  // the views go back to pending, to be written by a later flush
-    std::lock_guard lock(mu);
-    for (auto& [id, n] : in_flight) pending[id] += n;
-    in_flight.clear();
-    ++stats.flush_failures;
-  };
   try {
     auto conn = pool.Acquire(opt.acquire_timeout);
     db::Transaction tx(*conn);
+    if (conn->Execute(sql::kClaimViewFlush, {batch_id}).rows() == 0) {
+      // This batch committed before, though its flush was reported failed: done.
+      tx.Commit();
+      std::lock_guard lock(mu);
+      auto stale = Clock::time_point{};  // counts re-read at the next look-up
+      for (const auto& [id, n] : in_flight) {
+        if (auto it = known.find(id); it != known.end()) it->second.checked_at = stale;
+      }
+      in_flight.clear();
+      ++stats.flushes;
+      ++stats.flush_retries_found_applied;
+      stats.flushed += static_cast<uint64_t>(total);
+      spdlog::info("views: a retried flush of {} views had committed before; not written again",
+                   total);
+      return total;
+    }
     auto counted =
         conn->Execute(sql::kFlushViews, {db::ArrayLiteral(ids), db::ArrayLiteral(counts)});
     std::unordered_map<std::string, std::pair<int64_t, int64_t>> written;  // id -> count, version
@@ -234,10 +284,9 @@ int64_t ViewCounter::Impl::Flush() {
       }
     }
     tx.Commit();
-    int64_t total = 0;
+    if (opt.after_commit) opt.after_commit();
     std::lock_guard lock(mu);
     auto now = Clock::now();
-    for (const auto& [id, n] : in_flight) total += n;
     for (const auto& [id, cv] : written) {
       Known& k = known[id];
       k = Known{"", cv.first, cv.second, now};
@@ -251,7 +300,8 @@ int64_t ViewCounter::Impl::Flush() {
     if (dropped > 0) spdlog::warn("views: {} views of removed anime were not counted", dropped);
     return total - static_cast<int64_t>(dropped);
   } catch (...) {
-    restore();
+    std::lock_guard lock(mu);
+    ++stats.flush_failures;  // the batch stays in_flight, whole, for its retry
     throw;
   }
 }
@@ -319,8 +369,8 @@ ViewCounterStats ViewCounter::stats() const {
 }
 
 db::StatementList ViewCounter::Statements() {
-  static constexpr const db::Statement* kAll[] = {&sql::kViewTarget, &sql::kFlushViews,
-                                                  &sql::kViewRedirects};
+  static constexpr const db::Statement* kAll[] = {&sql::kViewTarget, &sql::kClaimViewFlush,
+                                                  &sql::kFlushViews, &sql::kViewRedirects};
   return kAll;
 }
 

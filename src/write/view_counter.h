@@ -5,8 +5,10 @@
 /// anime's pending views to `anime.view_count` in one statement (one row update per anime,
 /// not per view; the search popularity trigger follows once per anime) and writes one
 /// coalesced `AnimeViewed` outbox row per anime. Totals over replicas are exact: a flush is an
-/// increment. Stop() flushes what is pending (SIGTERM drain); a crash (kill -9) loses at most
-/// the views of the last flush interval on this replica (more while the database is
+/// increment, applied once: a batch whose commit outcome the replica did not learn (connection
+/// lost at COMMIT, failover) is retried under the id it recorded, and a retry of a batch that
+/// did commit writes nothing. Stop() flushes what is pending (SIGTERM drain); a crash (kill -9)
+/// loses at most the views of the last flush interval on this replica (more while the database is
 /// unreachable: failed flushes keep their views and retry).
 ///
 /// While the database is unreachable, views of anime this replica has looked up before keep
@@ -19,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,6 +49,9 @@ struct ViewCounterOptions {
   /// refused. Reaching the bound also starts a flush at once.
   size_t max_pending_anime = 100'000;
   std::chrono::milliseconds acquire_timeout{1000};
+  /// Fault injection for tests: runs after a flush committed, before the replica learns it
+  /// did. A throw makes the flush look failed, as a connection lost during COMMIT does.
+  std::function<void()> after_commit;
 };
 
 /// What Record did with one view.
@@ -67,10 +73,12 @@ struct ViewCounterStats {
   uint64_t duplicates = 0;      ///< views refused as a repeated view id
   uint64_t flushed = 0;         ///< views written to the database
   uint64_t flushes = 0;         ///< flush transactions committed
-  uint64_t flush_failures = 0;  ///< flushes that failed (their views stay pending)
-  uint64_t redirected = 0;      ///< views written to a survivor because their anime was merged
-  uint64_t dropped = 0;         ///< views of an anime removed before the flush
-  uint64_t refused = 0;         ///< views not counted: max_pending_anime reached
+  uint64_t flush_failures = 0;  ///< flushes that failed (their batch is retried as it was)
+  /// Retried batches found already committed (their first commit's outcome was lost).
+  uint64_t flush_retries_found_applied = 0;
+  uint64_t redirected = 0;  ///< views written to a survivor because their anime was merged
+  uint64_t dropped = 0;     ///< views of an anime removed before the flush
+  uint64_t refused = 0;     ///< views not counted: max_pending_anime reached
   /// Views counted on a remembered status because the look-up failed (database unreachable).
   uint64_t counted_unverified = 0;
   int64_t pending = 0;        ///< views not yet written
@@ -92,8 +100,9 @@ class ViewCounter {
   /// looked up, the database failed and this replica never learned the anime's status.
   ViewRecord Record(const std::string& anime_id, const std::string& view_id = "");
 
-  /// Writes every pending view now, in one transaction; returns how many were written.
-  /// On failure the views stay pending and the db::Error propagates.
+  /// Writes every pending view now; returns how many were written. A batch that failed before
+  /// is retried first, under its id, then the views pending since. On failure the views stay
+  /// pending (the failed batch kept whole for its retry) and the db::Error propagates.
   int64_t Flush();
 
   /// Starts flushing every flush_interval on a background thread.

@@ -218,6 +218,39 @@ TEST_F(ViewCounterTest, StopWritesWhatIsPending) {
   EXPECT_EQ(Views(8), 80 + 11);
 }
 
+// The commit succeeds but the replica never learns it (a connection lost during COMMIT, a
+// failover after the standby had the commit): the retry must not count the batch again, and
+// the views accepted meanwhile are written by the same flush.
+TEST_F(ViewCounterTest, ABatchWhoseCommitWasNotAcknowledgedIsWrittenOnce) {
+  auto pool = NewPool();
+  ViewCounterOptions o;
+  int lost_commits = 1;
+  o.after_commit = [&lost_commits] {
+    if (lost_commits-- > 0)
+      throw db::DbError(db::ErrorKind::kUnavailable, "connection lost during COMMIT");
+  };
+  ViewCounter views(*pool, o);
+  for (int k = 0; k < 5; ++k) views.Record(U(3));
+  views.Record(U(4));
+  EXPECT_THROW(views.Flush(), db::DbError);
+  EXPECT_EQ(Views(3), 30 + 5);  // committed, though reported failed
+  EXPECT_EQ(views.stats().pending, 6);
+  for (int k = 0; k < 2; ++k) views.Record(U(3));
+  EXPECT_EQ(views.Flush(), 6 + 2);
+  EXPECT_EQ(Views(3), 30 + 5 + 2);
+  EXPECT_EQ(Views(4), 40 + 1);
+  auto st = views.stats();
+  EXPECT_EQ(st.flush_retries_found_applied, 1u);
+  EXPECT_EQ(st.flushed, 8u);
+  EXPECT_EQ(st.pending, 0);
+  // One coalesced outbox row per anime per committed batch: the retry added none.
+  EXPECT_EQ(Int("SELECT count(*) FROM qdrant_outbox WHERE event_type = 'AnimeViewed' AND "
+                "aggregate_id = '" +
+                U(3) + "'"),
+            2);
+  EXPECT_EQ(views.Record(U(3)).view_count, 30 + 5 + 2 + 1);  // the count was read again
+}
+
 // The database goes away (the private cluster stops as in a crash) while views arrive.
 TEST(ViewCounterOutageTest, KnownAnimeCountUpToTheBoundAndTheFirstFlushAfterWritesExactlyThem) {
   testing::PostgresCluster pg;

@@ -14,6 +14,16 @@ SELECT a.view_count, a.version, r.to_id::text
   LEFT JOIN anime_redirect r ON r.from_id = k.id
 )sql"};
 
+// A flush batch's id recorded before its views are added, in the same transaction: no row
+// back means this batch already committed (a retry after an unknown outcome) and nothing more
+// may be written. Ids older than a day are pruned on the way.  $1 batch id -> id (or no row)
+inline constexpr db::Statement kClaimViewFlush{"views.claim_flush", R"sql(
+WITH pruned AS (
+  DELETE FROM view_flush WHERE flushed_at < now() - interval '1 day'
+)
+INSERT INTO view_flush (id) VALUES ($1::uuid) ON CONFLICT (id) DO NOTHING RETURNING id
+)sql"};
+
 // One flush: each anime's pending views added in one statement, and one coalesced AnimeViewed
 // outbox row per anime (not per view) for the Qdrant Sync Service's popularity. Rows are locked
 // in id order first, the order a merge's finalization locks in, so the two never deadlock; an
