@@ -79,7 +79,16 @@ class DemoDatabase:
                            stdout=subprocess.DEVNULL)
 
     def drop(self):
-        psql(ADMIN_URL, "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name)
+        # A stopped serve's backends (role psvc_app, which the owner may not terminate) can
+        # outlive it for a moment: retry until they are gone.
+        for attempt in range(50):
+            try:
+                psql(ADMIN_URL, "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name)
+                return
+            except subprocess.CalledProcessError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
 
 
 STARTED = []  # every serve of the module, so none outlives it when a test fails midway
