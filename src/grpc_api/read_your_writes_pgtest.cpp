@@ -313,6 +313,19 @@ TEST_F(ReadYourWritesTest, TheSqlEngineReadsThePrimaryForACallWithAToken) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(EdgeTo(with, U(7)), "EDGE_TYPE_PREQUEL");
 
+  // A merged-away id is looked up on the primary too: a redirect the standby lacks.
+  tdb_.Connect().Exec(
+      "INSERT INTO anime_redirect (from_id, to_id, saga_id) VALUES "
+      "('00000000-0000-4000-8000-0000000000aa', '00000000-0000-4000-8000-000000000001', "
+      "'00000000-0000-4000-8000-0000000000bb')");
+  gpb::NeighborsResponse merged_without, merged_with;
+  ASSERT_TRUE(Neighbors(U(0xaa), "", merged_without).ok());
+  EXPECT_FALSE(merged_without.start_found());
+  ASSERT_TRUE(Neighbors(U(0xaa), token, merged_with).ok());
+  EXPECT_TRUE(merged_with.start_found());
+  EXPECT_EQ(merged_with.merged_into(), U(1));
+  EXPECT_EQ(EdgeTo(merged_with, U(7)), "EDGE_TYPE_PREQUEL");
+
   // The SQL engine never waits: a token from the future is answered at once from the primary.
   auto c = tdb_.Connect();
   const auto future = changes::FormatXid(changes::ChangeFeed::CurrentTransactionId(c) + 1000000);
