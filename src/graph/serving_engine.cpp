@@ -51,6 +51,7 @@ void ServingGraphEngine::OnBatch(const changes::ChangeBatch& batch) {
   bool touches = batch.changes_lost;
   for (const auto& c : batch.changes) touches = touches || ChangeTouchesGraph(c.event_type);
   std::lock_guard lock(mu_);
+  delivered_until_ = std::max(delivered_until_, batch.watermark);
   if (!first_batch_from_) {
     first_batch_from_ = batch.from_watermark;
     if (check_first_batch_against_ && batch.from_watermark > *check_first_batch_against_) {
@@ -106,15 +107,16 @@ bool ServingGraphEngine::LoadOnce(const std::string& url, bool first) {
   const auto start = std::chrono::steady_clock::now();
   const auto taken_at = std::chrono::system_clock::now();
   bool batch_seen_before;
+  uint64_t delivered = 0;
   {
     std::lock_guard lock(mu_);
     batch_seen_before = first_batch_from_.has_value();
+    // A reload reads where the feed reads: every transaction of this database below the
+    // batches delivered so far had finished, so it is in the snapshot, even when an open
+    // transaction of another database holds the snapshot's cluster-wide xmin lower.
+    if (!first) delivered = delivered_until_;
   }
   try {
-    // A reload reads where the feed reads: every transaction below the feed's watermark now
-    // had finished (on this database) and is in the snapshot, even when an open transaction of
-    // another database holds the snapshot's cluster-wide xmin lower.
-    const uint64_t feed_watermark = feed_ && !first ? feed_->watermark() : 0;
     auto conn = db::Connection::Open(url);
     uint64_t watermark = 0;
     auto engine = MemoryGraphEngine::Load(conn, sql_, [&](db::Connection& c) {
@@ -155,7 +157,7 @@ bool ServingGraphEngine::LoadOnce(const std::string& url, bool first) {
                    (feed_ ? "reloaded after committed changes that touch the graph"
                           : "a snapshot taken at start-up (later writes are not seen)")};
     memory_.store(std::move(fresh));  // calls in flight keep the graph they started with
-    AdvanceWatermark(std::max(watermark, feed_watermark));
+    AdvanceWatermark(std::max(watermark, delivered));
     return true;
   } catch (const std::exception& e) {
     std::lock_guard lock(mu_);

@@ -114,6 +114,7 @@ class ServingGraphEngine final : public GraphEngine {
   // or a span the feed missed): while the served watermark is below it, batches without graph
   // changes do not advance it.
   uint64_t unserved_until_ = 0;
+  uint64_t delivered_until_ = 0;  // the highest watermark of a batch delivered to OnBatch
 
   changes::ChangeSource* feed_ = nullptr;
   changes::ChangeSource::ListenerId listener_ = 0;
