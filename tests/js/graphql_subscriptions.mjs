@@ -190,7 +190,9 @@ before(async () => {
   pki = mkdtempSync(join(tmpdir(), 'psvc-subscriptions-pki-'));
   execFileSync('bash', [fileURLToPath(new URL('../tls/make_test_pki.sh', import.meta.url)), pki]);
   testCa = readFileSync(join(pki, 'ca.pem'));
-  secure = await startServe(['--tls-cert', join(pki, 'server.pem'), '--tls-key', join(pki, 'server.key')]);
+  // Reads need a token or a client certificate of the test CA (mTLS).
+  secure = await startServe(['--tls-cert', join(pki, 'server.pem'), '--tls-key', join(pki, 'server.key'),
+    '--tls-client-ca', join(pki, 'ca.pem'), '--auth-tokens', TOKEN, '--read-auth']);
 });
 
 after(async () => {
@@ -354,14 +356,21 @@ test('a client message over 1 MiB is closed with 1009, the server stays', async 
   await c.dispose();
 });
 
-test('subscriptions over TLS (wss) when serve runs with TLS', async () => {
-  class TlsWebSocket extends WebSocket {
+test('subscriptions over TLS (wss) when serve runs with TLS; a client certificate counts as a token', async () => {
+  const tlsSocket = (options) => class extends WebSocket {
     constructor(url, protocols) {
-      super(url, protocols, { ca: testCa });
+      super(url, protocols, { ca: testCa, ...options });
     }
-  }
+  };
   assert.match(secure.ws, /^wss:\/\//);
-  const c = client(secure, {}, { webSocketImpl: TlsWebSocket });
+  // Neither token nor certificate: refused in connection_init, as over ws://.
+  const anonymous = client(secure, {}, { webSocketImpl: tlsSocket({}) });
+  await waitFor(() => anonymous.closes.length > 0, 'the close');
+  assert.equal(anonymous.closes[0], 4403);
+  await anonymous.dispose();
+  // A verified client certificate and no token: subscribes.
+  const c = client(secure, {}, { webSocketImpl: tlsSocket({
+    cert: readFileSync(join(pki, 'client.pem')), key: readFileSync(join(pki, 'client.key')) }) });
   const s = collect(c, 'subscription($ids: [ID!]!) { animeChanged(ids: $ids) { kind version anime { title } } }',
     { ids: [OTHER] });
   await subscribed(secure, 1);
