@@ -555,5 +555,50 @@ TEST_F(GraphqlWsTest, StoppingTheServerClosesSubscribersWithGoingAway) {
   EXPECT_EQ(WsClient::Type(f), "closed 1001");
 }
 
+// RFC 6455 §7.4.1: 1009 for a message too big to process. The close frame must reach the client
+// even when the message is many times larger than the socket buffers (the rest of it is still
+// arriving when the server closes); a message within the limit is served, and so are the next
+// connections.
+TEST_F(GraphqlWsTest, AMessageOverTheLimitIsClosedWith1009) {
+  http::ServerOptions so;
+  so.ws_max_message = 64 * 1024;
+  StartServer(so);
+  auto init = [](size_t pad) {
+    return R"({"type":"connection_init","payload":{"pad":")" + std::string(pad, 'x') + R"("}})";
+  };
+  {
+    WsClient c(port());
+    c.Send(init(60 * 1024));
+    EXPECT_EQ(WsClient::Type(c.Read()), "connection_ack");
+  }
+  for (size_t pad : {size_t{64 * 1024}, size_t{8} << 20}) {
+    WsClient c(port());
+    c.Send(init(pad));
+    EXPECT_EQ(WsClient::Type(c.Read()), "closed 1009") << pad << " bytes";
+  }
+  WsClient after(port());
+  after.Init();
+  after.Subscribe("s", "subscription { catalogueChanged { kind } }");
+  ASSERT_TRUE(testing::WaitUntil([&] { return hub_->stats().subscriptions == 1; }, 10s));
+}
+
+// The docs' kind table: a saga's confirmation requests are not changes, except the removal's,
+// which hides the anime; asked again (attempt 2, 3) it is not a second removal. A compensated
+// merge changed nothing a subscriber sees.
+TEST(SubscriptionEvents, ARemovalIsReportedOnceHoweverOftenItsConfirmationIsAsked) {
+  auto removed =
+      SubscriptionHub::EventsOf(kFma, "AnimeRemoved", R"({"attempt":1,"reason":"r"})", 1);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].Find("kind")->AsString(), "REMOVED");
+  EXPECT_EQ(removed[0].Find("animeId")->AsString(), kFma);
+  EXPECT_TRUE(
+      SubscriptionHub::EventsOf(kFma, "AnimeRemoved", R"({"attempt":2,"reason":"r"})", 2).empty());
+  EXPECT_TRUE(SubscriptionHub::EventsOf(kFma, "AnimeMerged", R"({"attempt":1})", 3).empty());
+  EXPECT_TRUE(SubscriptionHub::EventsOf(kFma, "AnimeMergeReverted", "{}", 4).empty());
+  auto restored = SubscriptionHub::EventsOf(kFma, "AnimeRemovalReverted", "{}", 5);
+  ASSERT_EQ(restored.size(), 1u);
+  EXPECT_EQ(restored[0].Find("kind")->AsString(), "RESTORED");
+}
+
 }  // namespace
 }  // namespace psvc::api

@@ -370,6 +370,12 @@ std::vector<Value> SubscriptionHub::EventsOf(const std::string& anime_id,
     }
     return out;
   }
+  if (event_type == "AnimeRemoved") {
+    // The removal saga writes this row again each time it asks for the confirmation again
+    // (`attempt` 2, 3); the anime was hidden once, by the first.
+    const Value* attempt = p.Find("attempt");
+    if (attempt && attempt->Deref().IsInt() && attempt->Deref().AsInt() > 1) return out;
+  }
   Value event = MakeEvent(kind, anime_id, IntOrNull(p.Find("version")), outbox_id);
   if (const Value* fields = p.Find("fields"); fields && fields->Deref().IsList()) {
     ValueList names;

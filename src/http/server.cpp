@@ -46,6 +46,9 @@ std::size_t SharedText::size() const {
   return n;
 }
 
+// Most bytes one WebSocket read appends to the message being received.
+constexpr std::size_t kReadChunk = 64 * 1024;
+
 std::string_view Request::Header(std::string_view lower_name) const {
   for (const auto& [k, v] : headers) {
     if (k == lower_name) return v;
@@ -186,7 +189,9 @@ class WsSession final : public WebSocket,
       res.set(bhttp::field::server, "postgres-service");
       if (!subprotocol.empty()) res.set(bhttp::field::sec_websocket_protocol, subprotocol);
     }));
-    ws_.read_message_max(shared_.options.ws_max_message);
+    // No limit in Beast: its own (close 1009, then teardown) resets the connection while the
+    // rest of the message is still arriving, and the client never sees the 1009. Read() keeps it.
+    ws_.read_message_max(0);
     ws_.text(true);
     auto request = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(req));
     {
@@ -280,14 +285,25 @@ class WsSession final : public WebSocket,
     return true;
   }
 
+  // Reads in chunks so that a message over `ws_max_message` is never held whole: it is closed
+  // with 1009 (RFC 6455 §7.4.1, Message Too Big), and what the peer sends until its close frame
+  // is read and dropped, so the close frame reaches it instead of a connection reset.
   void Read() {
-    ws_.async_read(in_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->Finish();
-      std::string message = beast::buffers_to_string(self->in_.data());
-      self->in_.consume(self->in_.size());
-      if (!self->closing_.load() && self->handler_) self->handler_->OnMessage(message);
-      self->Read();
-    });
+    ws_.async_read_some(in_, kReadChunk,
+                        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                          if (ec) return self->Finish();
+                          if (self->closing_.load()) {
+                            self->in_.consume(self->in_.size());
+                          } else if (self->in_.size() > self->shared_.options.ws_max_message) {
+                            self->in_.consume(self->in_.size());
+                            self->DoClose(1009, "Message too big");
+                          } else if (self->ws_.is_message_done()) {
+                            std::string message = beast::buffers_to_string(self->in_.data());
+                            self->in_.consume(self->in_.size());
+                            if (self->handler_) self->handler_->OnMessage(message);
+                          }
+                          self->Read();
+                        });
   }
 
   void Write() {
