@@ -8,6 +8,8 @@
 # Needs the local stack (eval "$(scripts/stack env)") and scripts/bootstrap --npm (tests/js
 # for graphql-ws and ws, bench/graphql_api for pg). PSVC_BENCH_SHARED=0 gives every
 # subscriber its own document (no shared execution: one execution per subscriber per change).
+# PSVC_BENCH_CLIENT=raw speaks the protocol over bare ws sockets; with it,
+# PSVC_BENCH_CLIENT_THREADS=N spreads the subscribers over N worker threads of the client.
 set -euo pipefail
 BUILD=${1:?build dir}; SUBS=${2:-1000}; CHANGES=${3:-100}; PORT=${4:-27400}
 : "${PSVC_ADMIN_DATABASE_URL:?eval \"\$(scripts/stack env)\" first}"
