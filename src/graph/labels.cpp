@@ -51,12 +51,20 @@ uint8_t TypeCode(std::string_view type) {
   return kUnknownType;
 }
 
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+/// Value of each hex digit (either case), -1 for any other byte: every answer's ids are parsed
+/// again to find their labels, so this runs ~100 times per k_hop.
+constexpr std::array<int8_t, 256> kHexValue = [] {
+  std::array<int8_t, 256> t{};
+  t.fill(-1);
+  for (int c = 0; c < 10; ++c) t['0' + c] = static_cast<int8_t>(c);
+  for (int c = 0; c < 6; ++c) {
+    t['a' + c] = static_cast<int8_t>(10 + c);
+    t['A' + c] = static_cast<int8_t>(10 + c);
+  }
+  return t;
+}();
+/// Where each byte's two digits start in the 8-4-4-4-12 text.
+constexpr uint8_t kDigitAt[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
 
 std::optional<HubKind> HubKindFromName(std::string_view kind) {
   for (int k = 0; k < kHubKindCount; ++k) {
@@ -74,20 +82,19 @@ Uuid16 RequireUuid(std::string_view text) {
 }  // namespace
 
 std::optional<Uuid16> ParseUuid16(std::string_view text) {
-  if (text.size() != 36) return std::nullopt;
-  Uuid16 out{};
-  size_t j = 0;
-  for (size_t i = 0; i < 36;) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (text[i] != '-') return std::nullopt;
-      ++i;
-      continue;
-    }
-    int hi = Hex(text[i]), lo = Hex(text[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[j++] = static_cast<uint8_t>(hi << 4 | lo);
-    i += 2;
+  if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' ||
+      text[23] != '-') {
+    return std::nullopt;
   }
+  Uuid16 out{};
+  int bad = 0;
+  for (size_t j = 0; j < 16; ++j) {
+    const int hi = kHexValue[static_cast<uint8_t>(text[kDigitAt[j]])];
+    const int lo = kHexValue[static_cast<uint8_t>(text[kDigitAt[j] + 1])];
+    bad |= hi | lo;  // negative once any digit is not hex
+    out[j] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  if (bad < 0) return std::nullopt;
   return out;
 }
 
@@ -479,7 +486,7 @@ const GraphLabels::Entry* GraphLabels::Find(const Table& table, std::string_view
   const size_t mask = table.slots.size() - 1;
   for (size_t s = HashUuid16(*u) & mask; table.slots[s] != 0; s = (s + 1) & mask) {
     const size_t i = table.slots[s] - 1;
-    if (table.ids[i] == *u) return &table.entries[i];
+    if (SameUuid16(table.ids[i], *u)) return &table.entries[i];
   }
   return nullptr;
 }

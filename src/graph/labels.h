@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,15 @@ std::optional<Uuid16> ParseUuid16(std::string_view text);
 std::string FormatUuid16(const Uuid16& id);
 /// A hash of all 16 bytes (ids may share either half), for open-addressing tables.
 uint64_t HashUuid16(const Uuid16& id);
+/// a == b as two 8-byte loads (std::array's operator== calls memcmp, which look-ups paid for).
+inline bool SameUuid16(const Uuid16& a, const Uuid16& b) {
+  uint64_t a0, a1, b0, b1;
+  std::memcpy(&a0, a.data(), 8);
+  std::memcpy(&a1, a.data() + 8, 8);
+  std::memcpy(&b0, b.data(), 8);
+  std::memcpy(&b1, b.data() + 8, 8);
+  return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
 
 /// Longest label text in bytes (titles and hub names), "…" included.
 inline constexpr size_t kMaxLabelBytes = 120;

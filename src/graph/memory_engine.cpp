@@ -81,17 +81,6 @@ Uuid16 ToUuid16(std::string_view bytes) {  // bytes: a uuid field of binary COPY
   return id;
 }
 
-/// Equality of two ids as two 8-byte loads (std::array's operator== calls memcmp, which the
-/// load did ~1 M times).
-bool SameUuid(const Uuid16& a, const Uuid16& b) {
-  uint64_t a0, a1, b0, b1;
-  std::memcpy(&a0, a.data(), 8);
-  std::memcpy(&a1, a.data() + 8, 8);
-  std::memcpy(&b0, b.data(), 8);
-  std::memcpy(&b1, b.data() + 8, 8);
-  return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-}
-
 /// The node of each loaded anime id: open addressing over the sorted ids. The snapshot looks up
 /// both ends of every relation row and hub membership (~0.5 M at SF1); a binary search there
 /// was most of the load's CPU.
@@ -111,7 +100,7 @@ class NodeIndex {
   std::optional<uint32_t> Find(const Uuid16& id) const {
     for (size_t s = HashUuid16(id) & mask_; slots_[s] != 0; s = (s + 1) & mask_) {
       const uint32_t node = slots_[s] - 1;
-      if (SameUuid(ids_[node], id)) return node;
+      if (SameUuid16(ids_[node], id)) return node;
     }
     return std::nullopt;
   }
@@ -208,7 +197,7 @@ std::unique_ptr<const MemoryGraph> MemoryGraph::Read(db::Connection& conn) {
       auto node = find(row.Uuid(1));
       if (!node) return;  // not in the graph: takes no place in the window
       const Uuid16 hub = ToUuid16(row.Uuid(0));
-      if (h.ids.empty() || !SameUuid(h.ids.back(), hub)) {
+      if (h.ids.empty() || !SameUuid16(h.ids.back(), hub)) {
         h.ids.push_back(hub);
         h.member_begin.push_back(static_cast<uint32_t>(h.members.size()));
       }
