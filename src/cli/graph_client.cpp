@@ -4,9 +4,9 @@
 
 #include <fstream>
 #include <iomanip>
-#include <sstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "anime/graph/v1/graph_service.grpc.pb.h"
 #include "db/array_literal.h"
@@ -25,7 +25,8 @@ std::string EdgeName(int t) {
 }
 
 // Titles for display only; without a database URL the table shows ids alone.
-std::map<std::string, std::string> Titles(const std::string& url, const std::set<std::string>& ids) {
+std::map<std::string, std::string> Titles(const std::string& url,
+                                          const std::set<std::string>& ids) {
   std::map<std::string, std::string> out;
   if (url.empty() || ids.empty()) return out;
   try {
@@ -117,6 +118,7 @@ int RunGraphClient(const GraphClientRequest& req, std::ostream& out, std::ostrea
     r.set_node_id(req.ids[0]);
     for (int t : types) r.add_edge_types(static_cast<pb::EdgeType>(t));
     r.set_limit(req.limit);
+    r.set_min_change_token(req.min_change_token);
     pb::NeighborsResponse resp;
     auto s = stub->Neighbors(&ctx, r, &resp);
     if (!s.ok()) return fail(s);
@@ -138,6 +140,7 @@ int RunGraphClient(const GraphClientRequest& req, std::ostream& out, std::ostrea
     r.set_max_hops(req.max_hops);
     r.set_max_fanout_per_hop(req.max_fanout);
     r.set_max_results(req.max_results);
+    r.set_min_change_token(req.min_change_token);
     pb::KHopResponse resp;
     auto s = stub->KHop(&ctx, r, &resp);
     if (!s.ok()) return fail(s);
@@ -156,6 +159,7 @@ int RunGraphClient(const GraphClientRequest& req, std::ostream& out, std::ostrea
     pb::PathRequest r;
     r.set_from_id(req.ids[0]);
     r.set_to_id(req.ids[1]);
+    r.set_min_change_token(req.min_change_token);
     for (int t : types) r.add_edge_types(static_cast<pb::EdgeType>(t));
     r.set_max_hops(req.max_hops);
     pb::PathResponse resp;
@@ -163,7 +167,8 @@ int RunGraphClient(const GraphClientRequest& req, std::ostream& out, std::ostrea
     if (!s.ok()) return fail(s);
     if (!resp.from_found()) out << "from node not found\n";
     if (!resp.to_found()) out << "to node not found\n";
-    if (!resp.found()) out << (resp.truncated() ? "no path found within the search budget\n" : "no path\n");
+    if (!resp.found())
+      out << (resp.truncated() ? "no path found within the search budget\n" : "no path\n");
     std::set<std::string> ids;
     for (auto& st : resp.steps()) ids.insert(st.node_id());
     auto titles = Titles(req.database_url, ids);
@@ -178,6 +183,7 @@ int RunGraphClient(const GraphClientRequest& req, std::ostream& out, std::ostrea
     pb::CompareRequest r;
     r.set_a_id(req.ids[0]);
     r.set_b_id(req.ids[1]);
+    r.set_min_change_token(req.min_change_token);
     pb::CompareResponse resp;
     auto s = stub->Compare(&ctx, r, &resp);
     if (!s.ok()) return fail(s);

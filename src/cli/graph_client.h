@@ -15,10 +15,11 @@ struct GraphClientRequest {
   std::vector<std::string> edge_types;  ///< names, e.g. SEQUEL, SAME_STUDIO
   int limit = 0, max_hops = 0, max_fanout = 0, max_results = 0;
   int timeout_ms = 5000;
-  std::string database_url;  ///< optional: titles are looked up here for display
-  std::string token;         ///< sent as `authorization: Bearer <token>` when set (--read-auth)
-  std::string tls_ca_file;   ///< PEM roots: call over TLS, trusting these
-  std::string tls_cert_file;  ///< client certificate (mTLS), with tls_key_file
+  std::string min_change_token;  ///< a write's change token: the answer includes that write
+  std::string database_url;      ///< optional: titles are looked up here for display
+  std::string token;             ///< sent as `authorization: Bearer <token>` when set (--read-auth)
+  std::string tls_ca_file;       ///< PEM roots: call over TLS, trusting these
+  std::string tls_cert_file;     ///< client certificate (mTLS), with tls_key_file
   std::string tls_key_file;
 };
 

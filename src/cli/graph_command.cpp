@@ -3,15 +3,15 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/graph_client.h"
 #include "cli/commands.h"
+#include "cli/graph_client.h"
 
 namespace psvc::cli {
 
 void AddGraphCommand(CLI::App& app) {
   auto req = std::make_shared<api::GraphClientRequest>();
-  auto* cmd = app.add_subcommand(
-      "graph", "Call a running service's graph API and print a readable table");
+  auto* cmd =
+      app.add_subcommand("graph", "Call a running service's graph API and print a readable table");
   cmd->require_subcommand(1);
   cmd->add_option("--address", req->address, "gRPC address of the service")
       ->envname("PSVC_GRPC_ADDRESS")
@@ -20,6 +20,8 @@ void AddGraphCommand(CLI::App& app) {
                   "Optional: look up titles for display (read-only)")
       ->envname("DATABASE_URL");
   cmd->add_option("--timeout-ms", req->timeout_ms, "Call deadline")->capture_default_str();
+  cmd->add_option("--min-change-token", req->min_change_token,
+                  "A write's change_token: the answer includes that write (docs/graph.md)");
   // No default is captured: the token never appears in --help.
   cmd->add_option("--token", req->token, "Bearer token (when the service runs with --read-auth)")
       ->envname("PSVC_TOKEN");

@@ -1,6 +1,7 @@
 #include <signal.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
@@ -158,6 +159,18 @@ int RunServe(const ServeOptions& o) {
                          .session_setup = api::GraphqlSessionSetup(),
                          .metrics = &metrics,
                          .fallback_url = fallback_url});
+  // Read-your-writes with a replica: graph calls naming a change token read the primary, which
+  // holds every committed write (docs/graph.md "Reading your own writes").
+  std::unique_ptr<db::Pool> primary_graph_pool;
+  if (replica) {
+    primary_graph_pool = std::make_unique<db::Pool>(
+        db::PoolOptions{.url = o.database_url,
+                        .size = std::max<std::size_t>(2, o.read_pool_size / 4),
+                        .statement_timeout = std::chrono::milliseconds(o.statement_timeout_ms),
+                        .read_only = true,
+                        .session_setup = graph::GraphQueries::SessionSetup(),
+                        .metrics = &metrics});
+  }
   std::unique_ptr<db::ReplicaLagMonitor> lag_monitor;
   if (replica) {
     lag_monitor = std::make_unique<db::ReplicaLagMonitor>(
@@ -192,8 +205,10 @@ int RunServe(const ServeOptions& o) {
   api::BearerTokens no_tokens;
   graph_options.tokens = o.read_auth ? &tokens : &no_tokens;
   graph_options.redirect_pool = &read_pool;  // merged ids are answered for their survivor
+  graph_options.primary_redirect_pool = primary_graph_pool.get();
   graph::SqlGraphEngine sql_graph(read_pool, {.statement_timeout = graph_options.statement_timeout,
-                                              .acquire_timeout = graph_options.acquire_timeout});
+                                              .acquire_timeout = graph_options.acquire_timeout,
+                                              .primary_pool = primary_graph_pool.get()});
   // The committed change feed (docs/architecture.md): one per replica, read from the primary,
   // starting at the current watermark; consumers inside the replica subscribe to it.
   changes::ChangeFeed change_feed({.database_url = o.database_url});

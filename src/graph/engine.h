@@ -4,6 +4,9 @@
 /// canonical UUIDs and limits resolved (limits.h); validation belongs to the API boundary.
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -17,9 +20,28 @@ class Pool;
 
 namespace psvc::graph {
 
-/// By when one call must be answered.
+/// By when one call must be answered, and what it must include.
 struct CallBudget {
   std::chrono::steady_clock::time_point deadline;
+  /// Read-your-writes: the answer must include every transaction up to this xid (a write's
+  /// change token). The SQL engine then reads the primary; the memory graph waits for it.
+  std::optional<uint64_t> min_change;
+  /// How long an engine may wait for `min_change` (at or before `deadline`).
+  std::chrono::steady_clock::time_point change_wait_deadline{};
+};
+
+/// Thrown when an engine cannot include CallBudget::min_change by its change_wait_deadline.
+class ChangeNotCaughtUp : public std::runtime_error {
+ public:
+  ChangeNotCaughtUp(uint64_t token, uint64_t watermark, std::string what)
+      : std::runtime_error(std::move(what)), token_(token), watermark_(watermark) {}
+  uint64_t token() const { return token_; }
+  /// Every transaction below it was in the graph when the wait ended.
+  uint64_t watermark() const { return watermark_; }
+
+ private:
+  uint64_t token_;
+  uint64_t watermark_;
 };
 
 /// The four primitives. Implementations are thread-safe: calls run concurrently. Failures
@@ -46,6 +68,10 @@ struct SqlEngineOptions {
   std::chrono::milliseconds statement_timeout{2000};
   /// Longest a call may wait for a pooled connection (bounded further by its deadline).
   std::chrono::milliseconds acquire_timeout{1000};
+  /// Where calls with CallBudget::min_change read when the engine's pool may lag (a standby):
+  /// a read-only pool on the primary, set up like the engine's. nullptr: the pool reads the
+  /// primary already. Must outlive the engine.
+  db::Pool* primary_pool = nullptr;
 };
 
 /// The primitives as PostgreSQL statements (GraphQueries) on connections of a read-only pool

@@ -51,13 +51,22 @@ void ServingGraphEngine::OnBatch(const changes::ChangeBatch& batch) {
   bool touches = batch.changes_lost;
   for (const auto& c : batch.changes) touches = touches || ChangeTouchesGraph(c.event_type);
   std::lock_guard lock(mu_);
+  delivered_until_ = std::max(delivered_until_, batch.watermark);
   if (!first_batch_from_) {
     first_batch_from_ = batch.from_watermark;
     if (check_first_batch_against_ && batch.from_watermark > *check_first_batch_against_) {
       touches = true;  // the feed began above the snapshot: what lies between was missed
     }
   }
-  if (!touches) return;
+  if (!touches) {
+    // Read-your-writes without a reload: when the served graph holds every graph change
+    // delivered so far, it holds every transaction below this batch's watermark.
+    if (memory_.load() && freshness_.watermark >= unserved_until_) {
+      AdvanceWatermark(batch.watermark);
+    }
+    return;
+  }
+  unserved_until_ = std::max(unserved_until_, batch.watermark);
   dirty_ = true;
   freshness_.reload_pending = true;
   wake_.notify_all();
@@ -98,9 +107,14 @@ bool ServingGraphEngine::LoadOnce(const std::string& url, bool first) {
   const auto start = std::chrono::steady_clock::now();
   const auto taken_at = std::chrono::system_clock::now();
   bool batch_seen_before;
+  uint64_t delivered = 0;
   {
     std::lock_guard lock(mu_);
     batch_seen_before = first_batch_from_.has_value();
+    // A reload reads where the feed reads: every transaction of this database below the
+    // batches delivered so far had finished, so it is in the snapshot, even when an open
+    // transaction of another database holds the snapshot's cluster-wide xmin lower.
+    if (!first) delivered = delivered_until_;
   }
   try {
     uint64_t watermark = 0;
@@ -115,7 +129,10 @@ bool ServingGraphEngine::LoadOnce(const std::string& url, bool first) {
       // The snapshot was taken before the feed's first batch: that batch must begin at or
       // below the snapshot's watermark, or the transactions between were missed.
       if (first_batch_from_) {
-        if (*first_batch_from_ > watermark) dirty_ = true;
+        if (*first_batch_from_ > watermark) {
+          dirty_ = true;
+          unserved_until_ = std::max(unserved_until_, *first_batch_from_);
+        }
       } else {
         check_first_batch_against_ = watermark;
       }
@@ -132,7 +149,6 @@ bool ServingGraphEngine::LoadOnce(const std::string& url, bool first) {
       spdlog::info("graph: memory graph reloaded ({} anime, watermark {}, {:.2f} s)",
                    fresh->graph().nodes(), watermark, took);
     }
-    freshness_.watermark = watermark;
     freshness_.taken_at = taken_at;
     freshness_.reload_pending = dirty_;
     status_ = {"memory", "requested",
@@ -140,6 +156,7 @@ bool ServingGraphEngine::LoadOnce(const std::string& url, bool first) {
                    (feed_ ? "reloaded after committed changes that touch the graph"
                           : "a snapshot taken at start-up (later writes are not seen)")};
     memory_.store(std::move(fresh));  // calls in flight keep the graph they started with
+    AdvanceWatermark(std::max(watermark, delivered));
     return true;
   } catch (const std::exception& e) {
     std::lock_guard lock(mu_);
@@ -208,22 +225,50 @@ std::shared_ptr<GraphEngine> ServingGraphEngine::Current() const {
   return sql_alias_;
 }
 
+void ServingGraphEngine::AdvanceWatermark(uint64_t watermark) {
+  if (watermark <= freshness_.watermark) return;
+  freshness_.watermark = watermark;
+  watermark_advanced_.notify_all();
+}
+
+bool ServingGraphEngine::WaitForWatermark(uint64_t xid,
+                                          std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mu_);
+  return watermark_advanced_.wait_until(lock, deadline, [&] { return freshness_.watermark > xid; });
+}
+
+std::shared_ptr<GraphEngine> ServingGraphEngine::Answering(const CallBudget& budget) const {
+  auto memory = memory_.load();
+  if (!memory) return sql_alias_;  // SQL honours min_change itself (it reads the primary)
+  if (!budget.min_change) return memory;
+  const uint64_t token = *budget.min_change;
+  if (!WaitForWatermark(token, budget.change_wait_deadline)) {
+    const uint64_t watermark = Freshness().watermark;
+    throw ChangeNotCaughtUp(
+        token, watermark,
+        "the memory graph has not caught up with change token " + changes::FormatXid(token) +
+            " within the call's deadline (it includes every transaction below " +
+            changes::FormatXid(watermark) + "); retry, or ask a server running --graph-engine sql");
+  }
+  return memory_.load();  // published with a watermark above the token, or a later graph
+}
+
 std::string_view ServingGraphEngine::name() const { return Current()->name(); }
 
 NeighborsResult ServingGraphEngine::Neighbors(const CallBudget& budget, const std::string& id,
                                               const EdgeFilter& filter, int limit, int hub_window) {
-  return Current()->Neighbors(budget, id, filter, limit, hub_window);
+  return Answering(budget)->Neighbors(budget, id, filter, limit, hub_window);
 }
 
 KHopResult ServingGraphEngine::KHop(const CallBudget& budget, const std::string& id,
                                     const EdgeFilter& filter, const AppliedLimits& limits) {
-  return Current()->KHop(budget, id, filter, limits);
+  return Answering(budget)->KHop(budget, id, filter, limits);
 }
 
 PathResult ServingGraphEngine::Path(const CallBudget& budget, const std::string& from,
                                     const std::string& to, const EdgeFilter& filter, int max_hops,
                                     int hub_window, int node_budget) {
-  return Current()->Path(budget, from, to, filter, max_hops, hub_window, node_budget);
+  return Answering(budget)->Path(budget, from, to, filter, max_hops, hub_window, node_budget);
 }
 
 CompareResult ServingGraphEngine::Compare(const CallBudget& budget, const std::string& a,

@@ -67,6 +67,9 @@ class ServingGraphEngine final : public GraphEngine {
   void AddMetrics(observability::MetricsRegistry& registry);
   EngineStatus Status() const;
   MemoryFreshness Freshness() const;
+  /// Read-your-writes: waits (on a condition variable) until the served memory graph includes
+  /// every transaction up to `xid` (its watermark is above it) or `deadline`; true when it does.
+  bool WaitForWatermark(uint64_t xid, std::chrono::steady_clock::time_point deadline) const;
 
   std::string_view name() const override;
   NeighborsResult Neighbors(const CallBudget& budget, const std::string& id,
@@ -81,6 +84,12 @@ class ServingGraphEngine final : public GraphEngine {
  private:
   /// The engine a call uses; held for the call, so a swap never pulls a graph from under it.
   std::shared_ptr<GraphEngine> Current() const;
+  /// Current(), for a call that may name a change its answer must include (CallBudget::
+  /// min_change): the memory graph once it includes it, else throws ChangeNotCaughtUp.
+  std::shared_ptr<GraphEngine> Answering(const CallBudget& budget) const;
+  /// Raises the served watermark to `watermark` (when higher) and wakes WaitForWatermark.
+  /// Caller holds mu_.
+  void AdvanceWatermark(uint64_t watermark);
   void OnBatch(const changes::ChangeBatch& batch);
   void Run(std::stop_token stop, const std::string& read_url);
   /// Loads a snapshot; publishes it and returns true, or logs and returns false.
@@ -92,6 +101,7 @@ class ServingGraphEngine final : public GraphEngine {
 
   mutable std::mutex mu_;
   std::condition_variable_any wake_;
+  mutable std::condition_variable watermark_advanced_;  // freshness_.watermark grew
   EngineStatus status_{"sql", "requested", "SQL engine requested"};
   double load_seconds_ = 0;
   MemoryFreshness freshness_;
@@ -100,6 +110,11 @@ class ServingGraphEngine final : public GraphEngine {
   bool dirty_ = false;
   std::optional<uint64_t> first_batch_from_;           // from_watermark of the first batch
   std::optional<uint64_t> check_first_batch_against_;  // a snapshot's watermark to compare it to
+  // The end of the last delivered batch with changes the served graph may lack (graph changes,
+  // or a span the feed missed): while the served watermark is below it, batches without graph
+  // changes do not advance it.
+  uint64_t unserved_until_ = 0;
+  uint64_t delivered_until_ = 0;  // the highest watermark of a batch delivered to OnBatch
 
   changes::ChangeSource* feed_ = nullptr;
   changes::ChangeSource::ListenerId listener_ = 0;

@@ -12,7 +12,9 @@ template <typename Work>
 auto SqlGraphEngine::WithQueries(const CallBudget& budget, Work work) {
   auto acquire_by =
       std::min(budget.deadline, std::chrono::steady_clock::now() + options_.acquire_timeout);
-  auto conn = pool_.Acquire(acquire_by);
+  // Read-your-writes: the primary holds every committed write; a standby may not yet.
+  db::Pool& pool = budget.min_change && options_.primary_pool ? *options_.primary_pool : pool_;
+  auto conn = pool.Acquire(acquire_by);
   GraphQueries queries(*conn, budget.deadline, options_.statement_timeout);
   return work(queries);
 }

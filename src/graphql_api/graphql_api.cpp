@@ -6,12 +6,12 @@
 #include <random>
 #include <stdexcept>
 
-#include "graphql_api/graphql_loaders.h"
-#include "graphql_api/graphql_statements.h"
 #include "db/error.h"
 #include "db/pool.h"
 #include "graphql/engine.h"
 #include "graphql/parser.h"
+#include "graphql_api/graphql_loaders.h"
+#include "graphql_api/graphql_statements.h"
 #include "ids/uuid.h"
 #include "write/event_applier.h"
 #include "write/events.h"
@@ -776,6 +776,11 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
   b.Get("RecordViewPayload").Field("version", "Int!");
   b.Object("UpdateAnimePayload", "The anime after the update.").Field("version", "Int!");
   b.Get("UpdateAnimePayload")
+      .Field("changeToken", "String!")
+      .Description(
+          "Names the update's committed transaction. Pass it unchanged as `min_change_token` of "
+          "a gRPC graph call (PostgresGraphService) to get an answer that includes the update.");
+  b.Get("UpdateAnimePayload")
       .Field("anime", "Anime", Guarded([](const ResolveParams& p, RequestContext& ctx) {
                return LoadParentsAnime(p, ctx, "_id");
              }))
@@ -934,6 +939,8 @@ std::unique_ptr<graphql::Schema> BuildSchema() {
                ctx.loaders.Evict(EntityKind::kAnime, id);
                ValueMap m;
                m.emplace_back("version", Value(result.version));
+               // The text changes::FormatXid gives, as the gRPC write service returns it.
+               m.emplace_back("changeToken", Value(std::to_string(result.change_token)));
                m.emplace_back("_id", Value(id));
                return Root(p, Value(std::move(m)));
              }))

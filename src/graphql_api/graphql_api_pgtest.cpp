@@ -899,7 +899,7 @@ TEST_F(GraphqlApiTest, UpdateAnimeAppliesAtTheExpectedVersionAndRefusesStaleOnes
   std::string m = R"(mutation($v: Int!, $input: UpdateAnimeInput!) {
       updateAnime(id: ")" +
                   std::string(kAot) + R"(", input: $input, expectedVersion: $v) {
-        version anime { title titleEnglish score synonyms version } } })";
+        version changeToken anime { title titleEnglish score synonyms version } } })";
   Value d = Data(
       m,
       R"j({"v": 1, "input": {"titleEnglish": "Attack on Titan (TV)", "score": 8.7, "synonyms": ["AoT"]}})j");
@@ -908,6 +908,11 @@ TEST_F(GraphqlApiTest, UpdateAnimeAppliesAtTheExpectedVersionAndRefusesStaleOnes
   EXPECT_EQ(Str(At(d, "updateAnime.anime.title")), "Shingeki no Kyojin");  // untouched
   EXPECT_EQ(Str(At(d, "updateAnime.anime.synonyms.0")), "AoT");
   EXPECT_EQ(outbox() - before, 1);
+  // The change token names the update's transaction, which its outbox row records.
+  EXPECT_EQ(Str(At(d, "updateAnime.changeToken")),
+            tdb_.Connect()
+                .Query("SELECT xid::text FROM qdrant_outbox WHERE event_type = 'AnimeUpdated'")
+                .Get(0, 0));
   // The search lane sees the new names.
   EXPECT_EQ(At(Data(R"({ search(query: "aot") { match } })"), "search").AsList().size(), 1u);
 

@@ -2,13 +2,17 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "anime/graph/v1/graph_service.grpc.pb.h"
 #include "auth/auth.h"
-#include "grpc_api/grpc_server.h"
-#include "grpc_api/grpc_status.h"
+#include "changes/change_feed.h"
 #include "db/connection.h"
 #include "db/pool.h"
 #include "graph/engine.h"
+#include "grpc_api/grpc_server.h"
+#include "grpc_api/grpc_status.h"
 #include "ids/uuid.h"
 
 namespace psvc::api {
@@ -18,6 +22,9 @@ namespace {
 namespace pb = anime::graph::v1;
 using grpc::Status;
 using grpc::StatusCode;
+
+/// Longest a call waits for the memory graph to include its min_change_token.
+constexpr std::chrono::seconds kMaxChangeWait{10};
 
 constexpr db::Statement kSurvivorOf{"graph_service.survivor_of", R"sql(
 SELECT to_id::text FROM anime_redirect WHERE from_id = $1::uuid
@@ -55,6 +62,18 @@ graph::EdgeFilter ParseEdgeTypes(const google::protobuf::RepeatedField<int>& typ
     out.push_back(*t);
   }
   return graph::EdgeFilter::Of(out);
+}
+
+/// The change token a read must include (min_change_token), or none when empty.
+std::optional<uint64_t> ParseChangeToken(const std::string& value, const char* field) {
+  if (value.empty()) return std::nullopt;
+  uint64_t xid = 0;
+  if (!changes::ParseXid(value, &xid)) {
+    throw InvalidArgument{std::string(field) +
+                          ": not a change token: " + ids::QuoteForMessage(value) +
+                          " (pass the change_token a write returned, unchanged)"};
+  }
+  return xid;
 }
 
 void Resolve(const graph::RequestedLimit& r, int& out, std::vector<std::string>& clamped) {
@@ -124,12 +143,12 @@ class GraphService final : public pb::PostgresGraphService::Service {
       Resolve({"limit", req->limit(), caps.max_results, caps.max_results}, limits.max_results,
               limits.clamped);
       limits.hub_window = caps.hub_window;
+      const auto budget = Budget(*ctx, req->min_change_token());
       {
-        auto r = engine_.Neighbors(Budget(*ctx), id, filter, limits.max_results, limits.hub_window);
+        auto r = engine_.Neighbors(budget, id, filter, limits.max_results, limits.hub_window);
         if (!r.start_found) {
-          if (auto survivor = SurvivorOf(*ctx, id); !survivor.empty()) {
-            r = engine_.Neighbors(Budget(*ctx), survivor, filter, limits.max_results,
-                                  limits.hub_window);
+          if (auto survivor = SurvivorOf(budget, id); !survivor.empty()) {
+            r = engine_.Neighbors(budget, survivor, filter, limits.max_results, limits.hub_window);
             resp->set_merged_into(survivor);
           }
         }
@@ -164,11 +183,12 @@ class GraphService final : public pb::PostgresGraphService::Service {
       Resolve({"max_results", req->max_results(), caps.default_results, caps.max_results},
               limits.max_results, limits.clamped);
       limits.hub_window = caps.hub_window;
+      const auto budget = Budget(*ctx, req->min_change_token());
       {
-        auto r = engine_.KHop(Budget(*ctx), id, filter, limits);
+        auto r = engine_.KHop(budget, id, filter, limits);
         if (!r.start_found) {
-          if (auto survivor = SurvivorOf(*ctx, id); !survivor.empty()) {
-            r = engine_.KHop(Budget(*ctx), survivor, filter, limits);
+          if (auto survivor = SurvivorOf(budget, id); !survivor.empty()) {
+            r = engine_.KHop(budget, survivor, filter, limits);
             resp->set_merged_into(survivor);
           }
         }
@@ -202,13 +222,14 @@ class GraphService final : public pb::PostgresGraphService::Service {
       Resolve({"max_hops", req->max_hops(), caps.default_path_hops, caps.max_hops}, limits.max_hops,
               limits.clamped);
       limits.hub_window = caps.hub_window;
+      const auto budget = Budget(*ctx, req->min_change_token());
       {
-        auto r = engine_.Path(Budget(*ctx), from, to, filter, limits.max_hops, limits.hub_window,
+        auto r = engine_.Path(budget, from, to, filter, limits.max_hops, limits.hub_window,
                               caps.path_node_budget);
-        std::string from_survivor = r.from_found ? "" : SurvivorOf(*ctx, from);
-        std::string to_survivor = r.to_found ? "" : SurvivorOf(*ctx, to);
+        std::string from_survivor = r.from_found ? "" : SurvivorOf(budget, from);
+        std::string to_survivor = r.to_found ? "" : SurvivorOf(budget, to);
         if (!from_survivor.empty() || !to_survivor.empty()) {
-          r = engine_.Path(Budget(*ctx), from_survivor.empty() ? from : from_survivor,
+          r = engine_.Path(budget, from_survivor.empty() ? from : from_survivor,
                            to_survivor.empty() ? to : to_survivor, filter, limits.max_hops,
                            limits.hub_window, caps.path_node_budget);
           resp->set_from_merged_into(from_survivor);
@@ -237,12 +258,13 @@ class GraphService final : public pb::PostgresGraphService::Service {
     return Handle("Compare", [&] {
       auto a = RequireUuid(req->a_id(), "a_id");
       auto b = RequireUuid(req->b_id(), "b_id");
+      const auto budget = Budget(*ctx, req->min_change_token());
       {
-        auto r = engine_.Compare(Budget(*ctx), a, b);
-        std::string a_survivor = r.a ? "" : SurvivorOf(*ctx, a);
-        std::string b_survivor = r.b ? "" : SurvivorOf(*ctx, b);
+        auto r = engine_.Compare(budget, a, b);
+        std::string a_survivor = r.a ? "" : SurvivorOf(budget, a);
+        std::string b_survivor = r.b ? "" : SurvivorOf(budget, b);
         if (!a_survivor.empty() || !b_survivor.empty()) {
-          r = engine_.Compare(Budget(*ctx), a_survivor.empty() ? a : a_survivor,
+          r = engine_.Compare(budget, a_survivor.empty() ? a : a_survivor,
                               b_survivor.empty() ? b : b_survivor);
           resp->set_a_merged_into(a_survivor);
           resp->set_b_merged_into(b_survivor);
@@ -296,24 +318,42 @@ class GraphService final : public pb::PostgresGraphService::Service {
       return Status::OK;
     } catch (const InvalidArgument& e) {
       return {StatusCode::INVALID_ARGUMENT, e.message};
+    } catch (const graph::ChangeNotCaughtUp& e) {
+      // Retrying (or an engine that reads PostgreSQL) can succeed: UNAVAILABLE, not a deadline.
+      return {StatusCode::UNAVAILABLE, std::string("min_change_token: ") + e.what()};
     } catch (...) {
       return StatusFromCurrentException(method);
     }
   }
 
-  // Called after validation, so a bad request never costs the engine anything.
-  static graph::CallBudget Budget(const grpc::ServerContext& ctx) {
-    return {RequestDeadline(ctx, std::chrono::hours(1))};
+  // Called after the other fields are validated, so a bad request never costs the engine
+  // anything. A change token is waited for until shortly before the deadline, so the status
+  // saying why reaches the caller before its own deadline expires: 100 ms before it, or a tenth
+  // of the time left when that is less than a second, and at most kMaxChangeWait.
+  static graph::CallBudget Budget(const grpc::ServerContext& ctx, const std::string& token) {
+    graph::CallBudget budget{RequestDeadline(ctx, std::chrono::hours(1))};
+    budget.min_change = ParseChangeToken(token, "min_change_token");
+    if (budget.min_change) {
+      const auto now = std::chrono::steady_clock::now();
+      const auto margin = std::clamp<std::chrono::steady_clock::duration>(
+          (budget.deadline - now) / 10, std::chrono::steady_clock::duration::zero(),
+          std::chrono::milliseconds(100));
+      budget.change_wait_deadline = std::min(budget.deadline - margin, now + kMaxChangeWait);
+    }
+    return budget;
   }
 
   // The survivor of a merged-away id, or empty. Asked only when the engine did not find the
   // id (a merged id is no node of the graph), so a found node costs no extra statement. The
   // connection wait is bounded by the acquire timeout and the caller's deadline.
-  std::string SurvivorOf(const grpc::ServerContext& ctx, const std::string& id) {
-    if (!options_.redirect_pool) return {};
-    auto deadline = RequestDeadline(ctx, std::chrono::hours(1));
-    auto conn = options_.redirect_pool->Acquire(
-        std::min(deadline, std::chrono::steady_clock::now() + options_.acquire_timeout));
+  // A call with a change token reads the primary when the redirect pool may lag.
+  std::string SurvivorOf(const graph::CallBudget& budget, const std::string& id) {
+    db::Pool* pool = budget.min_change && options_.primary_redirect_pool
+                         ? options_.primary_redirect_pool
+                         : options_.redirect_pool;
+    if (!pool) return {};
+    auto conn = pool->Acquire(
+        std::min(budget.deadline, std::chrono::steady_clock::now() + options_.acquire_timeout));
     auto res = conn->Execute(kSurvivorOf, {id});
     return res.rows() ? std::string(res.Get(0, 0)) : std::string();
   }

@@ -33,6 +33,9 @@ struct GraphServiceOptions {
   /// `pool`; with an engine, nullptr means merged ids are simply not found. Must outlive the
   /// service.
   db::Pool* redirect_pool = nullptr;
+  /// Where a call with min_change_token looks merged ids up when redirect_pool may lag (a
+  /// standby): a pool on the primary. nullptr: redirect_pool reads the primary.
+  db::Pool* primary_redirect_pool = nullptr;
 };
 
 class GrpcServer;

@@ -5,10 +5,11 @@
 
 #include "anime/write/v1/write_service.grpc.pb.h"
 #include "auth/auth.h"
+#include "changes/change_feed.h"
+#include "db/error.h"
 #include "grpc_api/event_codec.h"
 #include "grpc_api/grpc_server.h"
 #include "grpc_api/grpc_status.h"
-#include "db/error.h"
 #include "ids/uuid.h"
 #include "saga/saga_store.h"
 #include "write/event_applier.h"
@@ -161,6 +162,7 @@ class WriteService final : public pb::PostgresWriteService::Service {
     resp->set_version(result.version);
     resp->set_message(result.message);
     resp->set_merged_into(result.merged_into);
+    if (result.change_token) resp->set_change_token(changes::FormatXid(result.change_token));
     return Status::OK;
   }
 
@@ -199,6 +201,9 @@ class WriteService final : public pb::PostgresWriteService::Service {
           out->set_version(item.result->version);
           out->set_message(item.result->message);
           out->set_merged_into(item.result->merged_into);
+          if (item.result->change_token) {
+            out->set_change_token(changes::FormatXid(item.result->change_token));
+          }
           continue;
         }
         using E = write::BatchItem::Error;

@@ -1,6 +1,7 @@
 #include "write/event_applier.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <unordered_map>
 #include <unordered_set>
@@ -78,6 +79,28 @@ bool Retryable(const db::DbError& e) {
   return e.kind() == db::ErrorKind::kSerialization || e.sqlstate() == "23503";
 }
 
+/// Sets the change token of each result of a transaction about to commit (see
+/// ApplyResult::change_token): its own id for what it applied; for the rest the newest
+/// transaction that had finished by now (or its own id, when later: an event applied earlier in
+/// this same transaction).
+void SetChangeTokens(db::Connection& conn, std::span<ApplyResult* const> results) {
+  if (results.empty()) return;
+  auto r = conn.Execute(sql::kChangeTokens, {});
+  auto parse = [&](int col) {
+    uint64_t v = 0;
+    if (r.IsNull(0, col)) return v;
+    std::string_view text = r.Get(0, col);
+    std::from_chars(text.data(), text.data() + text.size(), v);
+    return v;
+  };
+  const uint64_t own = parse(0);
+  const uint64_t finished = parse(1) - 1;  // the snapshot's xmax: nothing at or above finished
+  for (ApplyResult* result : results) {
+    result->change_token =
+        result->outcome == Outcome::kApplied && own != 0 ? own : std::max(own, finished);
+  }
+}
+
 const std::string& AnimeIdOf(const Event& e) {
   return std::visit([](const auto& p) -> const std::string& { return p.anime_id; }, e.payload);
 }
@@ -96,6 +119,8 @@ ApplyResult EventApplier::Apply(Event event) {
     try {
       db::Transaction tx(*conn);
       auto result = ApplyInTransaction(*conn, event);
+      ApplyResult* results[] = {&result};
+      SetChangeTokens(*conn, results);
       tx.Commit();
       return result;
     } catch (const db::DbError& e) {
@@ -151,6 +176,11 @@ std::vector<BatchItem> EventApplier::ApplyBatch(std::vector<Event> events) {
       ApplyEachInSavepoints(*conn, events, run, items);
     }
   }
+  std::vector<ApplyResult*> results;
+  for (auto& item : items) {
+    if (item.result) results.push_back(&*item.result);
+  }
+  SetChangeTokens(*conn, results);
   tx.Commit();
   return items;
 }

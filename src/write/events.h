@@ -103,6 +103,12 @@ struct ApplyResult {
   std::string merged_into;
   /// IGNORED_STALE because the event named an anime that was removed.
   bool removed = false;
+  /// Read-your-writes (docs/graph.md "Reading your own writes"): a transaction id whose
+  /// transactions, and every one below it, hold what this answer reflects. APPLIED: the
+  /// writing transaction's own id. ALREADY_APPLIED / IGNORED_STALE: at or above every
+  /// transaction that had finished when the answer was made (the earlier write of a replayed
+  /// event, the state that made it stale). Set once the transaction commits; 0 = none.
+  uint64_t change_token = 0;
 };
 
 const char* ToString(Outcome outcome);

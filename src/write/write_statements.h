@@ -326,6 +326,14 @@ SELECT a, t, convert_to(p, 'UTF8')
  ORDER BY ord
 )sql"};
 
+// Read before COMMIT, for the answers' change tokens (ApplyResult::change_token): the open
+// transaction's id (NULL when it wrote nothing) and the xmax of a snapshot taken now: every
+// transaction that had finished by now is below it, among them the earlier writer of an event
+// found already applied.  -> xid8 text or NULL, xid8 text
+inline constexpr db::Statement kChangeTokens{"write.change_tokens", R"sql(
+SELECT pg_current_xact_id_if_assigned()::text, pg_snapshot_xmax(pg_current_snapshot())::text
+)sql"};
+
 inline constexpr const db::Statement* kAll[] = {
     &kClaimEvent,          &kPreviousOutcome,    &kMarkStale,
     &kMaterializeStranded, &kPreinsertCompanies, &kPreinsertCharacters,
@@ -336,6 +344,6 @@ inline constexpr const db::Statement* kAll[] = {
     &kRunMarkStale,        &kRunUpsertAnime,     &kRunUpsertCompanies,
     &kRunUpsertCharacters, &kRunUpsertWorks,     &kRunDeleteSets,
     &kRunInsertLinks,      &kRunInsertRelations, &kRunMaterializePending,
-    &kRunInsertOutbox};
+    &kRunInsertOutbox,     &kChangeTokens};
 
 }  // namespace psvc::write::sql

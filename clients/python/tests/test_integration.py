@@ -6,6 +6,7 @@ prompt text against tests/expected/*.txt (UPDATE_EXPECTED=1 rewrites them after 
 change of the rendering or of the server's answers, e.g. once the server sends labels).
 """
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -77,7 +79,16 @@ class DemoDatabase:
                            stdout=subprocess.DEVNULL)
 
     def drop(self):
-        psql(ADMIN_URL, "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name)
+        # A stopped serve's backends (role psvc_app, which the owner may not terminate) can
+        # outlive it for a moment: retry until they are gone.
+        for attempt in range(50):
+            try:
+                psql(ADMIN_URL, "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name)
+                return
+            except subprocess.CalledProcessError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
 
 
 STARTED = []  # every serve of the module, so none outlives it when a test fails midway
@@ -321,6 +332,84 @@ class Deadlines(unittest.TestCase):
         with self.assertRaises(pgc.DeadlineExceededError) as ctx:
             run(async_call())
         self.assertEqual(ctx.exception.code.name, "DEADLINE_EXCEEDED")
+
+
+class ReadYourWrites(unittest.TestCase):
+    """A write's change token (GraphQL updateAnime's changeToken) in a graph call: the answer
+    includes the write, from a memory engine (which waits for it) and from SQL alike."""
+
+    HAIKYUU = anime(20)
+    TITLE = "Haikyuu!! Second Season"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.memory = serve("--graph-engine", "memory")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            status, headers, _ = cls.memory.get("/readyz")
+            if status == 200 and headers.get("X-Graph-Engine", "").startswith("memory"):
+                return
+            time.sleep(0.05)
+        cls.memory.stop()
+        raise AssertionError("the memory graph did not load:\n" + cls.memory.log())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.memory.stop()
+
+    def graphql(self, query, **variables):
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        req = urllib.request.Request(self.memory.http_url + "/graphql", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            answer = json.loads(r.read())
+        self.assertNotIn("errors", answer)
+        return answer["data"]
+
+    def rename(self, title):
+        """Renames the anime through GraphQL; its change token."""
+        version = self.graphql("query($id: ID!) { anime(id: $id) { version } }",
+                               id=self.HAIKYUU)["anime"]["version"]
+        data = self.graphql("mutation($id: ID!, $v: Int!, $t: String!) { updateAnime(id: $id, "
+                            "expectedVersion: $v, input: {title: $t}) { changeToken } }",
+                            id=self.HAIKYUU, v=version, t=title)
+        token = data["updateAnime"]["changeToken"]
+        self.assertTrue(token.isdigit(), token)
+        return token
+
+    def test_a_rename_is_in_the_answer_that_names_its_token(self):
+        try:
+            for i, svc in enumerate((self.memory, SERVICE)):
+                title = "%s (renamed %d)" % (self.TITLE, i)
+                token = self.rename(title)
+                with pgc.GraphClient(svc.grpc_address, timeout=30) as client:
+                    self.assertEqual(client.neighbors(self.HAIKYUU, min_change_token=token)
+                                     .start_label.title, title)
+                intent = {"query_type": "k_hop", "start_node_id": self.HAIKYUU,
+                          "min_change_token": token}
+                with pgc.PostgresGraphExecutor(svc.grpc_address, timeout=30) as ex:
+                    self.assertEqual(ex.execute(intent).data.start_label.title, title)
+
+                async def async_answer():
+                    async with pgc.AsyncGraphClient(svc.grpc_address, timeout=30) as client:
+                        return await client.neighbors(self.HAIKYUU, min_change_token=token)
+                self.assertEqual(run(async_answer()).start_label.title, title)
+        finally:
+            self.rename(self.TITLE)
+
+    def test_a_token_never_reached_fails_within_the_deadline(self):
+        never = str(10 ** 15)  # far above any transaction id this cluster will issue soon
+        # One attempt: a retry in the last few milliseconds could meet the client's own deadline.
+        with pgc.GraphClient(self.memory.grpc_address, timeout=1.5, retry=pgc.NO_RETRY) as client:
+            start = time.monotonic()
+            with self.assertRaises(pgc.ChangeNotVisibleError) as ctx:
+                client.neighbors(self.HAIKYUU, min_change_token=never)
+            self.assertLess(time.monotonic() - start, 10)
+        self.assertEqual(ctx.exception.field, "min_change_token")
+        self.assertIn("change token " + never, ctx.exception.message)
+        # The SQL engine reads the primary and never waits.
+        with pgc.GraphClient(SERVICE.grpc_address, timeout=10) as client:
+            self.assertTrue(client.neighbors(self.HAIKYUU, min_change_token=never).start_found)
 
 
 class BearerToken(unittest.TestCase):

@@ -151,6 +151,41 @@ class IntentMapping(unittest.TestCase):
                                     "end_node_id": B})
         self.assertEqual(calls, [("compare", (A, B), {"timeout": None})])
 
+    def test_a_change_token_goes_with_every_primitive(self):
+        for query_type, ids in (("neighbors", (A,)), ("k_hop", (A,)), ("path", (A, B)),
+                                ("compare", (A, B))):
+            intent = {"query_type": query_type, "start_node_id": A, "min_change_token": "8812"}
+            if len(ids) == 2:
+                intent["end_node_id"] = B
+            calls, result = self.run_intent(intent)
+            self.assertEqual(calls[0][2]["min_change_token"], "8812", query_type)
+            self.assertEqual(result.intent.min_change_token, "8812")
+        # An int is written in decimal; None and "" ask for nothing (no keyword is passed).
+        calls, result = self.run_intent({"query_type": "neighbors", "start_node_id": A,
+                                         "min_change_token": 77})
+        self.assertEqual(calls[0][2]["min_change_token"], "77")
+        for none in (None, ""):
+            calls, result = self.run_intent({"query_type": "neighbors", "start_node_id": A,
+                                             "min_change_token": none})
+            self.assertNotIn("min_change_token", calls[0][2])
+            self.assertIsNone(result.intent.min_change_token)
+        for bad in ("abc", "-5", " 12", "1.5", -1, 2.0, True, ["1"], "١٢"):
+            self.assertRefused({"query_type": "k_hop", "start_node_id": A,
+                                "min_change_token": bad}, "min_change_token",
+                               "min_change_token: not a change token",
+                               "pass the change_token a write returned")
+
+    def test_the_wire_requests_carry_the_token(self):
+        rq = pgc.client.rq
+        self.assertEqual(rq.neighbors(A, (), 0, "5").min_change_token, "5")
+        self.assertEqual(rq.k_hop(A, (), 0, 0, 0, 6).min_change_token, "6")
+        self.assertEqual(rq.path(A, B, (), 0, "7").min_change_token, "7")
+        self.assertEqual(rq.compare(A, B, "8").min_change_token, "8")
+        self.assertEqual(rq.compare(A, B).min_change_token, "")
+        with self.assertRaises(pgc.IntentError) as ctx:
+            rq.neighbors(A, (), 0, "x")
+        self.assertEqual(ctx.exception.field, "min_change_token")
+
     def test_bad_intents(self):
         self.assertRefused("neighbors of A", "query_type", "a dict")
         self.assertRefused({"query_type": "neighbors", "node": A}, "node", "not an intent key",
@@ -254,6 +289,14 @@ class Errors(unittest.TestCase):
             self.assertIsNone(e.field)  # only INVALID_ARGUMENT names a request field
         self.assertEqual(from_rpc_error(FakeRpcError(grpc.StatusCode.INTERNAL, ""), 1, "x").message,
                          "internal")
+        # The memory graph did not catch up with a change token: a retryable UNAVAILABLE of its
+        # own kind, naming the field.
+        e = from_rpc_error(FakeRpcError(grpc.StatusCode.UNAVAILABLE,
+                                        "min_change_token: the memory graph has not caught up "
+                                        "with change token 9"), 1, "x")
+        self.assertIsInstance(e, pgc.ChangeNotVisibleError)
+        self.assertIsInstance(e, pgc.UnavailableError)
+        self.assertEqual(e.field, "min_change_token")
 
     def test_tls_options_are_checked(self):
         with self.assertRaises(pgc.GraphError) as ctx:

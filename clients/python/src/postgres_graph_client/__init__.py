@@ -7,8 +7,9 @@
 """
 from .aio import AsyncGraphClient
 from .client import GraphClient
-from .errors import (DeadlineExceededError, GraphError, IntentError, InvalidArgumentError,
-                     ResourceExhaustedError, UnauthenticatedError, UnavailableError)
+from .errors import (ChangeNotVisibleError, DeadlineExceededError, GraphError, IntentError,
+                     InvalidArgumentError, ResourceExhaustedError, UnauthenticatedError,
+                     UnavailableError)
 from .executor import AsyncPostgresGraphExecutor, GraphResult, PostgresGraphExecutor
 from .intent import CAPS, GraphIntent
 from .options import NO_RETRY, ClientSettings, RetryPolicy, TlsOptions
@@ -21,7 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnimeSummary", "AppliedLimits", "AsyncGraphClient", "AsyncPostgresGraphExecutor", "CAPS",
-    "ClientSettings", "Comparison", "DeadlineExceededError", "EDGE_TYPES", "FieldComparison",
+    "ChangeNotVisibleError", "ClientSettings", "Comparison", "DeadlineExceededError", "EDGE_TYPES", "FieldComparison",
     "GraphClient", "GraphError", "GraphIntent", "GraphResult", "Hub", "IntentError",
     "InvalidArgumentError", "KHopNode", "KHopResult", "NO_RETRY", "Neighbor", "NeighborsResult",
     "NodeLabel", "PathResult", "PathStep", "PostgresGraphExecutor", "QUERY_TYPES",

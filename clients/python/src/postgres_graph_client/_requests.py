@@ -46,21 +46,34 @@ COMPARE = Method("Compare", pb.CompareRequest, pb.CompareResponse, _convert.comp
 METHODS = (NEIGHBORS, K_HOP, PATH, COMPARE)
 
 
-def neighbors(node_id, edge_types, limit):
+def change_token(value, field="min_change_token"):
+    """The request's min_change_token: a write's change token, passed unchanged (a str of
+    digits; an int is written in decimal); None or "" = none. IntentError for anything else."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return value
+    raise IntentError(field, "%s: not a change token: %r (pass the change_token a write "
+                      "returned, unchanged)" % (field, value))
+
+
+def neighbors(node_id, edge_types, limit, min_change_token=None):
     return pb.NeighborsRequest(node_id=node_id, edge_types=edge_type_values(edge_types),
-                               limit=limit)
+                               limit=limit, min_change_token=change_token(min_change_token))
 
 
-def k_hop(node_id, edge_types, max_hops, max_fanout_per_hop, max_results):
+def k_hop(node_id, edge_types, max_hops, max_fanout_per_hop, max_results, min_change_token=None):
     return pb.KHopRequest(node_id=node_id, edge_types=edge_type_values(edge_types),
                           max_hops=max_hops, max_fanout_per_hop=max_fanout_per_hop,
-                          max_results=max_results)
+                          max_results=max_results, min_change_token=change_token(min_change_token))
 
 
-def path(from_id, to_id, edge_types, max_hops):
+def path(from_id, to_id, edge_types, max_hops, min_change_token=None):
     return pb.PathRequest(from_id=from_id, to_id=to_id, edge_types=edge_type_values(edge_types),
-                          max_hops=max_hops)
+                          max_hops=max_hops, min_change_token=change_token(min_change_token))
 
 
-def compare(a_id, b_id):
-    return pb.CompareRequest(a_id=a_id, b_id=b_id)
+def compare(a_id, b_id, min_change_token=None):
+    return pb.CompareRequest(a_id=a_id, b_id=b_id, min_change_token=change_token(min_change_token))

@@ -37,19 +37,25 @@ class AsyncGraphClient:
                                                          response_deserializer=m.deserialize)
                        for m in rq.METHODS}
 
-    async def neighbors(self, node_id, edge_types=(), limit=0, *, timeout=None):
-        return await self._call(rq.NEIGHBORS, rq.neighbors(node_id, edge_types, limit), timeout)
+    async def neighbors(self, node_id, edge_types=(), limit=0, *, timeout=None,
+                        min_change_token=None):
+        request = rq.neighbors(node_id, edge_types, limit, min_change_token)
+        return await self._call(rq.NEIGHBORS, request, timeout)
 
     async def k_hop(self, node_id, edge_types=(), max_hops=0, max_fanout_per_hop=0,
-                    max_results=0, *, timeout=None):
-        request = rq.k_hop(node_id, edge_types, max_hops, max_fanout_per_hop, max_results)
+                    max_results=0, *, timeout=None, min_change_token=None):
+        request = rq.k_hop(node_id, edge_types, max_hops, max_fanout_per_hop, max_results,
+                           min_change_token)
         return await self._call(rq.K_HOP, request, timeout)
 
-    async def path(self, from_id, to_id, edge_types=(), max_hops=0, *, timeout=None):
-        return await self._call(rq.PATH, rq.path(from_id, to_id, edge_types, max_hops), timeout)
+    async def path(self, from_id, to_id, edge_types=(), max_hops=0, *, timeout=None,
+                   min_change_token=None):
+        request = rq.path(from_id, to_id, edge_types, max_hops, min_change_token)
+        return await self._call(rq.PATH, request, timeout)
 
-    async def compare(self, a_id, b_id, *, timeout=None):
-        return await self._call(rq.COMPARE, rq.compare(a_id, b_id), timeout)
+    async def compare(self, a_id, b_id, *, timeout=None, min_change_token=None):
+        request = rq.compare(a_id, b_id, min_change_token)
+        return await self._call(rq.COMPARE, request, timeout)
 
     async def close(self):
         await self._channel.close()

@@ -39,23 +39,30 @@ class GraphClient:
                                                          response_deserializer=m.deserialize)
                        for m in rq.METHODS}
 
-    def neighbors(self, node_id, edge_types=(), limit=0, *, timeout=None):
+    # Every call takes `min_change_token`: a write's change token; the answer then includes
+    # that write (the server waits for its memory graph, within the call's deadline).
+
+    def neighbors(self, node_id, edge_types=(), limit=0, *, timeout=None, min_change_token=None):
         """One hop from `node_id`; `limit` 0 = the server default (50), capped at 50."""
-        return self._call(rq.NEIGHBORS, rq.neighbors(node_id, edge_types, limit), timeout)
+        request = rq.neighbors(node_id, edge_types, limit, min_change_token)
+        return self._call(rq.NEIGHBORS, request, timeout)
 
     def k_hop(self, node_id, edge_types=(), max_hops=0, max_fanout_per_hop=0, max_results=0, *,
-              timeout=None):
+              timeout=None, min_change_token=None):
         """Breadth-first expansion; 0 = server defaults (2 hops, fanout 20, 20 results)."""
-        request = rq.k_hop(node_id, edge_types, max_hops, max_fanout_per_hop, max_results)
+        request = rq.k_hop(node_id, edge_types, max_hops, max_fanout_per_hop, max_results,
+                           min_change_token)
         return self._call(rq.K_HOP, request, timeout)
 
-    def path(self, from_id, to_id, edge_types=(), max_hops=0, *, timeout=None):
+    def path(self, from_id, to_id, edge_types=(), max_hops=0, *, timeout=None,
+             min_change_token=None):
         """A shortest chain from `from_id` to `to_id`; max_hops 0 = 5."""
-        return self._call(rq.PATH, rq.path(from_id, to_id, edge_types, max_hops), timeout)
+        request = rq.path(from_id, to_id, edge_types, max_hops, min_change_token)
+        return self._call(rq.PATH, request, timeout)
 
-    def compare(self, a_id, b_id, *, timeout=None):
+    def compare(self, a_id, b_id, *, timeout=None, min_change_token=None):
         """A structured diff of two anime."""
-        return self._call(rq.COMPARE, rq.compare(a_id, b_id), timeout)
+        return self._call(rq.COMPARE, rq.compare(a_id, b_id, min_change_token), timeout)
 
     def close(self):
         self._channel.close()

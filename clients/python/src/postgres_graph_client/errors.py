@@ -45,6 +45,12 @@ class UnavailableError(GraphError, ConnectionError):
     """The service or its database could not be reached, after every retry."""
 
 
+class ChangeNotVisibleError(UnavailableError):
+    """A call with min_change_token: the server's memory graph had not caught up with that write
+    within the deadline (`field` is "min_change_token"). Retry, or ask a server that runs
+    --graph-engine sql."""
+
+
 class ResourceExhaustedError(GraphError):
     """The service stayed at capacity through every retry."""
 
@@ -72,7 +78,10 @@ def from_rpc_error(error, attempts, address):
     m = _FIELD.match(message)
     if m and code == grpc.StatusCode.INVALID_ARGUMENT:
         field, index = m.group(1), int(m.group(2)) if m.group(2) else None
+    kind = _BY_CODE.get(code, GraphError)
+    if code == grpc.StatusCode.UNAVAILABLE and (error.details() or "").startswith(
+            "min_change_token: "):
+        kind, field = ChangeNotVisibleError, "min_change_token"
     if attempts > 1:
         message = "%s (after %d attempts)" % (message, attempts)
-    return _BY_CODE.get(code, GraphError)(message, code=code, field=field, attempts=attempts,
-                                          index=index)
+    return kind(message, code=code, field=field, attempts=attempts, index=index)

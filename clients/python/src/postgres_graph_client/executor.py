@@ -57,15 +57,17 @@ class GraphResult:
 def _call_args(intent):
     """(client method name, positional args, keyword args) for a checked intent."""
     caps = {k: getattr(intent, k) or 0 for k in ("max_hops", "max_results", "max_fanout_per_hop")}
+    token = {"min_change_token": intent.min_change_token} if intent.min_change_token else {}
     q = intent.query_type
     if q == "neighbors":
-        return q, (intent.start_node_id, intent.edge_types), {"limit": caps["max_results"]}
+        return q, (intent.start_node_id, intent.edge_types), {"limit": caps["max_results"],
+                                                              **token}
     if q == "k_hop":
-        return q, (intent.start_node_id, intent.edge_types), caps
+        return q, (intent.start_node_id, intent.edge_types), {**caps, **token}
     if q == "path":
         return q, (intent.start_node_id, intent.end_node_id, intent.edge_types), {
-            "max_hops": caps["max_hops"]}
-    return q, (intent.start_node_id, intent.end_node_id), {}
+            "max_hops": caps["max_hops"], **token}
+    return q, (intent.start_node_id, intent.end_node_id), token
 
 
 def _result(intent, data):

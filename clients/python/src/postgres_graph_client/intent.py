@@ -2,7 +2,7 @@
 from dataclasses import dataclass, fields
 from typing import Optional, Sequence
 
-from ._requests import edge_type_values
+from ._requests import change_token, edge_type_values
 from .errors import IntentError
 from .vocabulary import QUERY_TYPES, edge_type_name, query_type_name
 
@@ -15,7 +15,8 @@ CAPS = {"max_hops": 5, "max_results": 50, "max_fanout_per_hop": 50}
 class GraphIntent:
     """One graph question. `start_node_id` is the anime to start from (compare: the first of
     the two); `end_node_id` is the path's target (compare: the second). Caps left None take the
-    server's defaults; `edge_types` empty means every edge type."""
+    server's defaults; `edge_types` empty means every edge type. `min_change_token` is a write's
+    change token: the answer then includes that write (None = the graph as it is)."""
     query_type: str
     start_node_id: Optional[str] = None
     end_node_id: Optional[str] = None
@@ -23,6 +24,7 @@ class GraphIntent:
     max_hops: Optional[int] = None
     max_results: Optional[int] = None
     max_fanout_per_hop: Optional[int] = None
+    min_change_token: Optional[str] = None
 
 
 KEYS = tuple(f.name for f in fields(GraphIntent))
@@ -103,5 +105,6 @@ def normalize(intent):
         if value < 0:
             raise IntentError(cap, "%s: must not be negative (got %d); leave it out for the "
                               "server's default, the maximum is %d" % (cap, value, maximum))
+    values["min_change_token"] = change_token(values["min_change_token"]) or None
     values["query_type"] = query_type
     return GraphIntent(**values)
