@@ -108,6 +108,14 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(20ms);
     }
   }
+  // Settled: the feed's first batch taken in (it may cost one more reload), nothing pending.
+  for (auto& r : rs) {
+    for (;;) {
+      const auto f = r.engine->Freshness();
+      if (r.feed->watermark() > 0 && f.watermark >= r.feed->watermark() && !f.reload_pending) break;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
   std::printf(
       "%d replicas loaded in %.1f s (%zu anime, %zu bytes of adjacency, %zu bytes of labels "
       "each; process RSS %.0f MB)\n",

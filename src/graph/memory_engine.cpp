@@ -567,10 +567,29 @@ std::unique_ptr<MemoryGraphEngine> MemoryGraphEngine::Load(
   return std::make_unique<MemoryGraphEngine>(std::move(graph), std::move(labels), compare);
 }
 
+namespace {
+
+/// Whether `labels` already hold, for every key, what `fresh` (read from the database) says:
+/// then a patch needs no new copy of them (most graph writes change no title or name).
+bool LabelsHold(const GraphLabels& labels, const FetchedLabels& fresh, const LabelKeys& keys) {
+  for (const auto& id : keys.anime) {
+    if (!(labels.Anime(id) == fresh.Anime(id))) return false;
+  }
+  for (int kind = 0; kind < kHubKindCount; ++kind) {
+    for (const auto& id : keys.hubs[static_cast<size_t>(kind)]) {
+      const auto k = static_cast<HubKind>(kind);
+      if (labels.HubName(k, id) != fresh.HubName(k, id)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 void MemoryGraphEngine::ApplyChanges(db::Connection& conn, const std::vector<std::string>& anime) {
   std::lock_guard one_at_a_time(reload_mu_);
   MemoryGraph::Patch patch;
-  std::shared_ptr<const GraphLabels> labels;
+  std::shared_ptr<const GraphLabels> labels;  // null: the current ones hold
   {
     // Graph data and labels from one snapshot; no lock held while the database answers.
     db::Transaction tx(conn, db::Transaction::Mode::kReadOnly);
@@ -581,12 +600,23 @@ void MemoryGraphEngine::ApplyChanges(db::Connection& conn, const std::vector<std
     for (const auto& row : patch.hub_rows) {
       keys.hubs[static_cast<size_t>(row.kind)].push_back(FormatUuid16(row.hub));
     }
-    labels = labels_.load()->Reloaded(conn, keys);
+    if (!keys.empty()) {
+      // Copying every label costs milliseconds at SF1: only when one of them changed.
+      FetchedLabels fresh;
+      auto arrays = FetchedLabels::Arrays(keys);
+      auto res = conn.Execute(sql::kLabels, {arrays[0], arrays[1], arrays[2], arrays[3]});
+      for (int r = 0; r < res.rows(); ++r) {
+        fresh.AddRow(res.Get(r, 0), res.Get(r, 1), res.Get(r, 2),
+                     res.IsNull(r, 3) ? std::string_view() : res.Get(r, 3),
+                     static_cast<int>(res.GetInt64(r, 4)));
+      }
+      if (!LabelsHold(*labels_.load(), fresh, keys)) labels = labels_.load()->Reloaded(conn, keys);
+    }
     tx.Commit();
   }
   std::unique_lock write(graph_lock_);
   graph_->Apply(patch);
-  labels_.store(std::move(labels));
+  if (labels) labels_.store(std::move(labels));
 }
 
 void MemoryGraphEngine::ReloadLabels(db::Connection& conn, const LabelKeys& keys) {
