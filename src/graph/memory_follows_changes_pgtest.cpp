@@ -8,6 +8,7 @@
 // patched graph must equal a freshly loaded one and answer like SQL for every anime.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -450,6 +451,25 @@ TEST_F(PatchedGraph, BurstsOfEveryKindOfWriteEqualAFreshSnapshotAndSql) {
   ASSERT_FALSE(works.empty());
   for (const auto& id : anime) ever_.insert(id);
 
+  // Readers traverse all along, while patches are applied: each answer must be whole (a start
+  // that is found, k_hop nodes reached from the start or an earlier node).
+  std::atomic<int> reads{0}, broken{0};
+  std::jthread reader([&](std::stop_token stop) {
+    const AppliedLimits limits{3, 50, 50, 10, {}};
+    for (size_t i = 0; !stop.stop_requested(); ++i) {
+      CallBudget budget{std::chrono::steady_clock::now() + 30s};
+      const auto& id = anime[(i * 7) % anime.size()];
+      auto k = served_.KHop(budget, id, EdgeFilter::All(), limits);
+      std::set<std::string> reached{id};
+      for (const auto& n : k.nodes) {
+        if (!reached.contains(n.parent_id)) ++broken;
+        reached.insert(n.node_id);
+      }
+      served_.Neighbors(budget, id, EdgeFilter::All(), 50, 10);
+      ++reads;
+    }
+  });
+
   // Burst 1.
   // New anime: related to existing ones (a relation seen from the third anime), in the big
   // studio and a new one, with existing and new characters and a work.
@@ -507,6 +527,10 @@ TEST_F(PatchedGraph, BurstsOfEveryKindOfWriteEqualAFreshSnapshotAndSql) {
   Merge(related[4], related[5]);
   Hide(anime[50]);
   Hide(in_big_studio[2]);
+  reader.request_stop();
+  reader.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(broken.load(), 0) << "a k_hop answer saw half of a patch";
   ExpectSameAsFreshAndSql("after burst 1");
 
   // Burst 2: the removal reverted, the pending relation's target arrives, a new anime merged
