@@ -1,7 +1,7 @@
 #pragma once
 /// The graph in memory: a compact adjacency built from one consistent snapshot of the
-/// catalogue, answering neighbors, k_hop and path exactly as the SQL engine does
-/// (docs/graph.md) without a database round trip.
+/// catalogue and patched per anime as it changes, answering neighbors, k_hop and path exactly
+/// as the SQL engine does (docs/graph.md) without a database round trip.
 
 #include <pthread.h>
 
