@@ -33,12 +33,12 @@
 #include <unistd.h>
 
 #include "anime/graph/v1/graph_service.grpc.pb.h"
-#include "grpc_api/graph_service.h"
-#include "grpc_api/grpc_server.h"
 #include "db/pool.h"
 #include "graph/engine.h"
 #include "graph/graph_queries.h"
 #include "graph/memory_engine.h"
+#include "grpc_api/graph_service.h"
+#include "grpc_api/grpc_server.h"
 #include "observability/metrics.h"
 
 namespace {
@@ -181,8 +181,7 @@ class BenchServer {
                  .metrics = metrics ? &registry_ : nullptr}) {
     if (memory) {
       // As serve --graph-engine memory once its snapshot has loaded.
-      auto conn = psvc::db::Connection::Open(url);
-      memory_ = psvc::graph::MemoryGraphEngine::Load(conn, sql_);
+      memory_ = psvc::graph::MemoryGraphEngine::Load(url, sql_);
       psvc::api::RegisterGraphService(server_, *memory_, {});
     } else {
       psvc::api::RegisterGraphService(server_, sql_, {});

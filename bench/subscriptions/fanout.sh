@@ -12,7 +12,7 @@ WORK=$(mktemp -d); SERVER=
 cleanup() { [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, $SUBS subscribers, $CHANGES changes"
-"$BUILD/src/api/graphql_test_server" > "$WORK/server.log" 2>&1 &
+"$BUILD/src/graphql_api/graphql_test_server" > "$WORK/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 300); do grep -q "listening on" "$WORK/server.log" && break; sleep 0.1; done
 PORT=$(sed -n 's/listening on \([0-9]*\)/\1/p' "$WORK/server.log")

@@ -8,6 +8,8 @@
 # Needs the local stack (eval "$(scripts/stack env)") and scripts/bootstrap --npm (tests/js
 # for graphql-ws and ws, bench/graphql_api for pg). PSVC_BENCH_SHARED=0 gives every
 # subscriber its own document (no shared execution: one execution per subscriber per change).
+# PSVC_BENCH_CLIENT=raw speaks the protocol over bare ws sockets; with it,
+# PSVC_BENCH_CLIENT_THREADS=N spreads the subscribers over N worker threads of the client.
 set -euo pipefail
 BUILD=${1:?build dir}; SUBS=${2:-1000}; CHANGES=${3:-100}; PORT=${4:-27400}
 : "${PSVC_ADMIN_DATABASE_URL:?eval \"\$(scripts/stack env)\" first}"
@@ -25,4 +27,8 @@ SERVER=$!
 for _ in $(seq 100); do grep -q "HTTP on" "$WORK/serve.log" && break; sleep 0.1; done
 ulimit -n 65536 2>/dev/null || true
 node "$ROOT/bench/subscriptions/subscribers.mjs" "http://127.0.0.1:$PORT/graphql" "$DB" "$SUBS" "$CHANGES"
-echo "-- serve: $(curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^psvc_graphql_subscription_(executions|deliveries)_total|^psvc_graphql_ws_slow' | tr '\n' ' ')"
+curl -s "http://127.0.0.1:$PORT/metrics" > "$WORK/metrics.txt"
+echo "-- serve: $(grep -E '^psvc_graphql_subscription_(executions|deliveries)_total|^psvc_graphql_ws_slow|^psvc_changes_(polls|batches)_total' "$WORK/metrics.txt" | tr '\n' ' ')"
+echo "-- serve, server side (histogram buckets, interpolated):"
+python3 "$ROOT/bench/subscriptions/server_quantiles.py" psvc_changes_delivery_seconds \
+  psvc_graphql_subscription_delivery_seconds psvc_graphql_subscription_send_seconds < "$WORK/metrics.txt"

@@ -3,6 +3,7 @@
 //   node subscribers.mjs <graphql url> <database url> <subscribers> <changes>
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 const root = new URL('../../', import.meta.url);
 const fromTests = createRequire(new URL('tests/js/package.json', root));
@@ -11,6 +12,30 @@ const { createClient } = await import(pathToFileURL(fromTests.resolve('graphql-w
 const { default: WebSocket } = await import(pathToFileURL(fromTests.resolve('ws')));
 const pg = fromBench('pg');
 
+// PSVC_BENCH_CLIENT_THREADS=N (raw clients only): the subscribers are spread over N worker
+// threads of this process, so that parsing 1,000 messages per change is not one thread's queue.
+if (!isMainThread) {
+  const { wsUrl, query, anime, first, count } = workerData;
+  const sockets = [];
+  let pending = [];
+  const flush = () => { parentPort.postMessage(pending); pending = []; };
+  for (let i = first; i < first + count; i++) {
+    const ws = new WebSocket(wsUrl, 'graphql-transport-ws');
+    ws.on('open', () => {
+      ws.send(JSON.stringify({ type: 'connection_init' }));
+      ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables: { ids: [anime] } } }));
+    });
+    ws.on('message', (data) => {
+      const t = Number(process.hrtime.bigint()) / 1e6;
+      const m = JSON.parse(data);
+      if (m.type !== 'next') return;
+      if (pending.length === 0) setImmediate(flush);
+      pending.push([m.payload.data.animeChanged.version, t]);
+    });
+    sockets.push(ws);
+  }
+  parentPort.on('message', () => { for (const ws of sockets) ws.close(); parentPort.close(); });
+} else {
 const [url, dbUrl, subsArg, changesArg] = process.argv.slice(2);
 const SUBS = Number(subsArg);
 const CHANGES = Number(changesArg);
@@ -40,7 +65,22 @@ let ready = 0;
 // graphql-ws clients by default; PSVC_BENCH_CLIENT=raw speaks the protocol over bare `ws`
 // sockets (JSON.parse only), so that the measuring process's own cost per message is smaller.
 const RAW = process.env.PSVC_BENCH_CLIENT === 'raw';
-for (let i = 0; i < SUBS; i++) {
+const THREADS = Number(process.env.PSVC_BENCH_CLIENT_THREADS || 1);
+if (THREADS > 1 && (!RAW || !SHARED)) throw new Error('PSVC_BENCH_CLIENT_THREADS needs PSVC_BENCH_CLIENT=raw and the shared document');
+for (let t = 0; THREADS > 1 && t < THREADS; t++) {
+  const first = Math.floor((t * SUBS) / THREADS);
+  const count = Math.floor(((t + 1) * SUBS) / THREADS) - first;
+  const query = 'subscription Watch($ids: [ID!]!) { animeChanged(ids: $ids) { version anime { title year } } }';
+  const w = new Worker(new URL(import.meta.url), { workerData: { wsUrl, query, anime: ANIME, first, count } });
+  w.on('message', (arrivals) => {
+    for (const [v, at] of arrivals) {
+      if (sentAt.has(v)) latencies.push(at - sentAt.get(v));
+      received++;
+    }
+  });
+  clients.push({ dispose: () => new Promise((done) => { w.once('exit', done); w.postMessage('close'); }) });
+}
+for (let i = 0; THREADS <= 1 && i < SUBS; i++) {
   // Shared: one document for all; otherwise a distinct operation name per subscriber.
   const name = SHARED ? 'Watch' : `Watch${i}`;
   const query = `subscription ${name}($ids: [ID!]!) { animeChanged(ids: $ids) { version anime { title year } } }`;
@@ -91,7 +131,7 @@ for (let t = 0; ; t++) {
 }
 received = 0;
 latencies.length = 0;
-console.log(`${SUBS} subscriptions registered (${SHARED ? 'one shared document' : 'a document each'}, ${RAW ? 'raw ws' : 'graphql-ws'} clients)`);
+console.log(`${SUBS} subscriptions registered (${SHARED ? 'one shared document' : 'a document each'}, ${RAW ? 'raw ws' : 'graphql-ws'} clients${THREADS > 1 ? ` on ${THREADS} threads` : ''})`);
 
 async function gql(query, variables) {
   const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' },
@@ -153,3 +193,4 @@ for (let i = 0; i < CHANGES; i++) {
 report(`LISTEN/NOTIFY floor, update sent -> notified (${LISTENERS} LISTEN connections x ${CHANGES} changes)`, notifyLatencies);
 await writer.end();
 await Promise.all(listeners.map((c) => c.end()));
+}

@@ -84,6 +84,7 @@ struct ServeOptions {
   std::string http_address = "127.0.0.1";
   uint16_t http_port = 8080;
   int http_threads = 4;
+  int http_io_threads = 2;
   int http_max_in_flight = 256;
   int http_queue_timeout_ms = 1000;
   int ws_max_connections = 1000;
@@ -369,6 +370,7 @@ int RunServe(const ServeOptions& o) {
   http::Server server({.address = o.http_address,
                        .port = o.http_port,
                        .threads = o.http_threads,
+                       .io_threads = o.http_io_threads,
                        .max_in_flight = o.http_max_in_flight,
                        .queue_timeout = std::chrono::milliseconds(o.http_queue_timeout_ms),
                        .cors_origins = api::SplitTokens(o.cors_origins),
@@ -654,6 +656,12 @@ void AddServeCommand(CLI::App& app) {
                   "HTTP handler threads (GraphQL requests that run at once; I/O has its own)")
       ->envname("PSVC_HTTP_THREADS")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--http-io-threads", o->http_io_threads,
+                  "HTTP I/O threads: read and write sockets (WebSocket fan-out to many "
+                  "subscribers spreads over them), never run handlers")
+      ->envname("PSVC_HTTP_IO_THREADS")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   cmd->add_option("--http-max-in-flight", o->http_max_in_flight,
                   "HTTP requests handled at once; beyond it 503 + Retry-After at once")

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <ctime>
+#include <exception>
 #include <string>
 
 #include "db/error.h"
@@ -267,6 +268,43 @@ void Connection::SetStatementTimeout(std::chrono::milliseconds timeout) {
   if (timeout == statement_timeout_) return;
   Exec("SET statement_timeout = " + std::to_string(timeout.count()));
   statement_timeout_ = timeout;
+}
+
+void Connection::CopyOut(std::string_view copy_sql,
+                         const std::function<void(std::string_view)>& on_data) {
+  ++statements_sent_;
+  const std::string text(copy_sql);
+  pg_result* start = PQexec(conn_.get(), text.c_str());
+  if (!start || PQresultStatus(start) != PGRES_COPY_OUT) {
+    ThrowFromResult(start, conn_.get(), "COPY failed");
+  }
+  PQclear(start);
+  std::exception_ptr failed;
+  int n = 0;
+  for (;;) {
+    char* data = nullptr;
+    n = PQgetCopyData(conn_.get(), &data, 0);
+    if (n < 0) break;  // -1: the output is complete, -2: an error (reported below)
+    if (!failed) {
+      try {
+        on_data({data, static_cast<size_t>(n)});
+      } catch (...) {
+        failed = std::current_exception();  // read on, so the connection stays in sync
+      }
+    }
+    PQfreemem(data);
+  }
+  pg_result* error = nullptr;
+  while (pg_result* res = PQgetResult(conn_.get())) {
+    if (!error && PQresultStatus(res) != PGRES_COMMAND_OK) {
+      error = res;
+    } else {
+      PQclear(res);
+    }
+  }
+  if (error) ThrowFromResult(error, conn_.get(), "COPY failed");
+  if (n == -2) ThrowFromResult(nullptr, conn_.get(), "COPY failed");
+  if (failed) std::rethrow_exception(failed);
 }
 
 bool Connection::Healthy() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }

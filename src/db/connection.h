@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -83,6 +84,11 @@ class Connection {
                  std::chrono::steady_clock::time_point cancel_at);
   /// Prepares without running (used by the statement check test).
   void Prepare(const Statement& stmt);
+  /// Runs a `COPY ... TO STDOUT` statement and hands its output to `on_data` chunk by chunk as
+  /// it arrives (PostgreSQL sends a row per chunk), so nothing holds a whole table. Throws
+  /// DbError when the statement fails, or rethrows what `on_data` threw once the rest of the
+  /// output has been read (the connection stays usable).
+  void CopyOut(std::string_view copy_sql, const std::function<void(std::string_view)>& on_data);
 
   /// From now on every named statement (Execute) is counted and timed in `registry`
   /// (psvc_db_statement_duration_seconds by statement name, failures in

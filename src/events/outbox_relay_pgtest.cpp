@@ -246,10 +246,10 @@ TEST_F(OutboxRelayTest, NotifyWakesTheRelayWellUnderThePollingInterval) {
   std::printf(
       "outbox commit->ack->marked latency over %d rows: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
       kRows, p50, p99, max);
-  // Loose bounds: a test, not a benchmark, on a shared machine. Waiting for the 10 s poll
-  // would show as seconds.
-  EXPECT_LT(p99, 500.0);
-  EXPECT_LT(max, 2000.0);
+  // Loose bounds: a test, not a benchmark, on a shared machine (under a parallel build the
+  // p99 has reached ~500 ms). Without the wake-up the first rows would wait for the 10 s poll.
+  EXPECT_LT(p99, 1500.0);
+  EXPECT_LT(max, 5000.0);
   EXPECT_GT(relay.stats().wakeups_by_notify, 0u);
   EXPECT_EQ(reader.Count(stream_), static_cast<uint64_t>(kRows));
   relay.Stop();

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "db/array_literal.h"
+#include "db/binary_copy.h"
 #include "db/connection.h"
 #include "db/error.h"
 
@@ -12,19 +13,20 @@ namespace psvc::graph {
 
 namespace sql {
 
-// The snapshot of every label, table by table in id order (so the tables need no sort).
+// The snapshot of every label, table by table, read with binary COPY in no particular order
+// (an ORDER BY id costs the server an index scan or a sort; the tables are sorted here).
 inline constexpr db::Statement kLabelSnapshotAnime{"graph.label_snapshot_anime", R"sql(
-SELECT id::text, title, type, coalesce(year, 0) FROM anime
- WHERE merged_into IS NULL AND hidden_at IS NULL ORDER BY id
+SELECT id, title, type, coalesce(year, 0) FROM anime
+ WHERE merged_into IS NULL AND hidden_at IS NULL
 )sql"};
 inline constexpr db::Statement kLabelSnapshotWorks{"graph.label_snapshot_works", R"sql(
-SELECT id::text, title FROM original_work ORDER BY id
+SELECT id, title FROM original_work
 )sql"};
 inline constexpr db::Statement kLabelSnapshotCharacters{"graph.label_snapshot_characters", R"sql(
-SELECT id::text, name FROM character ORDER BY id
+SELECT id, name FROM character
 )sql"};
 inline constexpr db::Statement kLabelSnapshotCompanies{"graph.label_snapshot_companies", R"sql(
-SELECT id::text, name FROM company ORDER BY id
+SELECT id, name FROM company
 )sql"};
 // Indexed by HubKind.
 inline constexpr const db::Statement* kLabelSnapshotHubs[] = {
@@ -41,7 +43,6 @@ constexpr std::string_view kAnimeTypes[] = {"TV",      "MOVIE", "OVA",    "ONA",
                                             "SPECIAL", "MUSIC", "UNKNOWN"};
 constexpr uint8_t kUnknownType = 6;
 constexpr std::string_view kEllipsis = "\xE2\x80\xA6";  // "…"
-constexpr int kCursorBatch = 20000;
 
 uint8_t TypeCode(std::string_view type) {
   for (uint8_t i = 0; i < std::size(kAnimeTypes); ++i) {
@@ -50,31 +51,26 @@ uint8_t TypeCode(std::string_view type) {
   return kUnknownType;
 }
 
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+/// Value of each hex digit (either case), -1 for any other byte: every answer's ids are parsed
+/// again to find their labels, so this runs ~100 times per k_hop.
+constexpr std::array<int8_t, 256> kHexValue = [] {
+  std::array<int8_t, 256> t{};
+  t.fill(-1);
+  for (int c = 0; c < 10; ++c) t['0' + c] = static_cast<int8_t>(c);
+  for (int c = 0; c < 6; ++c) {
+    t['a' + c] = static_cast<int8_t>(10 + c);
+    t['A' + c] = static_cast<int8_t>(10 + c);
+  }
+  return t;
+}();
+/// Where each byte's two digits start in the 8-4-4-4-12 text.
+constexpr uint8_t kDigitAt[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
 
 std::optional<HubKind> HubKindFromName(std::string_view kind) {
   for (int k = 0; k < kHubKindCount; ++k) {
     if (HubKindName(static_cast<HubKind>(k)) == kind) return static_cast<HubKind>(k);
   }
   return std::nullopt;
-}
-
-/// Runs `stmt` through a cursor inside the caller's transaction, a batch at a time.
-template <typename OnRow>
-void Stream(db::Connection& conn, const db::Statement& stmt, OnRow on_row) {
-  conn.Exec("DECLARE psvc_labels NO SCROLL CURSOR FOR " + std::string(stmt.sql));
-  const std::string fetch = "FETCH " + std::to_string(kCursorBatch) + " FROM psvc_labels";
-  for (;;) {
-    auto res = conn.Exec(fetch);
-    for (int r = 0; r < res.rows(); ++r) on_row(res, r);
-    if (res.rows() < kCursorBatch) break;
-  }
-  conn.Exec("CLOSE psvc_labels");
 }
 
 Uuid16 RequireUuid(std::string_view text) {
@@ -86,20 +82,19 @@ Uuid16 RequireUuid(std::string_view text) {
 }  // namespace
 
 std::optional<Uuid16> ParseUuid16(std::string_view text) {
-  if (text.size() != 36) return std::nullopt;
-  Uuid16 out{};
-  size_t j = 0;
-  for (size_t i = 0; i < 36;) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (text[i] != '-') return std::nullopt;
-      ++i;
-      continue;
-    }
-    int hi = Hex(text[i]), lo = Hex(text[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[j++] = static_cast<uint8_t>(hi << 4 | lo);
-    i += 2;
+  if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' ||
+      text[23] != '-') {
+    return std::nullopt;
   }
+  Uuid16 out{};
+  int bad = 0;
+  for (size_t j = 0; j < 16; ++j) {
+    const int hi = kHexValue[static_cast<uint8_t>(text[kDigitAt[j]])];
+    const int lo = kHexValue[static_cast<uint8_t>(text[kDigitAt[j] + 1])];
+    bad |= hi | lo;  // negative once any digit is not hex
+    out[j] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  if (bad < 0) return std::nullopt;
   return out;
 }
 
@@ -115,7 +110,10 @@ std::string FormatUuid16(const Uuid16& id) {
   return out;
 }
 
-std::string BoundLabel(std::string_view text) {
+namespace {
+
+/// Appends `text` as a label (see BoundLabel) to `out`.
+void AppendBoundLabel(std::string& out, std::string_view text) {
   size_t keep = text.size();
   bool cut = false;
   if (keep > kMaxLabelBytes) {
@@ -124,12 +122,30 @@ std::string BoundLabel(std::string_view text) {
     // Back off continuation bytes (10xxxxxx) so the cut falls between characters.
     while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) --keep;
   }
-  std::string out(text.substr(0, keep));
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) c = ' ';  // one line: no newlines, tabs or other controls
+  const size_t from = out.size();
+  out.append(text.substr(0, keep));
+  for (size_t i = from; i < out.size(); ++i) {
+    const auto u = static_cast<unsigned char>(out[i]);
+    if (u < 0x20 || u == 0x7F) out[i] = ' ';  // one line: no newlines, tabs or other controls
   }
   if (cut) out += kEllipsis;
+}
+
+}  // namespace
+
+uint64_t HashUuid16(const Uuid16& id) {
+  uint64_t a, b;
+  std::memcpy(&a, id.data(), 8);
+  std::memcpy(&b, id.data() + 8, 8);
+  uint64_t h = a ^ (b * 0x9E3779B97F4A7C15ull);  // every byte counts: ids may share halves
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 32);
+}
+
+std::string BoundLabel(std::string_view text) {
+  std::string out;
+  AppendBoundLabel(out, text);
   return out;
 }
 
@@ -317,24 +333,30 @@ namespace {
 
 /// Appends a bounded label to `arena` and returns its entry.
 GraphLabels::Entry Store(std::string& arena, std::string_view text, uint8_t type, int year) {
-  const std::string bounded = BoundLabel(text);
   GraphLabels::Entry e;
   e.text = static_cast<uint32_t>(arena.size());
-  e.length = static_cast<uint8_t>(bounded.size());
+  AppendBoundLabel(arena, text);
+  e.length = static_cast<uint8_t>(arena.size() - e.text);
   e.type = type;
   e.year = static_cast<int16_t>(year);
-  arena += bounded;
   return e;
 }
 
-uint64_t Hash(const Uuid16& id) {
-  uint64_t a, b;
-  std::memcpy(&a, id.data(), 8);
-  std::memcpy(&b, id.data() + 8, 8);
-  uint64_t h = a ^ (b * 0x9E3779B97F4A7C15ull);  // every byte counts: ids may share halves
-  h ^= h >> 29;
-  h *= 0xBF58476D1CE4E5B9ull;
-  return h ^ (h >> 32);
+/// Puts a table read in no particular order into id order.
+void SortById(GraphLabels::Table& t) {
+  if (std::is_sorted(t.ids.begin(), t.ids.end())) return;
+  std::vector<uint32_t> order(t.ids.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return t.ids[a] < t.ids[b]; });
+  std::vector<Uuid16> ids(order.size());
+  std::vector<GraphLabels::Entry> entries(order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    ids[i] = t.ids[order[i]];
+    entries[i] = t.entries[order[i]];
+  }
+  t.ids = std::move(ids);
+  t.entries = std::move(entries);
 }
 
 /// Final shape of a table: no vector slack, and its hash index (load factor at most 1/2).
@@ -346,7 +368,7 @@ void Finish(GraphLabels::Table& t) {
   t.slots.assign(size, 0);
   const size_t mask = size - 1;
   for (size_t i = 0; i < t.ids.size(); ++i) {
-    size_t s = Hash(t.ids[i]) & mask;
+    size_t s = HashUuid16(t.ids[i]) & mask;
     while (t.slots[s] != 0) s = (s + 1) & mask;
     t.slots[s] = static_cast<uint32_t>(i + 1);
   }
@@ -355,24 +377,36 @@ void Finish(GraphLabels::Table& t) {
 }  // namespace
 
 std::shared_ptr<const GraphLabels> GraphLabels::Load(db::Connection& conn) {
-  auto labels = std::make_shared<GraphLabels>();
   db::Transaction tx(conn, db::Transaction::Mode::kReadOnly);
   conn.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
-  Stream(conn, sql::kLabelSnapshotAnime, [&](const db::Result& res, int r) {
-    labels->anime_.ids.push_back(RequireUuid(res.Get(r, 0)));
-    labels->anime_.entries.push_back(Store(labels->arena_, res.Get(r, 1), TypeCode(res.Get(r, 2)),
-                                           static_cast<int>(res.GetInt64(r, 3))));
+  auto labels = Read(conn);
+  tx.Commit();
+  return labels;
+}
+
+std::shared_ptr<const GraphLabels> GraphLabels::Read(db::Connection& conn) {
+  auto labels = std::make_shared<GraphLabels>();
+  auto uuid = [](const db::BinaryRow& row) {
+    Uuid16 id;
+    std::memcpy(id.data(), row.Uuid(0).data(), id.size());
+    return id;
+  };
+  db::CopyRows(conn, sql::kLabelSnapshotAnime.sql, [&](const db::BinaryRow& row) {
+    labels->anime_.ids.push_back(uuid(row));
+    labels->anime_.entries.push_back(
+        Store(labels->arena_, row.Text(1), TypeCode(row.Text(2)), row.Int32(3)));
   });
+  SortById(labels->anime_);
   Finish(labels->anime_);
   for (int kind = 0; kind < kHubKindCount; ++kind) {
     Table& t = labels->hubs_[kind];
-    Stream(conn, *sql::kLabelSnapshotHubs[kind], [&](const db::Result& res, int r) {
-      t.ids.push_back(RequireUuid(res.Get(r, 0)));
-      t.entries.push_back(Store(labels->arena_, res.Get(r, 1), 0, 0));
+    db::CopyRows(conn, sql::kLabelSnapshotHubs[kind]->sql, [&](const db::BinaryRow& row) {
+      t.ids.push_back(uuid(row));
+      t.entries.push_back(Store(labels->arena_, row.Text(1), 0, 0));
     });
+    SortById(t);
     Finish(t);
   }
-  tx.Commit();
   labels->arena_.shrink_to_fit();
   return labels;
 }
@@ -450,9 +484,9 @@ const GraphLabels::Entry* GraphLabels::Find(const Table& table, std::string_view
   auto u = ParseUuid16(id);
   if (!u || table.slots.empty()) return nullptr;
   const size_t mask = table.slots.size() - 1;
-  for (size_t s = Hash(*u) & mask; table.slots[s] != 0; s = (s + 1) & mask) {
+  for (size_t s = HashUuid16(*u) & mask; table.slots[s] != 0; s = (s + 1) & mask) {
     const size_t i = table.slots[s] - 1;
-    if (table.ids[i] == *u) return &table.entries[i];
+    if (SameUuid16(table.ids[i], *u)) return &table.entries[i];
   }
   return nullptr;
 }

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,17 @@ using Uuid16 = std::array<uint8_t, 16>;
 std::optional<Uuid16> ParseUuid16(std::string_view text);
 /// Lower-case canonical text.
 std::string FormatUuid16(const Uuid16& id);
+/// A hash of all 16 bytes (ids may share either half), for open-addressing tables.
+uint64_t HashUuid16(const Uuid16& id);
+/// a == b as two 8-byte loads (std::array's operator== calls memcmp, which look-ups paid for).
+inline bool SameUuid16(const Uuid16& a, const Uuid16& b) {
+  uint64_t a0, a1, b0, b1;
+  std::memcpy(&a0, a.data(), 8);
+  std::memcpy(&a1, a.data() + 8, 8);
+  std::memcpy(&b0, b.data(), 8);
+  std::memcpy(&b1, b.data() + 8, 8);
+  return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
 
 /// Longest label text in bytes (titles and hub names), "…" included.
 inline constexpr size_t kMaxLabelBytes = 120;
@@ -117,8 +129,10 @@ class FetchedLabels final : public LabelLookup {
 class GraphLabels final : public LabelLookup {
  public:
   /// Reads every visible anime's label and every company, character and original work name in
-  /// one REPEATABLE READ READ ONLY transaction, through cursors. `conn` must be idle.
+  /// one REPEATABLE READ READ ONLY transaction. `conn` must be idle.
   static std::shared_ptr<const GraphLabels> Load(db::Connection& conn);
+  /// As Load, in the caller's transaction (its snapshot), each table streamed by binary COPY.
+  static std::shared_ptr<const GraphLabels> Read(db::Connection& conn);
   /// A copy of these labels with those of `keys` read again from the database through `conn`
   /// (one statement; `conn` idle or inside the caller's transaction): changed ones replaced,
   /// new ones added, ids no longer there (or anime merged away / hidden) dropped.

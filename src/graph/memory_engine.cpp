@@ -1,13 +1,18 @@
 #include "graph/memory_engine.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 #include <shared_mutex>
 #include <string>
 
 #include "db/array_literal.h"
+#include "db/binary_copy.h"
 #include "db/connection.h"
 #include "db/error.h"
 #include "graph/traversal.h"
@@ -16,24 +21,25 @@ namespace psvc::graph {
 
 namespace sql {
 
-// The snapshot, table by table. Hub members come in the hub's (anime_year, anime_id) order,
-// read from the reverse indexes, so the in-memory windows are the SQL windows.
+// The snapshot, table by table, read with binary COPY (a uuid arrives as its 16 bytes). Hub
+// members come in the hub's (anime_year, anime_id) order, read from the reverse indexes, so the
+// in-memory windows are the SQL windows.
 inline constexpr db::Statement kSnapshotAnime{"graph.snapshot_anime", R"sql(
-SELECT id::text FROM anime WHERE merged_into IS NULL AND hidden_at IS NULL ORDER BY id
+SELECT id FROM anime WHERE merged_into IS NULL AND hidden_at IS NULL
 )sql"};
 inline constexpr db::Statement kSnapshotRelations{"graph.snapshot_relations", R"sql(
-SELECT anime_id::text, related_anime_id::text, relation_type FROM anime_relation
+SELECT anime_id, related_anime_id, relation_type FROM anime_relation
 )sql"};
 inline constexpr db::Statement kSnapshotWorks{"graph.snapshot_works", R"sql(
-SELECT original_work_id::text, anime_id::text, anime_year FROM anime_original_work_relation
+SELECT original_work_id, anime_id, anime_year FROM anime_original_work_relation
  ORDER BY original_work_id, anime_year, anime_id
 )sql"};
 inline constexpr db::Statement kSnapshotCharacters{"graph.snapshot_characters", R"sql(
-SELECT character_id::text, anime_id::text, anime_year FROM anime_character
+SELECT character_id, anime_id, anime_year FROM anime_character
  ORDER BY character_id, anime_year, anime_id
 )sql"};
 inline constexpr db::Statement kSnapshotStudios{"graph.snapshot_studios", R"sql(
-SELECT company_id::text, anime_id::text, anime_year FROM anime_company WHERE role = 'studio'
+SELECT company_id, anime_id, anime_year FROM anime_company WHERE role = 'studio'
  ORDER BY company_id, anime_year, anime_id
 )sql"};
 // Indexed by hub kind (rank - 11): ADAPTED_FROM, CO_APPEARS, SAME_STUDIO.
@@ -68,28 +74,21 @@ UNION ALL
 SELECT 2, company_id::text, anime_id::text, anime_year FROM anime_company
  WHERE anime_id = ANY($1::uuid[]) AND role = 'studio'
 )sql"};
+// The snapshot's transaction, and how a second connection joins it (SET TRANSACTION SNAPSHOT
+// takes the id as a literal, so it is checked before it is spliced in).
+inline constexpr db::Statement kExportSnapshot{"graph.export_snapshot", R"sql(
+SELECT pg_export_snapshot()
+)sql"};
+inline constexpr std::string_view kRepeatableRead =
+    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ";
+inline constexpr std::string_view kImportSnapshot = "SET TRANSACTION SNAPSHOT ";
 inline constexpr const db::Statement* kSnapshotAll[] = {
-    &kSnapshotAnime,   &kSnapshotRelations, &kSnapshotWorks,  &kSnapshotCharacters,
-    &kSnapshotStudios, &kPatchAnime,        &kPatchRelations, &kPatchHubs};
+    &kSnapshotAnime, &kSnapshotRelations, &kSnapshotWorks, &kSnapshotCharacters, &kSnapshotStudios,
+    &kPatchAnime,    &kPatchRelations,    &kPatchHubs,     &kExportSnapshot};
 
 }  // namespace sql
 
 namespace {
-
-constexpr int kCursorBatch = 20000;
-
-/// Runs `stmt` through a cursor inside the caller's transaction, `batch` rows at a time.
-template <typename OnRow>
-void Stream(db::Connection& conn, const db::Statement& stmt, OnRow on_row) {
-  conn.Exec("DECLARE psvc_snapshot NO SCROLL CURSOR FOR " + std::string(stmt.sql));
-  const std::string fetch = "FETCH " + std::to_string(kCursorBatch) + " FROM psvc_snapshot";
-  for (;;) {
-    auto res = conn.Exec(fetch);
-    for (int r = 0; r < res.rows(); ++r) on_row(res, r);
-    if (res.rows() < kCursorBatch) break;
-  }
-  conn.Exec("CLOSE psvc_snapshot");
-}
 
 /// Mirrors psvc_inverse_relation() (migrations/0001_catalogue.sql), as a bit.
 uint16_t Bit(EdgeType t) { return static_cast<uint16_t>(1u << static_cast<int>(t)); }
@@ -106,6 +105,56 @@ EdgeType TypeOfRank(int rank) {
       return static_cast<EdgeType>(rank);
   }
 }
+
+Uuid16 ToUuid16(std::string_view bytes) {  // bytes: a uuid field of binary COPY (16 bytes)
+  Uuid16 id;
+  std::memcpy(id.data(), bytes.data(), id.size());
+  return id;
+}
+
+/// The node of each loaded anime id: open addressing over the sorted ids. The snapshot looks up
+/// both ends of every relation row and hub membership (~0.5 M at SF1); a binary search there
+/// was most of the load's CPU.
+class NodeIndex {
+ public:
+  explicit NodeIndex(const std::vector<Uuid16>& ids) : ids_(ids) {
+    size_t size = 16;
+    while (size < 2 * ids.size()) size *= 2;  // load factor at most 1/2
+    slots_.assign(size, 0);
+    mask_ = size - 1;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      size_t s = HashUuid16(ids[i]) & mask_;
+      while (slots_[s] != 0) s = (s + 1) & mask_;
+      slots_[s] = static_cast<uint32_t>(i + 1);
+    }
+  }
+  std::optional<uint32_t> Find(const Uuid16& id) const {
+    for (size_t s = HashUuid16(id) & mask_; slots_[s] != 0; s = (s + 1) & mask_) {
+      const uint32_t node = slots_[s] - 1;
+      if (SameUuid16(ids_[node], id)) return node;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  const std::vector<Uuid16>& ids_;
+  std::vector<uint32_t> slots_;  // 1 + node, 0 = empty
+  size_t mask_ = 0;
+};
+
+/// Logs how long each part of a load took (at debug level), so a slow start can be explained.
+class PhaseTimer {
+ public:
+  void Done(std::string_view phase, size_t rows) {
+    const auto now = std::chrono::steady_clock::now();
+    spdlog::debug("graph: {} took {:.1f} ms ({} rows)", phase,
+                  std::chrono::duration<double, std::milli>(now - last_).count(), rows);
+    last_ = now;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
 
 }  // namespace
 
@@ -157,24 +206,22 @@ void MemoryGraph::AddRelationHalf(uint32_t node, uint32_t other, uint16_t out, u
 
 std::unique_ptr<MemoryGraph> MemoryGraph::Load(db::Connection& conn,
                                                const InSnapshot& in_snapshot) {
-  auto g = std::make_unique<MemoryGraph>();
   db::Transaction tx(conn, db::Transaction::Mode::kReadOnly);
   // One snapshot for every table: a relation and its anime are read as of the same moment.
-  conn.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+  conn.Exec(sql::kRepeatableRead);
   if (in_snapshot) in_snapshot(conn);
+  auto g = Read(conn);
+  tx.Commit();
+  return g;
+}
 
-  auto find = [&](std::string_view text) -> std::optional<uint32_t> {
-    auto u = ParseUuid16(text);
-    if (!u) return std::nullopt;
-    return g->FindAny(*u);
-  };
-
-  // Anime in UUID order: the snapshot's nodes are numbered in id order.
-  Stream(conn, sql::kSnapshotAnime, [&](const db::Result& res, int r) {
-    auto u = ParseUuid16(res.Get(r, 0));
-    if (!u) throw db::DbError(db::ErrorKind::kInternal, "snapshot: bad anime id");
-    g->ids_.push_back(*u);
-  });
+std::unique_ptr<MemoryGraph> MemoryGraph::Read(db::Connection& conn) {
+  auto g = std::make_unique<MemoryGraph>();
+  PhaseTimer timer;
+  db::CopyRows(conn, sql::kSnapshotAnime.sql,
+               [&](const db::BinaryRow& row) { g->ids_.push_back(ToUuid16(row.Uuid(0))); });
+  // The snapshot's nodes are numbered in id order (sorted here: the server's sort costs more).
+  std::sort(g->ids_.begin(), g->ids_.end());
   const auto n = static_cast<uint32_t>(g->ids_.size());
   g->visible_.assign(n, 1);
   g->visible_count_ = n;
@@ -182,6 +229,11 @@ std::unique_ptr<MemoryGraph> MemoryGraph::Load(db::Connection& conn,
   for (uint32_t i = 0; i < n; ++i) g->numbers_.emplace(g->ids_[i], i);
   g->relations_.resize(n);
   for (auto& h : g->hubs_) h.memberships.resize(n);
+  // The build's look-ups go through an open-addressing index over the sorted ids (cheaper than
+  // numbers_, which patches need because they add nodes).
+  const NodeIndex nodes(g->ids_);
+  auto find = [&](std::string_view bytes) { return nodes.Find(ToUuid16(bytes)); };
+  timer.Done("anime", n);
 
   // Relations: each row is an edge from both ends (docs/graph.md); rows touching anime not in
   // the graph are dropped.
@@ -190,10 +242,10 @@ std::unique_ptr<MemoryGraph> MemoryGraph::Load(db::Connection& conn,
     uint16_t out, in;
   };
   std::vector<Half> halves;
-  Stream(conn, sql::kSnapshotRelations, [&](const db::Result& res, int r) {
-    auto a = find(res.Get(r, 0));
-    auto b = find(res.Get(r, 1));
-    auto t = EdgeTypeFromName(res.Get(r, 2));
+  db::CopyRows(conn, sql::kSnapshotRelations.sql, [&](const db::BinaryRow& row) {
+    auto a = find(row.Uuid(0));
+    auto b = find(row.Uuid(1));
+    auto t = EdgeTypeFromName(row.Text(2));
     if (!a || !b || !t || !IsRelation(*t)) return;
     const uint16_t fwd = Bit(*t), inv = Bit(Inverse(*t));
     halves.push_back({*a, *b, fwd, inv});
@@ -217,29 +269,33 @@ std::unique_ptr<MemoryGraph> MemoryGraph::Load(db::Connection& conn,
       }
     }
   }
+  timer.Done("relations", halves.size() / 2);
   halves = {};
 
+  static constexpr std::string_view kHubPhase[] = {"original work hubs", "character hubs",
+                                                   "studio hubs"};
   for (int kind = 0; kind < kHubKinds; ++kind) {
     HubIndex& h = g->hubs_[kind];
-    Stream(conn, *sql::kSnapshotHubs[kind], [&](const db::Result& res, int r) {
-      auto node = find(res.Get(r, 1));
+    size_t rows = 0;
+    db::CopyRows(conn, sql::kSnapshotHubs[kind]->sql, [&](const db::BinaryRow& row) {
+      auto node = find(row.Uuid(1));
       if (!node) return;  // not in the graph: takes no place in the window
-      auto hub = ParseUuid16(res.Get(r, 0));
-      if (!hub) throw db::DbError(db::ErrorKind::kInternal, "snapshot: bad hub id");
-      if (h.ids.empty() || h.ids.back() != *hub) {
-        h.numbers.emplace(*hub, static_cast<uint32_t>(h.ids.size()));
-        h.ids.push_back(*hub);
+      const Uuid16 hub = ToUuid16(row.Uuid(0));
+      if (h.ids.empty() || !SameUuid16(h.ids.back(), hub)) {
+        h.numbers.emplace(hub, static_cast<uint32_t>(h.ids.size()));
+        h.ids.push_back(hub);
         h.members.emplace_back();
       }
       const auto hub_number = static_cast<uint32_t>(h.ids.size() - 1);
       auto& members = h.members.back();
       h.memberships[*node].push_back({hub_number, static_cast<uint32_t>(members.size())});
-      members.push_back({*node, static_cast<int32_t>(res.GetInt64(r, 2))});
+      members.push_back({*node, row.Int32(2)});
+      ++rows;
     });
     for (auto& m : h.members) m.shrink_to_fit();
     for (auto& m : h.memberships) m.shrink_to_fit();
+    timer.Done(kHubPhase[kind], rows);
   }
-  tx.Commit();
   return g;
 }
 
@@ -464,6 +520,15 @@ void WriterPreferringLock::unlock_shared() { pthread_rwlock_unlock(&lock_); }
 
 namespace {
 
+/// The relation types a filter lets through, as bits over EdgeType values.
+uint16_t RelationMask(const EdgeFilter& filter) {
+  uint16_t mask = 0;
+  for (auto name : filter.relation_types) {
+    if (auto t = EdgeTypeFromName(name)) mask |= Bit(*t);
+  }
+  return mask;
+}
+
 /// Neighbour expansions from the adjacency, for the shared traversal code (traversal.h).
 class MemorySource {
  public:
@@ -483,13 +548,11 @@ class MemorySource {
   std::vector<Row> Expand(const std::vector<uint32_t>& frontier, const EdgeFilter& filter,
                           int hub_window, const std::unordered_set<uint32_t>& exclude, int per_node,
                           bool reverse) {
-    uint16_t relation_mask = 0;
-    for (auto name : filter.relation_types) {
-      if (auto t = EdgeTypeFromName(name)) relation_mask |= Bit(*t);
-    }
+    const uint16_t relation_mask = MaskOf(filter);
     const bool hub_on[MemoryGraph::kHubKinds] = {filter.adapted_from, filter.co_appears,
                                                  filter.same_studio};
     std::vector<Row> rows;
+    rows.reserve(frontier.size() * static_cast<size_t>(std::min(per_node, 64)));
     for (uint32_t f : frontier) {
       cand_.clear();
       auto keep = [&](uint32_t dst) { return dst != f && !exclude.contains(dst); };
@@ -515,29 +578,47 @@ class MemorySource {
           }
         }
       }
-      // One per neighbour: lowest rank, nearest year, smallest hub id; then neighbour order
-      // (ids, not node numbers: anime added after the snapshot are numbered after it).
-      std::sort(cand_.begin(), cand_.end(), [&](const Cand& x, const Cand& y) {
-        if (x.dst != y.dst) return x.dst < y.dst;
-        if (x.rank != y.rank) return x.rank < y.rank;
-        if (x.dist != y.dist) return x.dist < y.dist;
-        if (x.via.kind < 0 || x.via.hub == y.via.hub) return false;
-        return g_.HubId(x.via.kind, x.via.hub) < g_.HubId(y.via.kind, y.via.hub);
-      });
-      cand_.erase(std::unique(cand_.begin(), cand_.end(),
-                              [](const Cand& x, const Cand& y) { return x.dst == y.dst; }),
-                  cand_.end());
-      std::sort(cand_.begin(), cand_.end(), [&](const Cand& x, const Cand& y) {
-        if (x.rank != y.rank) return x.rank < y.rank;
-        if (x.dist != y.dist) return x.dist < y.dist;
-        return Less(x.dst, y.dst);
-      });
+      KeepBestPerNeighbour();
+      // Only the first `per_node` of the neighbour order are kept: order just those. Ties go
+      // by id, not node number (anime added after the snapshot are numbered after it).
       const size_t take = std::min<size_t>(cand_.size(), static_cast<size_t>(per_node));
+      std::partial_sort(cand_.begin(), cand_.begin() + static_cast<std::ptrdiff_t>(take),
+                        cand_.end(), [&](const Cand& x, const Cand& y) {
+                          if (x.rank != y.rank) return x.rank < y.rank;
+                          if (x.dist != y.dist) return x.dist < y.dist;
+                          return Less(x.dst, y.dst);
+                        });
       for (size_t i = 0; i < take; ++i) {
         rows.push_back({f, cand_[i].dst, TypeOfRank(cand_[i].rank), cand_[i].via});
       }
     }
     return rows;
+  }
+
+  bool AnyNew(const std::vector<uint32_t>& frontier, const EdgeFilter& filter, int hub_window,
+              const std::unordered_set<uint32_t>& exclude) {
+    const uint16_t relation_mask = MaskOf(filter);
+    const bool hub_on[MemoryGraph::kHubKinds] = {filter.adapted_from, filter.co_appears,
+                                                 filter.same_studio};
+    for (uint32_t f : frontier) {
+      auto fresh = [&](uint32_t dst) { return dst != f && !exclude.contains(dst); };
+      for (const auto& e : g_.Relations(f)) {
+        if ((e.out_types & relation_mask) != 0 && fresh(e.other)) return true;
+      }
+      for (int kind = 0; kind < MemoryGraph::kHubKinds; ++kind) {
+        if (!hub_on[kind]) continue;
+        for (const auto& m : g_.Memberships(kind, f)) {
+          const auto& members = g_.Members(kind, m.hub);
+          const int64_t lo = std::max<int64_t>(0, int64_t{m.position} - hub_window);
+          const int64_t hi = std::min<int64_t>(static_cast<int64_t>(members.size()),
+                                               int64_t{m.position} + hub_window + 1);
+          for (int64_t p = lo; p < hi; ++p) {
+            if (p != m.position && fresh(members[static_cast<size_t>(p)].node)) return true;
+          }
+        }
+      }
+    }
+    return false;
   }
 
   std::vector<uint32_t> Existing(const std::vector<uint32_t>& ids) const { return ids; }
@@ -554,17 +635,101 @@ class MemorySource {
     int64_t dist;
     Via via;
   };
+  /// Whether `c` beats `have` for the same neighbour: lower rank, then nearer year, then the
+  /// smaller hub id (ids, not hub numbers: hubs that appeared after the snapshot are numbered
+  /// after it). The same rank means the same hub kind.
+  bool Better(const Cand& c, const Cand& have) const {
+    if (c.rank != have.rank) return c.rank < have.rank;
+    if (c.dist != have.dist) return c.dist < have.dist;
+    if (c.via.kind < 0 || c.via.hub == have.via.hub) return false;
+    return g_.HubId(c.via.kind, c.via.hub) < g_.HubId(have.via.kind, have.via.hub);
+  }
+  /// One candidate per neighbour: the lowest rank, then nearest year, then smallest hub (the
+  /// rule of docs/graph.md), found with a small hash table over the neighbours rather than by
+  /// sorting every candidate; the kept ones stay in cand_ in no particular order.
+  void KeepBestPerNeighbour() {
+    int bits = 4;
+    while ((size_t{1} << bits) < 2 * cand_.size()) ++bits;
+    slots_.assign(size_t{1} << bits, 0);
+    const size_t mask = slots_.size() - 1;
+    size_t kept = 0;
+    for (size_t i = 0; i < cand_.size(); ++i) {
+      const Cand c = cand_[i];
+      for (size_t s = (uint64_t{c.dst} * 0x9E3779B97F4A7C15ull) >> (64 - bits);;
+           s = (s + 1) & mask) {
+        if (slots_[s] == 0) {
+          cand_[kept] = c;  // kept <= i: that place was read already
+          slots_[s] = static_cast<uint32_t>(++kept);
+          break;
+        }
+        Cand& have = cand_[slots_[s] - 1];
+        if (have.dst != c.dst) continue;
+        if (Better(c, have)) have = c;
+        break;
+      }
+    }
+    cand_.resize(kept);
+  }
+
+  /// The filter's relation types as bits, computed once per call (the traversal passes the
+  /// same filter to every expansion).
+  uint16_t MaskOf(const EdgeFilter& filter) {
+    if (mask_of_ != &filter) {
+      mask_ = RelationMask(filter);
+      mask_of_ = &filter;
+    }
+    return mask_;
+  }
+
   const MemoryGraph& g_;
   std::vector<Cand> cand_;
+  std::vector<uint32_t> slots_;  // KeepBestPerNeighbour's table: 1 + index into cand_
+  const EdgeFilter* mask_of_ = nullptr;
+  uint16_t mask_ = 0;
 };
 
 }  // namespace
 
 std::unique_ptr<MemoryGraphEngine> MemoryGraphEngine::Load(
     db::Connection& conn, GraphEngine& compare, const MemoryGraph::InSnapshot& in_snapshot) {
-  auto graph = MemoryGraph::Load(conn, in_snapshot);
-  auto labels = GraphLabels::Load(conn);
+  db::Transaction tx(conn, db::Transaction::Mode::kReadOnly);
+  conn.Exec(sql::kRepeatableRead);
+  if (in_snapshot) in_snapshot(conn);
+  auto graph = MemoryGraph::Read(conn);
+  auto labels = GraphLabels::Read(conn);
+  tx.Commit();
   return std::make_unique<MemoryGraphEngine>(std::move(graph), std::move(labels), compare);
+}
+
+std::unique_ptr<MemoryGraphEngine> MemoryGraphEngine::Load(
+    const std::string& url, GraphEngine& compare, const MemoryGraph::InSnapshot& in_snapshot) {
+  auto conn = db::Connection::Open(url);
+  db::Transaction tx(conn, db::Transaction::Mode::kReadOnly);
+  conn.Exec(sql::kRepeatableRead);
+  if (in_snapshot) in_snapshot(conn);
+  auto exported = conn.Execute(sql::kExportSnapshot);
+  const std::string snapshot(exported.Get(0, 0));
+  if (snapshot.empty() ||
+      snapshot.find_first_not_of("0123456789ABCDEFabcdef-") != std::string::npos) {
+    throw db::DbError(db::ErrorKind::kInternal, "snapshot: unexpected snapshot id");
+  }
+  // The labels on a second connection that imports this transaction's snapshot, while this one
+  // reads the graph: both see the same moment, and the two halves load in parallel. Declared
+  // after `tx`, so even when the graph fails this transaction (which the import needs) outlives
+  // the other thread.
+  auto labels = std::async(std::launch::async, [&url, &snapshot] {
+    auto helper = db::Connection::Open(url);
+    db::Transaction helper_tx(helper, db::Transaction::Mode::kReadOnly);
+    helper.Exec(sql::kRepeatableRead);
+    helper.Exec(std::string(sql::kImportSnapshot) + "'" + snapshot + "'");
+    auto read = GraphLabels::Read(helper);
+    helper_tx.Commit();
+    return read;
+  });
+  auto graph = MemoryGraph::Read(conn);
+  auto read_labels = labels.get();
+  tx.Commit();
+  return std::make_unique<MemoryGraphEngine>(std::move(graph), std::move(read_labels), compare);
 }
 
 namespace {
@@ -593,7 +758,7 @@ void MemoryGraphEngine::ApplyChanges(db::Connection& conn, const std::vector<std
   {
     // Graph data and labels from one snapshot; no lock held while the database answers.
     db::Transaction tx(conn, db::Transaction::Mode::kReadOnly);
-    conn.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    conn.Exec(sql::kRepeatableRead);
     patch = MemoryGraph::ReadPatch(conn, anime);
     LabelKeys keys;
     for (const auto& id : patch.anime) keys.anime.push_back(FormatUuid16(id));

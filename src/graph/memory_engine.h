@@ -42,10 +42,13 @@ class MemoryGraph {
   /// feed records the snapshot's watermark there).
   using InSnapshot = std::function<void(db::Connection&)>;
 
-  /// Reads the catalogue in one REPEATABLE READ READ ONLY transaction (one snapshot), each
-  /// table through a cursor in batches, so no result holds a whole table. `conn` must be idle.
+  /// Reads the catalogue in one REPEATABLE READ READ ONLY transaction (one snapshot). `conn`
+  /// must be idle.
   static std::unique_ptr<MemoryGraph> Load(db::Connection& conn,
                                            const InSnapshot& in_snapshot = {});
+  /// Reads the catalogue in the caller's (REPEATABLE READ) transaction, each table streamed by
+  /// binary COPY and built into the adjacency as it arrives, so no result holds a whole table.
+  static std::unique_ptr<MemoryGraph> Read(db::Connection& conn);
   /// The statements Load and ReadPatch run (for the prepare-everything test).
   static db::StatementList Statements();
 
@@ -172,9 +175,14 @@ class MemoryGraphEngine final : public GraphEngine {
   MemoryGraphEngine(std::unique_ptr<MemoryGraph> graph, std::shared_ptr<const GraphLabels> labels,
                     GraphEngine& compare)
       : graph_(std::move(graph)), labels_(std::move(labels)), compare_(compare) {}
-  /// Loads a snapshot through `conn` (see MemoryGraph::Load; `in_snapshot` runs in its
-  /// transaction), then every label (GraphLabels::Load, a second snapshot right after).
+  /// Loads the graph and every label through `conn` from one snapshot (`in_snapshot` runs in
+  /// its transaction first).
   static std::unique_ptr<MemoryGraphEngine> Load(db::Connection& conn, GraphEngine& compare,
+                                                 const MemoryGraph::InSnapshot& in_snapshot = {});
+  /// As above over two connections to `url`: the graph on one, the labels on the other, which
+  /// imports the first one's snapshot (pg_export_snapshot), so both halves are read in parallel
+  /// and still from one snapshot. What `serve` does.
+  static std::unique_ptr<MemoryGraphEngine> Load(const std::string& url, GraphEngine& compare,
                                                  const MemoryGraph::InSnapshot& in_snapshot = {});
 
   /// Re-reads the graph data and labels of `anime` (canonical UUID text) and of the hubs they

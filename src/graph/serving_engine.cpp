@@ -193,9 +193,8 @@ bool ServingGraphEngine::LoadOnce(const std::string& url, bool first, uint64_t c
     batch_seen_before = first_batch_from_.has_value();
   }
   try {
-    auto conn = db::Connection::Open(url);
     uint64_t watermark = 0;
-    auto engine = MemoryGraphEngine::Load(conn, sql_, [&](db::Connection& c) {
+    auto engine = MemoryGraphEngine::Load(url, sql_, [&](db::Connection& c) {
       if (feed_) watermark = changes::ChangeFeed::SnapshotWatermark(c);
     });
     const double took =

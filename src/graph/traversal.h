@@ -11,10 +11,15 @@
 ///                           int hub_window, const std::unordered_set<Id>& exclude,
 ///                           int per_node, bool reverse);
 ///   std::vector<Id> Existing(const std::vector<Id>& ids);
+///   // optional: whether Expand(frontier, filter, hub_window, exclude, 1, false) would return
+///   // any row, answered without listing them (k_hop's check for truncation once it is full)
+///   bool AnyNew(const std::vector<Id>& frontier, const EdgeFilter&, int hub_window,
+///               const std::unordered_set<Id>& exclude);
 ///   std::string Text(const Id&);          // the UUID
 ///   std::string ViaText(const Via&);      // the hub UUID, empty for relations
 
 #include <algorithm>
+#include <concepts>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -43,10 +48,24 @@ NeighborsResult RunNeighbors(Source& src, const typename Source::Id& id, const E
   return out;
 }
 
-/// Breadth-first, one expansion per depth. Each expanded node contributes at most
+/// A source that answers from memory: it can say whether a frontier has any neighbour not
+/// reached yet without listing them, and a one-node expansion costs no round trip.
+template <typename Source>
+concept InMemorySource = requires(Source& src, const std::vector<typename Source::Id>& frontier,
+                                  const EdgeFilter& filter,
+                                  const std::unordered_set<typename Source::Id>& exclude) {
+  { src.AnyNew(frontier, filter, 0, exclude) } -> std::same_as<bool>;
+};
+
+/// Breadth-first, one depth at a time. Each expanded node contributes at most
 /// max_fanout_per_hop new nodes, in its neighbour order; neighbours already reached (at an
 /// earlier depth or earlier at this depth) do not count. `truncated` is set only when a node
 /// that would have been added was left out by max_results.
+///
+/// A database source expands a whole depth at once (one statement); an in-memory one node by
+/// node, excluding what is reached so far, and once the results are full it only asks whether
+/// any node left would have added one. Both give the same answer: a node's rows are its
+/// neighbours not reached yet, in its neighbour order, either way.
 template <typename Source>
 KHopResult RunKHop(Source& src, const typename Source::Id& id, const EdgeFilter& filter,
                    const AppliedLimits& limits) {
@@ -55,31 +74,58 @@ KHopResult RunKHop(Source& src, const typename Source::Id& id, const EdgeFilter&
   std::unordered_set<Id> visited{id};
   std::vector<Id> frontier{id};
   const int fanout = limits.max_fanout_per_hop;
+  auto full = [&] { return static_cast<int>(out.nodes.size()) == limits.max_results; };
+  // Takes `row` unless its node already contributed `fanout` or it was reached; false when the
+  // results are full (and the row would have been added: truncated).
+  int taken = 0;
+  std::vector<Id> next;
+  auto take = [&](auto& row, int depth) {
+    if (taken == fanout || visited.contains(row.dst)) return true;
+    if (full()) {
+      out.truncated = true;
+      return false;
+    }
+    ++taken;
+    visited.insert(row.dst);
+    next.push_back(row.dst);
+    out.nodes.push_back(
+        {src.Text(row.dst), depth, row.type, src.Text(row.src), src.ViaText(row.via)});
+    return true;
+  };
   for (int depth = 1; depth <= limits.max_hops && !frontier.empty() && !out.truncated; ++depth) {
-    const int remaining = limits.max_results - static_cast<int>(out.nodes.size());
-    // A node's first `fanout` new neighbours are among its first fanout + (nodes added at this
-    // depth so far) candidates, and at most `remaining` nodes are added at this depth.
-    auto rows = src.Expand(frontier, filter, limits.hub_window, visited, fanout + remaining, false);
-    std::vector<Id> next;
-    std::optional<Id> current;
-    int taken = 0;
-    for (auto& row : rows) {
-      if (!current || !(*current == row.src)) {
-        current = row.src;
+    next.clear();
+    if constexpr (InMemorySource<Source>) {
+      std::vector<Id> one(1);
+      for (size_t i = 0; i < frontier.size() && !out.truncated; ++i) {
+        if (full()) {
+          // Nothing more is added; truncated when a node left has a neighbour not reached.
+          std::vector<Id> rest(frontier.begin() + static_cast<std::ptrdiff_t>(i), frontier.end());
+          out.truncated = fanout > 0 && src.AnyNew(rest, filter, limits.hub_window, visited);
+          break;
+        }
+        one[0] = frontier[i];
         taken = 0;
+        for (auto& row : src.Expand(one, filter, limits.hub_window, visited, fanout, false)) {
+          if (!take(row, depth)) break;
+        }
       }
-      if (taken == fanout || visited.contains(row.dst)) continue;
-      if (static_cast<int>(out.nodes.size()) == limits.max_results) {
-        out.truncated = true;
-        break;
+    } else {
+      const int remaining = limits.max_results - static_cast<int>(out.nodes.size());
+      // A node's first `fanout` new neighbours are among its first fanout + (nodes added at
+      // this depth so far) candidates, and at most `remaining` nodes are added at this depth.
+      auto rows =
+          src.Expand(frontier, filter, limits.hub_window, visited, fanout + remaining, false);
+      std::optional<Id> current;
+      for (auto& row : rows) {
+        if (!current || !(*current == row.src)) {
+          current = row.src;
+          taken = 0;
+        }
+        if (!take(row, depth)) break;
       }
-      ++taken;
-      visited.insert(row.dst);
-      next.push_back(row.dst);
-      out.nodes.push_back(
-          {src.Text(row.dst), depth, row.type, src.Text(row.src), src.ViaText(row.via)});
     }
     frontier = std::move(next);
+    next = {};
   }
   out.start_found = !out.nodes.empty() || !src.Existing({id}).empty();
   return out;

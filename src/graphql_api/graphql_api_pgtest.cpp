@@ -13,12 +13,12 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
-#include "graphql_api/graphql_api.h"
-#include "graphql_api/graphql_http.h"
-#include "graphql_api/persisted_queries.h"
 #include "db/connection.h"
 #include "db/pool.h"
 #include "graphql/json.h"
+#include "graphql_api/graphql_api.h"
+#include "graphql_api/graphql_http.h"
+#include "graphql_api/persisted_queries.h"
 #include "http/server.h"
 #include "json/json_string.h"
 #include "testing/test_database.h"
@@ -946,6 +946,19 @@ TEST_F(GraphqlApiTest, HttpFollowsGraphqlOverHttp) {
   EXPECT_EQ(invalid.status, 400);
   EXPECT_EQ(invalid.json.Find("data"), nullptr);
   EXPECT_EQ(Post("{ nope }").status, 200);  // legacy application/json
+  // A subscription needs the WebSocket: a request error over HTTP (POST and GET), nothing runs.
+  const std::string over_http =
+      "Subscriptions are served over WebSocket (graphql-transport-ws) at this path, not over HTTP.";
+  auto sub =
+      Post("subscription { catalogueChanged { kind } }", "{}", "application/graphql-response+json");
+  EXPECT_EQ(sub.status, 400);
+  EXPECT_EQ(sub.json.Find("data"), nullptr);
+  EXPECT_EQ(Str(At(sub.json, "errors.0.message")), over_http) << sub.body;
+  auto sub_get =
+      Exchange(port, bhttp::verb::get,
+               "/graphql?query=subscription%7BcatalogueChanged%7Bkind%7D%7D", "", "", "");
+  EXPECT_EQ(sub_get.status, 200);  // application/json
+  EXPECT_EQ(sub_get.body, R"({"errors":[{"message":")" + over_http + R"("}]})");
   EXPECT_EQ(Exchange(port, bhttp::verb::post, "/graphql", "{}", "text/plain", "").status, 415);
   EXPECT_EQ(
       Exchange(port, bhttp::verb::post, "/graphql", "{\"query\":", "application/json", "").status,

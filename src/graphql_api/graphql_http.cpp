@@ -274,6 +274,16 @@ http::Response CodedError(MediaType m, std::string_view message, std::string_vie
   return {status, ContentType(m), std::move(body), {}};
 }
 
+/// A subscription's fields resolve from committed changes, which only the WebSocket at the same
+/// path delivers: over HTTP it is a request error (as in graphql-http's reference server), not a
+/// null answer.
+http::Response SubscriptionOverHttp(const GraphqlSeries& series, MediaType m) {
+  return Rejected(series, OperationKind::kSubscription, "rejected",
+                  ErrorResponse(m == MediaType::kGraphqlResponse ? 400 : 200, m,
+                                "Subscriptions are served over WebSocket (graphql-transport-ws) "
+                                "at this path, not over HTTP."));
+}
+
 /// Finds or registers the request's document (automatic persisted queries, the allowlist),
 /// or answers why it will not run.
 std::variant<http::Response, RequestDocument> ResolveDocument(const GraphqlApi& api,
@@ -340,6 +350,7 @@ http::Response HandlePost(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   if (auto* refused = std::get_if<http::Response>(&resolved)) return std::move(*refused);
   const RequestDocument& doc = std::get<RequestDocument>(resolved);
   OperationKind kind = api.Classify(doc.prepared->parsed, p.operation_name);
+  if (kind == OperationKind::kSubscription) return SubscriptionOverHttp(series, m);
   if (auto denied = Deny(auth, req, kind, m)) {
     return Rejected(series, kind, "unauthenticated", std::move(*denied));
   }
@@ -371,6 +382,7 @@ http::Response HandleGet(const GraphqlApi& api, const GraphqlHttpOptions& auth,
   if (auto* refused = std::get_if<http::Response>(&resolved)) return std::move(*refused);
   const RequestDocument& doc = std::get<RequestDocument>(resolved);
   OperationKind kind = api.Classify(doc.prepared->parsed, p.operation_name);
+  if (kind == OperationKind::kSubscription) return SubscriptionOverHttp(series, m);
   if (kind == OperationKind::kMutation) {
     http::Response r = ErrorResponse(405, m, "Mutations must be sent with POST.");
     r.headers.emplace_back("Allow", "POST");

@@ -8,11 +8,11 @@
 #include <unordered_map>
 
 #include "auth/auth.h"
-#include "graphql_api/graphql_api.h"
-#include "graphql_api/subscription_hub.h"
 #include "graphql/document_cache.h"
 #include "graphql/executor.h"
 #include "graphql/json.h"
+#include "graphql_api/graphql_api.h"
+#include "graphql_api/subscription_hub.h"
 #include "http/server.h"
 #include "json/json_string.h"
 #include "observability/metrics.h"
@@ -86,19 +86,33 @@ void Count(const GraphqlWsOptions& o, const char* operation, const char* outcome
       .Inc();
 }
 
-// Delivers one subscription's events to its connection.
+// Delivers one subscription's events to its connection. A `next` message is this
+// subscription's head, the result's payload (shared by every subscriber of the execution) and
+// the closing brace: nothing is formatted or copied per subscriber.
 class Sink final : public SubscriptionSink {
  public:
-  Sink(std::shared_ptr<http::WebSocket> ws, std::string id)
-      : ws_(std::move(ws)), id_(std::move(id)) {}
-  void Next(const std::string& payload) override {
-    if (active_.load()) ws_->Send(Message("next", id_, payload));
+  Sink(std::shared_ptr<http::WebSocket> ws, const std::string& id)
+      : ws_(std::move(ws)), head_(std::make_shared<const std::string>(NextHead(id))) {}
+  void Next(const SubscriptionResult& result) override {
+    if (!active_.load()) return;
+    ws_->Send(http::SharedText{{head_, result.payload, Tail()}, result.on_written});
   }
   void Deactivate() { active_ = false; }
 
  private:
+  // Message("next", id, payload) up to the payload.
+  static std::string NextHead(const std::string& id) {
+    std::string m = Message("next", id, "@");
+    m.resize(m.size() - 2);  // the "@}" stand-in and the closing brace
+    return m;
+  }
+  static const std::shared_ptr<const std::string>& Tail() {
+    static const auto tail = std::make_shared<const std::string>("}");
+    return tail;
+  }
+
   std::shared_ptr<http::WebSocket> ws_;
-  std::string id_;
+  std::shared_ptr<const std::string> head_;
   std::atomic<bool> active_{true};
 };
 

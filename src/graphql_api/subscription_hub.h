@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "graphql_api/graphql_api.h"
 #include "graphql/value.h"
+#include "graphql_api/graphql_api.h"
 
 namespace psvc::changes {
 class ChangeSource;
@@ -21,12 +21,21 @@ class MetricsRegistry;
 
 namespace psvc::api {
 
+/// One event's result as every subscription of one shared execution receives it: formatted
+/// once, its bytes shared by every subscriber's connection.
+struct SubscriptionResult {
+  /// The GraphQL response for the event (the `next` payload).
+  std::shared_ptr<const std::string> payload;
+  /// When set: to be called once the result has been written to the subscriber's connection
+  /// (the hub's delivery latency metric).
+  std::shared_ptr<const std::function<void()>> on_written;
+};
+
 /// Where one subscription's results go. Called on the hub's thread; must not block.
 class SubscriptionSink {
  public:
   virtual ~SubscriptionSink() = default;
-  /// `payload`: the GraphQL response for one event (the `next` payload).
-  virtual void Next(const std::string& payload) = 0;
+  virtual void Next(const SubscriptionResult& result) = 0;
 };
 
 /// A subscription as the hub runs it.

@@ -38,6 +38,17 @@ namespace websocket = boost::beast::websocket;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+std::size_t SharedText::size() const {
+  std::size_t n = 0;
+  for (const auto& piece : pieces) {
+    if (piece) n += piece->size();
+  }
+  return n;
+}
+
+// Most bytes one WebSocket read appends to the message being received.
+constexpr std::size_t kReadChunk = 64 * 1024;
+
 std::string_view Request::Header(std::string_view lower_name) const {
   for (const auto& [k, v] : headers) {
     if (k == lower_name) return v;
@@ -168,13 +179,19 @@ class WsSession final : public WebSocket,
   void Start(bhttp::request<bhttp::string_body> req, std::string subprotocol,
              std::function<std::shared_ptr<WebSocketHandler>(std::shared_ptr<WebSocket>)> open) {
     beast::get_lowest_layer(ws_).expires_never();  // the websocket stream's own timeouts rule
+    // Messages are small and pushed, never answered: without this a second message queued
+    // behind an unacknowledged one waits for the peer's delayed ACK (Nagle, up to 40 ms).
+    beast::error_code nodelay_ec;
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), nodelay_ec);
     // Handshake 30 s, idle 300 s with pings from our side: a vanished peer is noticed.
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& res) {
       res.set(bhttp::field::server, "postgres-service");
       if (!subprotocol.empty()) res.set(bhttp::field::sec_websocket_protocol, subprotocol);
     }));
-    ws_.read_message_max(shared_.options.ws_max_message);
+    // No limit in Beast: its own (close 1009, then teardown) resets the connection while the
+    // rest of the message is still arriving, and the client never sees the 1009. Read() keeps it.
+    ws_.read_message_max(0);
     ws_.text(true);
     auto request = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(req));
     {
@@ -196,29 +213,17 @@ class WsSession final : public WebSocket,
   }
 
   bool Send(std::string text) override {
-    if (closing_.load()) return false;
-    size_t size = text.size();
-    if (queued_bytes_.fetch_add(size) + size > shared_.options.ws_max_queued_bytes) {
-      queued_bytes_.fetch_sub(size);
-      if (!slow_.exchange(true)) {
-        asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
-          self->shared_.ws.slow_consumers.fetch_add(1);
-          self->DoClose(self->shared_.options.ws_slow_close_code,
-                        "Slow consumer: outbound queue full");
-        });
-      }
-      return false;
-    }
-    asio::post(ws_.get_executor(),
-               [self = this->shared_from_this(), text = std::move(text)]() mutable {
-                 if (self->closing_.load()) {
-                   self->queued_bytes_.fetch_sub(text.size());
-                   return;
-                 }
-                 self->out_.push_back(std::move(text));
-                 if (!self->writing_) self->Write();
-               });
-    return true;
+    Outbound message;
+    message.size = text.size();
+    message.text = std::move(text);
+    return Queue(std::move(message));
+  }
+
+  bool Send(SharedText text) override {
+    Outbound message;
+    message.size = text.size();
+    message.shared = std::move(text);
+    return Queue(std::move(message));
   }
 
   void Close(uint16_t code, std::string reason) override {
@@ -247,27 +252,82 @@ class WsSession final : public WebSocket,
   void Shutdown() override { Close(1001, "Server shutting down"); }
 
  private:
+  // One queued message: its own bytes, or pieces shared with other connections.
+  struct Outbound {
+    std::string text;
+    SharedText shared;
+    std::size_t size = 0;
+  };
+
+  bool Queue(Outbound message) {
+    if (closing_.load()) return false;
+    const size_t size = message.size;
+    if (queued_bytes_.fetch_add(size) + size > shared_.options.ws_max_queued_bytes) {
+      queued_bytes_.fetch_sub(size);
+      if (!slow_.exchange(true)) {
+        asio::post(ws_.get_executor(), [self = this->shared_from_this()] {
+          self->shared_.ws.slow_consumers.fetch_add(1);
+          self->DoClose(self->shared_.options.ws_slow_close_code,
+                        "Slow consumer: outbound queue full");
+        });
+      }
+      return false;
+    }
+    asio::post(ws_.get_executor(),
+               [self = this->shared_from_this(), message = std::move(message)]() mutable {
+                 if (self->closing_.load()) {
+                   self->queued_bytes_.fetch_sub(message.size);
+                   return;
+                 }
+                 self->out_.push_back(std::move(message));
+                 if (!self->writing_) self->Write();
+               });
+    return true;
+  }
+
+  // Reads in chunks so that a message over `ws_max_message` is never held whole: it is closed
+  // with 1009 (RFC 6455 §7.4.1, Message Too Big), and what the peer sends until its close frame
+  // is read and dropped, so the close frame reaches it instead of a connection reset.
   void Read() {
-    ws_.async_read(in_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->Finish();
-      std::string message = beast::buffers_to_string(self->in_.data());
-      self->in_.consume(self->in_.size());
-      if (!self->closing_.load() && self->handler_) self->handler_->OnMessage(message);
-      self->Read();
-    });
+    ws_.async_read_some(in_, kReadChunk,
+                        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                          if (ec) return self->Finish();
+                          if (self->closing_.load()) {
+                            self->in_.consume(self->in_.size());
+                          } else if (self->in_.size() > self->shared_.options.ws_max_message) {
+                            self->in_.consume(self->in_.size());
+                            self->DoClose(1009, "Message too big");
+                          } else if (self->ws_.is_message_done()) {
+                            std::string message = beast::buffers_to_string(self->in_.data());
+                            self->in_.consume(self->in_.size());
+                            if (self->handler_) self->handler_->OnMessage(message);
+                          }
+                          self->Read();
+                        });
   }
 
   void Write() {
     writing_ = true;
-    ws_.async_write(asio::buffer(out_.front()),
-                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                      self->writing_ = false;
-                      self->queued_bytes_.fetch_sub(self->out_.front().size());
-                      self->out_.pop_front();
-                      if (ec) return self->DropSocket();
-                      self->shared_.ws.messages_sent.fetch_add(1);
-                      if (!self->out_.empty() && !self->closing_.load()) self->Write();
-                    });
+    const Outbound& next = out_.front();
+    // One gather write: shared pieces go out as they are, without being joined.
+    std::array<asio::const_buffer, 3> buffers;
+    if (next.shared.pieces[0] || next.shared.pieces[1] || next.shared.pieces[2]) {
+      for (size_t i = 0; i < buffers.size(); ++i) {
+        if (const auto& piece = next.shared.pieces[i]) buffers[i] = asio::buffer(*piece);
+      }
+    } else {
+      buffers[0] = asio::buffer(next.text);
+    }
+    ws_.async_write(buffers, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      Outbound done = std::move(self->out_.front());
+      self->out_.pop_front();
+      self->queued_bytes_.fetch_sub(done.size);
+      if (ec) return self->DropSocket();
+      self->shared_.ws.messages_sent.fetch_add(1);
+      if (done.shared.on_written) (*done.shared.on_written)();
+      if (!self->out_.empty() && !self->closing_.load()) self->Write();
+    });
   }
 
   void DoClose(uint16_t code, std::string reason) {
@@ -275,7 +335,7 @@ class WsSession final : public WebSocket,
     // Messages not yet started are dropped; one being written finishes first (Beast suspends
     // the close until then).
     while (out_.size() > (writing_ ? 1u : 0u)) {
-      queued_bytes_.fetch_sub(out_.back().size());
+      queued_bytes_.fetch_sub(out_.back().size);
       out_.pop_back();
     }
     if (reason.size() > 123) reason.resize(123);  // RFC 6455 §5.5: control frames ≤ 125 bytes
@@ -320,7 +380,7 @@ class WsSession final : public WebSocket,
   const Shared& shared_;
   std::shared_ptr<WebSocketHandler> handler_;
   beast::flat_buffer in_;
-  std::deque<std::string> out_;
+  std::deque<Outbound> out_;
   std::atomic<size_t> queued_bytes_{0};
   std::atomic<bool> closing_{false};
   std::atomic<bool> slow_{false};

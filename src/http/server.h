@@ -1,6 +1,7 @@
 #pragma once
 /// A small HTTP/1.1 server (Boost.Beast underneath, kept out of this header).
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -45,6 +46,18 @@ using RequestObserver = std::function<void(const Request&, const Response&, std:
 
 using Handler = std::function<Response(const Request&)>;
 
+/// A text message made of pieces other connections may share (one subscription result sent
+/// to many sockets is formatted once): the message is the pieces one after another, null ones
+/// skipped. Held by reference count until written, never copied per connection.
+struct SharedText {
+  std::array<std::shared_ptr<const std::string>, 3> pieces;
+  /// When set: called on the I/O thread once the message has been written to the socket (not
+  /// when it is dropped), e.g. to measure delivery latency.
+  std::shared_ptr<const std::function<void()>> on_written;
+
+  std::size_t size() const;
+};
+
 /// One accepted WebSocket connection as the application sees it (Boost.Beast stays in
 /// server.cpp). Every method is thread-safe and never blocks.
 class WebSocket {
@@ -55,6 +68,8 @@ class WebSocket {
   /// socket does not drain must not grow memory): the queue is discarded and the connection
   /// closed with ServerOptions::ws_slow_close_code. False once the connection is closing.
   virtual bool Send(std::string text) = 0;
+  /// The same for a message of shared pieces (same queue, same limit, same order).
+  virtual bool Send(SharedText text) = 0;
   /// Closes with `code` and `reason` (messages still queued are dropped). A peer that does not
   /// answer the close within ServerOptions::ws_close_timeout loses the TCP connection.
   virtual void Close(uint16_t code, std::string reason) = 0;

@@ -4,6 +4,8 @@
 //    failed in the browser and fails the test;
 //  - a query typed into the editor with the keyboard and run with the run button shows the
 //    demo catalogue's answer (the expected rows come from SQL on the same database);
+//  - a subscription typed into the editor and run shows, in the response pane, the live event
+//    of a mutation committed after it started (over GraphiQL's own WebSocket client);
 //  - the page logs no console error and throws no uncaught exception.
 // Each check is one step function below; a step for another feature is one more function.
 //   node tests/js/graphiql_browser_test.mjs <postgres-service binary>   (stack env set)
@@ -62,6 +64,12 @@ async function typeQuery(page, text) {
   await page.keyboard.press('Escape');  // closes an autocompletion list, if one is open
   if (process.env.PSVC_SCREENSHOT) await page.screenshot({ path: process.env.PSVC_SCREENSHOT });
   assert.equal(await editorText(page, '.graphiql-query-editor'), text, 'what the editor holds after typing');
+  // GraphiQL parses the editor 100 ms after the last change (debounced) and picks HTTP or the
+  // WebSocket by that parse: run only once the parse is of this text.
+  await page.waitForFunction((expected) => {
+    const cm = document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror;
+    return cm.documentAST?.loc?.source?.body === expected;
+  }, { timeout: TIMEOUT_MS, polling: 50 }, text);
 }
 
 /// Clicks the run button and returns the response pane's JSON once it shows an answer.
@@ -101,7 +109,64 @@ async function stepTypedQueryReturnsData(ctx) {
   console.log(`ok typed query answered ${got.length} anime (${got[0].title} ... ${got.at(-1).title})`);
 }
 
-const STEPS = [stepPageLoads, stepTypedQueryReturnsData];
+/// A number from the service's Prometheus text (`NaN` when absent).
+async function metric(serve, name) {
+  const text = await (await fetch(`${serve.httpUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
+
+/// Polls `check` every 50 ms until it holds; fails naming `what` after TIMEOUT_MS.
+async function waitUntil(check, what) {
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${TIMEOUT_MS / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/// A subscription run from the editor goes over the page's WebSocket client (graphql-ws) and
+/// stays open; a mutation committed afterwards (sent by the test over HTTP, as another user
+/// would) shows up in the response pane as the live event, with the anime as it now is.
+async function stepSubscriptionShowsLiveUpdate(ctx) {
+  const { page, serve } = ctx;
+  const fmab = 'de0a0000-0000-4000-8000-000000000003';  // Fullmetal Alchemist: Brotherhood (demo)
+  await typeQuery(page, `subscription { animeChanged(ids: ["${fmab}"]) { kind animeId version fields anime { title } } }`);
+  await page.$eval('.graphiql-response .CodeMirror', (el) => el.CodeMirror.setValue(''));
+  await page.click('.graphiql-execute-button');
+  // The subscription is live on the server once the hub counts it; only then is a change
+  // certain to be delivered to it.
+  await waitUntil(async () => (await metric(serve, 'psvc_graphql_subscriptions')) === 1,
+                  'the page\'s subscription to reach the server');
+  assert.equal(await editorText(page, '.graphiql-response'), '', 'no event before the mutation');
+
+  const gql = async (query, variables) => (await fetch(`${serve.httpUrl}/graphql`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }),
+  })).json();
+  const before = await gql('query($id: ID!) { anime(id: $id) { version } }', { id: fmab });
+  const title = `Brotherhood, live ${process.pid}`;
+  const updated = await gql(`mutation($id: ID!, $t: String!, $v: Int!) {
+      updateAnime(id: $id, input: {title: $t}, expectedVersion: $v) { version } }`,
+  { id: fmab, t: title, v: before.data.anime.version });
+  assert.equal(updated.errors, undefined, `updateAnime: ${JSON.stringify(updated.errors)}`);
+
+  await page.waitForFunction((expected) => {
+    const el = document.querySelector('.graphiql-response .CodeMirror');
+    return el && el.CodeMirror.getValue().includes(expected);
+  }, { timeout: TIMEOUT_MS, polling: 50 }, title);
+  const event = JSON.parse(await editorText(page, '.graphiql-response'));
+  assert.deepEqual(event, { data: { animeChanged: {
+    kind: 'UPDATED', animeId: fmab, version: updated.data.updateAnime.version, fields: ['title'],
+    anime: { title } } } });
+
+  // While the subscription runs the run button stops it; the server then forgets it.
+  await page.click('.graphiql-execute-button');
+  await waitUntil(async () => (await metric(serve, 'psvc_graphql_subscriptions')) === 0,
+                  'the stopped subscription to leave the server');
+  console.log(`ok subscription showed the live update (version ${event.data.animeChanged.version})`);
+}
+
+const STEPS = [stepPageLoads, stepTypedQueryReturnsData, stepSubscriptionShowsLiveUpdate];
 
 const db = createDemoDatabase(binary, 'graphiql_browser');
 let serve;

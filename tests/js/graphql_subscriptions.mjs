@@ -1,11 +1,16 @@
 // GraphQL subscriptions end to end with the graphql-ws client: real `serve` replicas on one
 // fresh database, changes made through GraphQL mutations and page views, delivered after
 // commit, in commit order, on every replica; auth, limits, a slow consumer, invalid documents,
-// SIGTERM.
+// a message over the size limit, subscriptions over TLS (wss), SIGTERM.
 //
 //   node tests/js/graphql_subscriptions.mjs <postgres-service binary>
 // Needs the local stack's environment (eval "$(scripts/stack env)").
 import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { importOrSkip } from './start_graphql_server.mjs';
@@ -49,14 +54,15 @@ function startServe(args = []) {
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 30000);
     const onData = (chunk) => {
       out += chunk;
-      const m = out.match(/HTTP on http:\/\/([0-9.]+:[0-9]+)/);
+      const m = out.match(/HTTP on (https?):\/\/([0-9.]+:[0-9]+)/);
       if (m) {
         clearTimeout(timer);
         child.stdout.off('data', onData);
+        const [scheme, address] = [m[1], m[2]];
         resolve({
-          http: `http://${m[1]}/graphql`,
-          ws: `ws://${m[1]}/graphql`,
-          metrics: `http://${m[1]}/metrics`,
+          http: `${scheme}://${address}/graphql`,
+          ws: `${scheme === 'https' ? 'wss' : 'ws'}://${address}/graphql`,
+          metrics: `${scheme}://${address}/metrics`,
           child,
           stop: () => new Promise((done) => {
             if (child.exitCode !== null) return done(child.exitCode);
@@ -79,8 +85,24 @@ async function gql(server, query, variables = {}, token = '') {
   return r.json();
 }
 
+// The test CA of the TLS replica (tests/tls/make_test_pki.sh).
+let pki = '';
+let testCa = null;
+
+// GET over https trusting the test CA (fetch has no per-request CA).
+function httpsGet(url) {
+  return new Promise((resolve, reject) => {
+    httpsRequest(url, { ca: testCa }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve(body));
+    }).on('error', reject).end();
+  });
+}
+
 async function metric(server, name) {
-  const text = await (await fetch(server.metrics)).text();
+  const text = server.metrics.startsWith('https:') ? await httpsGet(server.metrics)
+    : await (await fetch(server.metrics)).text();
   const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
   return line ? Number(line.split(' ').pop()) : NaN;
 }
@@ -151,7 +173,7 @@ async function updateTitle(server, id, title) {
   return r.data.updateAnime.version;
 }
 
-let a, b, guarded;
+let a, b, guarded, secure;
 
 before(async () => {
   psql(admin, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
@@ -164,10 +186,18 @@ before(async () => {
   // Reads need a token too; tight limits.
   guarded = await startServe(['--auth-tokens', TOKEN, '--read-auth', '--ws-max-operations', '2',
     '--ws-init-timeout-ms', '500']);
+  // HTTPS and wss on one port, with a throwaway PKI.
+  pki = mkdtempSync(join(tmpdir(), 'psvc-subscriptions-pki-'));
+  execFileSync('bash', [fileURLToPath(new URL('../tls/make_test_pki.sh', import.meta.url)), pki]);
+  testCa = readFileSync(join(pki, 'ca.pem'));
+  // Reads need a token or a client certificate of the test CA (mTLS).
+  secure = await startServe(['--tls-cert', join(pki, 'server.pem'), '--tls-key', join(pki, 'server.key'),
+    '--tls-client-ca', join(pki, 'ca.pem'), '--auth-tokens', TOKEN, '--read-auth']);
 });
 
 after(async () => {
-  for (const s of [a, b, guarded]) if (s) await s.stop();
+  for (const s of [a, b, guarded, secure]) if (s) await s.stop();
+  if (pki) rmSync(pki, { recursive: true, force: true });
   psql(admin, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
 });
 
@@ -292,6 +322,65 @@ test('a subscriber that stops reading is dropped; the others keep receiving', as
   f.unsubscribe();
   await slow.dispose();
   await fast.dispose();
+});
+
+// Sends one text message on a fresh graphql-transport-ws socket; resolves with the first thing
+// that comes back: { message } or { close: code }.
+function exchangeOne(server, text) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(server.ws, 'graphql-transport-ws');
+    ws.on('open', () => ws.send(text));
+    ws.on('message', (m) => { resolve({ message: String(m) }); ws.close(); });
+    ws.on('close', (code) => resolve({ close: code }));
+    ws.on('error', reject);
+  });
+}
+
+test('a client message over 1 MiB is closed with 1009, the server stays', async () => {
+  // connection_init padded to exactly `size` bytes of JSON.
+  const init = (size) => {
+    const bare = JSON.stringify({ type: 'connection_init', payload: { pad: '' } });
+    return JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(size - bare.length) } });
+  };
+  const MiB = 1 << 20;
+  assert.equal(init(MiB).length, MiB);
+  assert.deepEqual(await exchangeOne(b, init(MiB)), { message: '{"type":"connection_ack"}' });
+  // RFC 6455 §7.4.1: 1009 Message Too Big; also when the message is much larger than what the
+  // kernel buffers hold while the server closes (the client must get the close frame, not a reset).
+  assert.deepEqual(await exchangeOne(b, init(MiB + 1)), { close: 1009 });
+  assert.deepEqual(await exchangeOne(b, init(8 * MiB)), { close: 1009 });
+  const c = client(b);
+  const s = collect(c, 'subscription { catalogueChanged { kind } }');
+  await subscribed(b, 1);
+  s.unsubscribe();
+  await c.dispose();
+});
+
+test('subscriptions over TLS (wss) when serve runs with TLS; a client certificate counts as a token', async () => {
+  const tlsSocket = (options) => class extends WebSocket {
+    constructor(url, protocols) {
+      super(url, protocols, { ca: testCa, ...options });
+    }
+  };
+  assert.match(secure.ws, /^wss:\/\//);
+  // Neither token nor certificate: refused in connection_init, as over ws://.
+  const anonymous = client(secure, {}, { webSocketImpl: tlsSocket({}) });
+  await waitFor(() => anonymous.closes.length > 0, 'the close');
+  assert.equal(anonymous.closes[0], 4403);
+  await anonymous.dispose();
+  // A verified client certificate and no token: subscribes.
+  const c = client(secure, {}, { webSocketImpl: tlsSocket({
+    cert: readFileSync(join(pki, 'client.pem')), key: readFileSync(join(pki, 'client.key')) }) });
+  const s = collect(c, 'subscription($ids: [ID!]!) { animeChanged(ids: $ids) { kind version anime { title } } }',
+    { ids: [OTHER] });
+  await subscribed(secure, 1);
+  // Written through another replica (plain HTTP); delivered over TLS.
+  const v = await updateTitle(b, OTHER, 'Delivered over wss');
+  await waitFor(() => s.results.length >= 1, 'the change over wss');
+  assert.deepEqual(s.results, [{ data: { animeChanged: { kind: 'UPDATED', version: v,
+    anime: { title: 'Delivered over wss' } } } }]);
+  s.unsubscribe();
+  await c.dispose();
 });
 
 test('SIGTERM closes subscribers with 1001', async () => {

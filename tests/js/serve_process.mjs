@@ -37,7 +37,8 @@ export function createDemoDatabase(binary, name) {
 }
 
 /// Starts `serve` on `databaseUrl` (HTTP and gRPC on port 0) and resolves once it logs its
-/// addresses: { httpUrl, log(), stop() }. Events stay off: NATS_URL is not passed on.
+/// addresses: { httpUrl, grpcAddress, log(), stop() }. Events stay off unless `args` has
+/// --nats-url: NATS_URL is not passed on.
 export function startServe(binary, databaseUrl, args = [], timeoutMs = 30000) {
   const env = Object.fromEntries(Object.entries(process.env).filter(
     ([k]) => !k.startsWith('PSVC_') && k !== 'NATS_URL' && k !== 'DATABASE_URL'));
@@ -61,12 +62,12 @@ export function startServe(binary, databaseUrl, args = [], timeoutMs = 30000) {
     const onExit = (code) => { clearTimeout(timer); reject(new Error(`serve exited with ${code}:\n${log}`)); };
     child.once('exit', onExit);
     const poll = setInterval(() => {
-      const m = log.match(/HTTP on (https?:\/\/[0-9.]+:[0-9]+)/);
+      const m = log.match(/HTTP on (https?:\/\/[0-9.]+:[0-9]+).*gRPC on ([0-9.]+:[0-9]+)/);
       if (!m) return;
       clearInterval(poll);
       clearTimeout(timer);
       child.off('exit', onExit);
-      resolve({ httpUrl: m[1], log: () => log, stop });
+      resolve({ httpUrl: m[1], grpcAddress: m[2], log: () => log, stop });
     }, 50);
     child.once('exit', () => clearInterval(poll));
   });
