@@ -216,7 +216,8 @@ int RunServe(const ServeOptions& o) {
   graph::ServingGraphEngine graph_engine(sql_graph);
   if (o.graph_engine == "memory") {
     // The memory graph loads in the background; SQL answers until it is ready. It then follows
-    // the feed: reloaded from the primary (where the feed reads) after writes to graph data.
+    // the feed: the anime a write names are re-read from the primary (where the feed reads)
+    // and patched in; a whole reload when the feed says changes were lost.
     graph_engine.FollowChanges(change_feed, o.database_url);
     graph_engine.LoadMemoryInBackground(read_url);
   }
@@ -530,9 +531,9 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--graph-engine", o->graph_engine,
                   "What answers PostgresGraphService: sql (every call runs SQL) or memory (a graph "
-                  "snapshot loaded at start-up, SQL until it is ready, then reloaded whole in the "
-                  "background after committed writes to graph data: a write is visible about one "
-                  "load time after its commit; see docs/graph.md)")
+                  "snapshot loaded at start-up, SQL until it is ready, then patched per anime from "
+                  "committed writes to graph data: a write is visible within tens of "
+                  "milliseconds of its commit; see docs/graph.md)")
       ->envname("PSVC_GRAPH_ENGINE")
       ->check(CLI::IsMember({"sql", "memory"}))
       ->capture_default_str();

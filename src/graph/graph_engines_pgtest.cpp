@@ -162,7 +162,7 @@ TEST(GraphEngines, MemoryAnswersEveryRandomRequestExactlyAsSql) {
   SqlGraphEngine sql(pool, {});
   auto load_start = std::chrono::steady_clock::now();
   auto memory = MemoryGraphEngine::Load(conn, sql);
-  std::cout << "memory graph: " << memory->graph().nodes() << " anime, " << memory->graph().bytes()
+  std::cout << "memory graph: " << memory->nodes() << " anime, " << memory->bytes()
             << " bytes, loaded in "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count()
             << " s\n";

@@ -49,6 +49,7 @@ class SqlSource {
     return rows;
   }
 
+  bool Less(const std::string& a, const std::string& b) const { return a < b; }  // UUID text
   std::vector<std::string> Existing(const std::vector<std::string>& ids) {
     auto res = q_.Run(sql::kExisting, {db::ArrayLiteral(ids)});
     std::vector<std::string> out;

@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <shared_mutex>
 #include <string>
 
+#include "db/array_literal.h"
 #include "db/binary_copy.h"
 #include "db/connection.h"
 #include "db/error.h"
@@ -43,6 +45,35 @@ SELECT company_id, anime_id, anime_year FROM anime_company WHERE role = 'studio'
 // Indexed by hub kind (rank - 11): ADAPTED_FROM, CO_APPEARS, SAME_STUDIO.
 inline constexpr const db::Statement* kSnapshotHubs[] = {&kSnapshotWorks, &kSnapshotCharacters,
                                                          &kSnapshotStudios};
+
+// A patch: the same data as the snapshot, for some anime only (docs/graph.md, "Freshness").
+//  $1 uuid[] -> id of those visible
+inline constexpr db::Statement kPatchAnime{"graph.patch_anime", R"sql(
+SELECT id::text FROM anime
+ WHERE id = ANY($1::uuid[]) AND merged_into IS NULL AND hidden_at IS NULL
+)sql"};
+// Rows with either end among the anime, each once (UNION: a row between two of them matches
+// both halves), through the primary key and the reverse index.
+//  $1 uuid[] -> anime_id, related_anime_id, relation_type
+inline constexpr db::Statement kPatchRelations{"graph.patch_relations", R"sql(
+SELECT anime_id::text, related_anime_id::text, relation_type FROM anime_relation
+ WHERE anime_id = ANY($1::uuid[])
+UNION
+SELECT anime_id::text, related_anime_id::text, relation_type FROM anime_relation
+ WHERE related_anime_id = ANY($1::uuid[])
+)sql"};
+// Every hub membership of the anime, with the hub kind (MemoryGraph's numbering).
+//  $1 uuid[] -> kind, hub id, anime_id, anime_year
+inline constexpr db::Statement kPatchHubs{"graph.patch_hubs", R"sql(
+SELECT 0, original_work_id::text, anime_id::text, anime_year FROM anime_original_work_relation
+ WHERE anime_id = ANY($1::uuid[])
+UNION ALL
+SELECT 1, character_id::text, anime_id::text, anime_year FROM anime_character
+ WHERE anime_id = ANY($1::uuid[])
+UNION ALL
+SELECT 2, company_id::text, anime_id::text, anime_year FROM anime_company
+ WHERE anime_id = ANY($1::uuid[]) AND role = 'studio'
+)sql"};
 // The snapshot's transaction, and how a second connection joins it (SET TRANSACTION SNAPSHOT
 // takes the id as a literal, so it is checked before it is spliced in).
 inline constexpr db::Statement kExportSnapshot{"graph.export_snapshot", R"sql(
@@ -51,9 +82,9 @@ SELECT pg_export_snapshot()
 inline constexpr std::string_view kRepeatableRead =
     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ";
 inline constexpr std::string_view kImportSnapshot = "SET TRANSACTION SNAPSHOT ";
-inline constexpr const db::Statement* kSnapshotAll[] = {&kSnapshotAnime,   &kSnapshotRelations,
-                                                        &kSnapshotWorks,   &kSnapshotCharacters,
-                                                        &kSnapshotStudios, &kExportSnapshot};
+inline constexpr const db::Statement* kSnapshotAll[] = {
+    &kSnapshotAnime, &kSnapshotRelations, &kSnapshotWorks, &kSnapshotCharacters, &kSnapshotStudios,
+    &kPatchAnime,    &kPatchRelations,    &kPatchHubs,     &kExportSnapshot};
 
 }  // namespace sql
 
@@ -129,8 +160,52 @@ class PhaseTimer {
 
 db::StatementList MemoryGraph::Statements() { return sql::kSnapshotAll; }
 
-std::unique_ptr<const MemoryGraph> MemoryGraph::Load(db::Connection& conn,
-                                                     const InSnapshot& in_snapshot) {
+size_t MemoryGraph::UuidHash::operator()(const Uuid16& u) const noexcept {
+  // Generated and hand-written ids share long prefixes: mix both halves.
+  uint64_t hi = 0, lo = 0;
+  std::memcpy(&hi, u.data(), 8);
+  std::memcpy(&lo, u.data() + 8, 8);
+  return static_cast<size_t>((hi * 0x9E3779B97F4A7C15ull) ^ lo ^ (lo >> 29));
+}
+
+std::optional<uint32_t> MemoryGraph::FindAny(const Uuid16& id) const {
+  auto it = numbers_.find(id);
+  if (it == numbers_.end()) return std::nullopt;
+  return it->second;
+}
+
+uint32_t MemoryGraph::AddNode(const Uuid16& id) {
+  if (auto n = FindAny(id)) {
+    if (!visible_[*n]) {
+      visible_[*n] = 1;
+      ++visible_count_;
+    }
+    return *n;
+  }
+  const auto n = static_cast<uint32_t>(ids_.size());
+  ids_.push_back(id);
+  visible_.push_back(1);
+  ++visible_count_;
+  numbers_.emplace(id, n);
+  relations_.emplace_back();
+  for (auto& h : hubs_) h.memberships.emplace_back();
+  return n;
+}
+
+void MemoryGraph::AddRelationHalf(uint32_t node, uint32_t other, uint16_t out, uint16_t in) {
+  auto& edges = relations_[node];
+  for (auto& e : edges) {
+    if (e.other == other) {
+      e.out_types |= out;
+      e.in_types |= in;
+      return;
+    }
+  }
+  edges.push_back({other, out, in});
+}
+
+std::unique_ptr<MemoryGraph> MemoryGraph::Load(db::Connection& conn,
+                                               const InSnapshot& in_snapshot) {
   db::Transaction tx(conn, db::Transaction::Mode::kReadOnly);
   // One snapshot for every table: a relation and its anime are read as of the same moment.
   conn.Exec(sql::kRepeatableRead);
@@ -140,14 +215,22 @@ std::unique_ptr<const MemoryGraph> MemoryGraph::Load(db::Connection& conn,
   return g;
 }
 
-std::unique_ptr<const MemoryGraph> MemoryGraph::Read(db::Connection& conn) {
+std::unique_ptr<MemoryGraph> MemoryGraph::Read(db::Connection& conn) {
   auto g = std::make_unique<MemoryGraph>();
   PhaseTimer timer;
   db::CopyRows(conn, sql::kSnapshotAnime.sql,
                [&](const db::BinaryRow& row) { g->ids_.push_back(ToUuid16(row.Uuid(0))); });
-  std::sort(g->ids_.begin(), g->ids_.end());  // sorted here: the server's sort costs more
-  g->ids_.shrink_to_fit();
+  // The snapshot's nodes are numbered in id order (sorted here: the server's sort costs more).
+  std::sort(g->ids_.begin(), g->ids_.end());
   const auto n = static_cast<uint32_t>(g->ids_.size());
+  g->visible_.assign(n, 1);
+  g->visible_count_ = n;
+  g->numbers_.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) g->numbers_.emplace(g->ids_[i], i);
+  g->relations_.resize(n);
+  for (auto& h : g->hubs_) h.memberships.resize(n);
+  // The build's look-ups go through an open-addressing index over the sorted ids (cheaper than
+  // numbers_, which patches need because they add nodes).
   const NodeIndex nodes(g->ids_);
   auto find = [&](std::string_view bytes) { return nodes.Find(ToUuid16(bytes)); };
   timer.Done("anime", n);
@@ -171,20 +254,21 @@ std::unique_ptr<const MemoryGraph> MemoryGraph::Read(db::Connection& conn) {
   std::sort(halves.begin(), halves.end(), [](const Half& x, const Half& y) {
     return std::tie(x.node, x.other) < std::tie(y.node, y.other);
   });
-  g->relation_begin_.assign(n + 1, 0);
-  g->relations_.reserve(halves.size());
-  for (const Half& h : halves) {
-    if (!g->relations_.empty() && g->relation_begin_[h.node + 1] > 0 &&
-        g->relations_.back().other == h.other) {
-      g->relations_.back().out_types |= h.out;
-      g->relations_.back().in_types |= h.in;
-      continue;
+  for (size_t i = 0; i < halves.size();) {
+    size_t j = i;
+    while (j < halves.size() && halves[j].node == halves[i].node) ++j;
+    auto& edges = g->relations_[halves[i].node];
+    edges.reserve(j - i);
+    for (; i < j; ++i) {
+      const Half& h = halves[i];
+      if (!edges.empty() && edges.back().other == h.other) {
+        edges.back().out_types |= h.out;
+        edges.back().in_types |= h.in;
+      } else {
+        edges.push_back({h.other, h.out, h.in});
+      }
     }
-    g->relations_.push_back({h.other, h.out, h.in});
-    ++g->relation_begin_[h.node + 1];
   }
-  for (uint32_t i = 0; i < n; ++i) g->relation_begin_[i + 1] += g->relation_begin_[i];
-  g->relations_.shrink_to_fit();
   timer.Done("relations", halves.size() / 2);
   halves = {};
 
@@ -192,41 +276,163 @@ std::unique_ptr<const MemoryGraph> MemoryGraph::Read(db::Connection& conn) {
                                                    "studio hubs"};
   for (int kind = 0; kind < kHubKinds; ++kind) {
     HubIndex& h = g->hubs_[kind];
-    std::vector<uint32_t> per_node(n + 1, 0);
+    size_t rows = 0;
     db::CopyRows(conn, sql::kSnapshotHubs[kind]->sql, [&](const db::BinaryRow& row) {
       auto node = find(row.Uuid(1));
       if (!node) return;  // not in the graph: takes no place in the window
       const Uuid16 hub = ToUuid16(row.Uuid(0));
       if (h.ids.empty() || !SameUuid16(h.ids.back(), hub)) {
+        h.numbers.emplace(hub, static_cast<uint32_t>(h.ids.size()));
         h.ids.push_back(hub);
-        h.member_begin.push_back(static_cast<uint32_t>(h.members.size()));
+        h.members.emplace_back();
       }
-      h.members.push_back({*node, row.Int32(2)});
-      ++per_node[*node + 1];
+      const auto hub_number = static_cast<uint32_t>(h.ids.size() - 1);
+      auto& members = h.members.back();
+      h.memberships[*node].push_back({hub_number, static_cast<uint32_t>(members.size())});
+      members.push_back({*node, row.Int32(2)});
+      ++rows;
     });
-    h.member_begin.push_back(static_cast<uint32_t>(h.members.size()));
-    h.ids.shrink_to_fit();
-    h.member_begin.shrink_to_fit();
-    h.members.shrink_to_fit();
-    for (uint32_t i = 0; i < n; ++i) per_node[i + 1] += per_node[i];
-    h.membership_begin = per_node;
-    h.memberships.resize(h.members.size());
-    for (uint32_t hub = 0; hub + 1 < h.member_begin.size(); ++hub) {
-      for (uint32_t p = h.member_begin[hub]; p < h.member_begin[hub + 1]; ++p) {
-        h.memberships[per_node[h.members[p].node]++] = {hub, p};
-      }
-    }
-    timer.Done(kHubPhase[kind], h.members.size());
+    for (auto& m : h.members) m.shrink_to_fit();
+    for (auto& m : h.memberships) m.shrink_to_fit();
+    timer.Done(kHubPhase[kind], rows);
   }
   return g;
+}
+
+MemoryGraph::Patch MemoryGraph::ReadPatch(db::Connection& conn,
+                                          const std::vector<std::string>& anime) {
+  Patch p;
+  std::vector<std::string> ids;
+  for (const auto& text : anime) {
+    if (auto u = ParseUuid16(text)) {
+      p.anime.push_back(*u);
+      ids.push_back(FormatUuid16(*u));
+    }
+  }
+  if (ids.empty()) return p;
+  const std::string array = db::ArrayLiteral(ids);
+  auto require = [](std::string_view text) {
+    auto u = ParseUuid16(text);
+    if (!u) throw db::DbError(db::ErrorKind::kInternal, "patch: bad id");
+    return *u;
+  };
+  auto res = conn.Execute(sql::kPatchAnime, {array});
+  for (int r = 0; r < res.rows(); ++r) p.visible.push_back(require(res.Get(r, 0)));
+  res = conn.Execute(sql::kPatchRelations, {array});
+  for (int r = 0; r < res.rows(); ++r) {
+    auto t = EdgeTypeFromName(res.Get(r, 2));
+    if (!t || !IsRelation(*t)) continue;
+    p.relations.push_back({require(res.Get(r, 0)), require(res.Get(r, 1)), *t});
+  }
+  res = conn.Execute(sql::kPatchHubs, {array});
+  for (int r = 0; r < res.rows(); ++r) {
+    p.hub_rows.push_back({static_cast<int>(res.GetInt64(r, 0)), require(res.Get(r, 1)),
+                          require(res.Get(r, 2)), static_cast<int32_t>(res.GetInt64(r, 3))});
+  }
+  return p;
+}
+
+void MemoryGraph::Renumber(int kind, uint32_t hub, size_t from) {
+  HubIndex& h = hubs_[kind];
+  const auto& members = h.members[hub];
+  for (size_t p = from; p < members.size(); ++p) {
+    // An anime is in a hub at most once (the hub tables' primary keys).
+    for (auto& m : h.memberships[members[p].node]) {
+      if (m.hub == hub) {
+        m.position = static_cast<uint32_t>(p);
+        break;
+      }
+    }
+  }
+}
+
+void MemoryGraph::Detach(uint32_t node) {
+  for (const auto& e : relations_[node]) {
+    if (e.other == node) continue;
+    auto& back = relations_[e.other];
+    back.erase(std::remove_if(back.begin(), back.end(),
+                              [&](const RelationEdge& x) { return x.other == node; }),
+               back.end());
+  }
+  relations_[node].clear();
+  for (int kind = 0; kind < kHubKinds; ++kind) {
+    HubIndex& h = hubs_[kind];
+    // Copied: Renumber rewrites memberships, and this node's own list is cleared below.
+    const auto mine = h.memberships[node];
+    h.memberships[node].clear();
+    for (const auto& m : mine) {
+      auto& members = h.members[m.hub];
+      auto it = std::find_if(members.begin(), members.end(),
+                             [&](const Member& x) { return x.node == node; });
+      if (it == members.end()) continue;
+      const auto at = static_cast<size_t>(it - members.begin());
+      members.erase(it);
+      Renumber(kind, m.hub, at);
+    }
+  }
+}
+
+void MemoryGraph::InsertMember(int kind, const Uuid16& hub, uint32_t node, int32_t year) {
+  HubIndex& h = hubs_[kind];
+  auto [it, added] = h.numbers.try_emplace(hub, static_cast<uint32_t>(h.ids.size()));
+  if (added) {
+    h.ids.push_back(hub);
+    h.members.emplace_back();
+  }
+  const uint32_t hub_number = it->second;
+  auto& members = h.members[hub_number];
+  // The hub's (anime_year, anime_id) order, as the snapshot reads it.
+  auto at = std::lower_bound(members.begin(), members.end(), std::make_pair(year, node),
+                             [&](const Member& m, const std::pair<int32_t, uint32_t>& key) {
+                               if (m.year != key.first) return m.year < key.first;
+                               return ids_[m.node] < ids_[key.second];
+                             });
+  const auto position = static_cast<size_t>(at - members.begin());
+  members.insert(at, {node, year});
+  h.memberships[node].push_back({hub_number, static_cast<uint32_t>(position)});
+  Renumber(kind, hub_number, position + 1);
+}
+
+void MemoryGraph::Apply(const Patch& patch) {
+  // 1. Everything the graph holds about the patch's anime goes...
+  for (const auto& id : patch.anime) {
+    auto n = FindAny(id);
+    if (!n || !visible_[*n]) continue;
+    Detach(*n);
+    visible_[*n] = 0;
+    --visible_count_;
+  }
+  // 2. ...and comes back as the database holds it: the visible ones (new anime get the next
+  // numbers, restored ones their old number), their relation rows with both ends in the graph,
+  // their hub places.
+  for (const auto& id : patch.visible) AddNode(id);
+  auto visible_node = [&](const Uuid16& id) -> std::optional<uint32_t> {
+    auto n = FindAny(id);
+    if (!n || !visible_[*n]) return std::nullopt;
+    return n;
+  };
+  for (const auto& r : patch.relations) {
+    auto a = visible_node(r.a);
+    auto b = visible_node(r.b);
+    if (!a || !b) continue;
+    const uint16_t fwd = Bit(r.type), inv = Bit(Inverse(r.type));
+    AddRelationHalf(*a, *b, fwd, inv);
+    AddRelationHalf(*b, *a, inv, fwd);
+  }
+  for (const auto& row : patch.hub_rows) {
+    if (row.kind < 0 || row.kind >= kHubKinds) continue;
+    auto n = visible_node(row.anime);
+    if (!n) continue;
+    InsertMember(row.kind, row.hub, *n, row.year);
+  }
 }
 
 std::optional<uint32_t> MemoryGraph::Find(std::string_view uuid) const {
   auto u = ParseUuid16(uuid);
   if (!u) return std::nullopt;
-  auto it = std::lower_bound(ids_.begin(), ids_.end(), *u);
-  if (it == ids_.end() || *it != *u) return std::nullopt;
-  return static_cast<uint32_t>(it - ids_.begin());
+  auto n = FindAny(*u);
+  if (!n || !visible_[*n]) return std::nullopt;
+  return n;
 }
 
 std::string MemoryGraph::Text(uint32_t node) const { return FormatUuid16(ids_[node]); }
@@ -236,15 +442,81 @@ std::string MemoryGraph::HubText(int kind, uint32_t hub) const {
 }
 
 size_t MemoryGraph::bytes() const {
-  size_t b = ids_.capacity() * sizeof(Uuid16) + relation_begin_.capacity() * sizeof(uint32_t) +
-             relations_.capacity() * sizeof(RelationEdge);
+  // Vector headers and heap blocks, and about 32 bytes per hash-index entry (node, bucket).
+  constexpr size_t kIndexEntry = 32;
+  size_t b = ids_.capacity() * sizeof(Uuid16) + visible_.capacity() +
+             numbers_.size() * kIndexEntry + relations_.capacity() * sizeof(relations_[0]);
+  for (const auto& e : relations_) b += e.capacity() * sizeof(RelationEdge);
   for (const auto& h : hubs_) {
-    b += h.ids.capacity() * sizeof(Uuid16) + h.member_begin.capacity() * sizeof(uint32_t) +
-         h.members.capacity() * sizeof(Member) + h.membership_begin.capacity() * sizeof(uint32_t) +
-         h.memberships.capacity() * sizeof(Membership);
+    b += h.ids.capacity() * sizeof(Uuid16) + h.numbers.size() * kIndexEntry +
+         h.members.capacity() * sizeof(h.members[0]) +
+         h.memberships.capacity() * sizeof(h.memberships[0]);
+    for (const auto& m : h.members) b += m.capacity() * sizeof(Member);
+    for (const auto& m : h.memberships) b += m.capacity() * sizeof(Membership);
   }
   return b;
 }
+
+std::string MemoryGraph::CanonicalText() const {
+  std::vector<uint32_t> order;
+  for (uint32_t i = 0; i < ids_.size(); ++i) {
+    if (visible_[i]) order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ids_[a] < ids_[b]; });
+  std::string out;
+  for (uint32_t node : order) {
+    out += "anime " + Text(node) + "\n";
+    auto edges = relations_[node];
+    std::sort(edges.begin(), edges.end(), [&](const RelationEdge& a, const RelationEdge& b) {
+      return ids_[a.other] < ids_[b.other];
+    });
+    for (const auto& e : edges) {
+      out += "  " + Text(e.other) + " " + std::to_string(e.out_types) + " " +
+             std::to_string(e.in_types) + "\n";
+    }
+  }
+  for (int kind = 0; kind < kHubKinds; ++kind) {
+    const HubIndex& h = hubs_[kind];
+    std::vector<uint32_t> hubs;
+    for (uint32_t i = 0; i < h.ids.size(); ++i) {
+      if (!h.members[i].empty()) hubs.push_back(i);
+    }
+    std::sort(hubs.begin(), hubs.end(),
+              [&](uint32_t a, uint32_t b) { return h.ids[a] < h.ids[b]; });
+    for (uint32_t hub : hubs) {
+      out += "hub " + std::to_string(kind) + " " + HubText(kind, hub) + "\n";
+      for (size_t p = 0; p < h.members[hub].size(); ++p) {
+        const Member& m = h.members[hub][p];
+        // A member's recorded place must be where it is.
+        bool placed = false;
+        for (const auto& ms : h.memberships[m.node])
+          placed = placed || (ms.hub == hub && ms.position == p);
+        out += "  " + Text(m.node) + " " + std::to_string(m.year) + (placed ? "" : " MISPLACED") +
+               "\n";
+      }
+    }
+    for (uint32_t node : order) {
+      if (h.memberships[node].size() > 0) {
+        out += "places " + std::to_string(kind) + " " + Text(node) + " " +
+               std::to_string(h.memberships[node].size()) + "\n";
+      }
+    }
+  }
+  return out;
+}
+
+WriterPreferringLock::WriterPreferringLock() {
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&lock_, &attr);
+  pthread_rwlockattr_destroy(&attr);
+}
+WriterPreferringLock::~WriterPreferringLock() { pthread_rwlock_destroy(&lock_); }
+void WriterPreferringLock::lock() { pthread_rwlock_wrlock(&lock_); }
+void WriterPreferringLock::unlock() { pthread_rwlock_unlock(&lock_); }
+void WriterPreferringLock::lock_shared() { pthread_rwlock_rdlock(&lock_); }
+void WriterPreferringLock::unlock_shared() { pthread_rwlock_unlock(&lock_); }
 
 namespace {
 
@@ -293,25 +565,28 @@ class MemorySource {
         if (!hub_on[kind]) continue;
         const int rank = MemoryGraph::kFirstHubRank + kind;
         for (const auto& m : g_.Memberships(kind, f)) {
-          const int64_t year = g_.MemberAt(kind, m.position).year;
-          const int64_t first = g_.MemberBegin(kind, m.hub);
-          const int64_t last = g_.MemberBegin(kind, m.hub + 1);  // one past the hub's last
-          const int64_t lo = std::max<int64_t>(first, int64_t{m.position} - hub_window);
-          const int64_t hi = std::min<int64_t>(last, int64_t{m.position} + hub_window + 1);
+          const auto& members = g_.Members(kind, m.hub);
+          const int64_t year = members[m.position].year;
+          const int64_t lo = std::max<int64_t>(0, int64_t{m.position} - hub_window);
+          const int64_t hi = std::min<int64_t>(static_cast<int64_t>(members.size()),
+                                               int64_t{m.position} + hub_window + 1);
           for (int64_t p = lo; p < hi; ++p) {
             if (p == m.position) continue;
-            const auto& other = g_.MemberAt(kind, static_cast<uint32_t>(p));
+            const auto& other = members[static_cast<size_t>(p)];
             if (!keep(other.node)) continue;
             cand_.push_back({other.node, rank, std::llabs(other.year - year), {kind, m.hub}});
           }
         }
       }
       KeepBestPerNeighbour();
-      // Only the first `per_node` of the neighbour order are kept: order just those.
+      // Only the first `per_node` of the neighbour order are kept: order just those. Ties go
+      // by id, not node number (anime added after the snapshot are numbered after it).
       const size_t take = std::min<size_t>(cand_.size(), static_cast<size_t>(per_node));
       std::partial_sort(cand_.begin(), cand_.begin() + static_cast<std::ptrdiff_t>(take),
-                        cand_.end(), [](const Cand& x, const Cand& y) {
-                          return std::tie(x.rank, x.dist, x.dst) < std::tie(y.rank, y.dist, y.dst);
+                        cand_.end(), [&](const Cand& x, const Cand& y) {
+                          if (x.rank != y.rank) return x.rank < y.rank;
+                          if (x.dist != y.dist) return x.dist < y.dist;
+                          return Less(x.dst, y.dst);
                         });
       for (size_t i = 0; i < take; ++i) {
         rows.push_back({f, cand_[i].dst, TypeOfRank(cand_[i].rank), cand_[i].via});
@@ -333,14 +608,12 @@ class MemorySource {
       for (int kind = 0; kind < MemoryGraph::kHubKinds; ++kind) {
         if (!hub_on[kind]) continue;
         for (const auto& m : g_.Memberships(kind, f)) {
-          const int64_t first = g_.MemberBegin(kind, m.hub);
-          const int64_t last = g_.MemberBegin(kind, m.hub + 1);
-          const int64_t lo = std::max<int64_t>(first, int64_t{m.position} - hub_window);
-          const int64_t hi = std::min<int64_t>(last, int64_t{m.position} + hub_window + 1);
+          const auto& members = g_.Members(kind, m.hub);
+          const int64_t lo = std::max<int64_t>(0, int64_t{m.position} - hub_window);
+          const int64_t hi = std::min<int64_t>(static_cast<int64_t>(members.size()),
+                                               int64_t{m.position} + hub_window + 1);
           for (int64_t p = lo; p < hi; ++p) {
-            if (p != m.position && fresh(g_.MemberAt(kind, static_cast<uint32_t>(p)).node)) {
-              return true;
-            }
+            if (p != m.position && fresh(members[static_cast<size_t>(p)].node)) return true;
           }
         }
       }
@@ -349,6 +622,7 @@ class MemorySource {
   }
 
   std::vector<uint32_t> Existing(const std::vector<uint32_t>& ids) const { return ids; }
+  bool Less(uint32_t a, uint32_t b) const { return a != b && g_.Id(a) < g_.Id(b); }
   std::string Text(uint32_t id) const { return g_.Text(id); }
   std::string ViaText(const Via& via) const {
     return via.kind < 0 ? std::string() : g_.HubText(via.kind, via.hub);
@@ -361,6 +635,15 @@ class MemorySource {
     int64_t dist;
     Via via;
   };
+  /// Whether `c` beats `have` for the same neighbour: lower rank, then nearer year, then the
+  /// smaller hub id (ids, not hub numbers: hubs that appeared after the snapshot are numbered
+  /// after it). The same rank means the same hub kind.
+  bool Better(const Cand& c, const Cand& have) const {
+    if (c.rank != have.rank) return c.rank < have.rank;
+    if (c.dist != have.dist) return c.dist < have.dist;
+    if (c.via.kind < 0 || c.via.hub == have.via.hub) return false;
+    return g_.HubId(c.via.kind, c.via.hub) < g_.HubId(have.via.kind, have.via.hub);
+  }
   /// One candidate per neighbour: the lowest rank, then nearest year, then smallest hub (the
   /// rule of docs/graph.md), found with a small hash table over the neighbours rather than by
   /// sorting every candidate; the kept ones stay in cand_ in no particular order.
@@ -381,9 +664,7 @@ class MemorySource {
         }
         Cand& have = cand_[slots_[s] - 1];
         if (have.dst != c.dst) continue;
-        if (std::tie(c.rank, c.dist, c.via.hub) < std::tie(have.rank, have.dist, have.via.hub)) {
-          have = c;
-        }
+        if (Better(c, have)) have = c;
         break;
       }
     }
@@ -414,7 +695,7 @@ std::unique_ptr<MemoryGraphEngine> MemoryGraphEngine::Load(
   db::Transaction tx(conn, db::Transaction::Mode::kReadOnly);
   conn.Exec(sql::kRepeatableRead);
   if (in_snapshot) in_snapshot(conn);
-  std::shared_ptr<const MemoryGraph> graph = MemoryGraph::Read(conn);
+  auto graph = MemoryGraph::Read(conn);
   auto labels = GraphLabels::Read(conn);
   tx.Commit();
   return std::make_unique<MemoryGraphEngine>(std::move(graph), std::move(labels), compare);
@@ -445,10 +726,62 @@ std::unique_ptr<MemoryGraphEngine> MemoryGraphEngine::Load(
     helper_tx.Commit();
     return read;
   });
-  std::shared_ptr<const MemoryGraph> graph = MemoryGraph::Read(conn);
+  auto graph = MemoryGraph::Read(conn);
   auto read_labels = labels.get();
   tx.Commit();
   return std::make_unique<MemoryGraphEngine>(std::move(graph), std::move(read_labels), compare);
+}
+
+namespace {
+
+/// Whether `labels` already hold, for every key, what `fresh` (read from the database) says:
+/// then a patch needs no new copy of them (most graph writes change no title or name).
+bool LabelsHold(const GraphLabels& labels, const FetchedLabels& fresh, const LabelKeys& keys) {
+  for (const auto& id : keys.anime) {
+    if (!(labels.Anime(id) == fresh.Anime(id))) return false;
+  }
+  for (int kind = 0; kind < kHubKindCount; ++kind) {
+    for (const auto& id : keys.hubs[static_cast<size_t>(kind)]) {
+      const auto k = static_cast<HubKind>(kind);
+      if (labels.HubName(k, id) != fresh.HubName(k, id)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void MemoryGraphEngine::ApplyChanges(db::Connection& conn, const std::vector<std::string>& anime) {
+  std::lock_guard one_at_a_time(reload_mu_);
+  MemoryGraph::Patch patch;
+  std::shared_ptr<const GraphLabels> labels;  // null: the current ones hold
+  {
+    // Graph data and labels from one snapshot; no lock held while the database answers.
+    db::Transaction tx(conn, db::Transaction::Mode::kReadOnly);
+    conn.Exec(sql::kRepeatableRead);
+    patch = MemoryGraph::ReadPatch(conn, anime);
+    LabelKeys keys;
+    for (const auto& id : patch.anime) keys.anime.push_back(FormatUuid16(id));
+    for (const auto& row : patch.hub_rows) {
+      keys.hubs[static_cast<size_t>(row.kind)].push_back(FormatUuid16(row.hub));
+    }
+    if (!keys.empty()) {
+      // Copying every label costs milliseconds at SF1: only when one of them changed.
+      FetchedLabels fresh;
+      auto arrays = FetchedLabels::Arrays(keys);
+      auto res = conn.Execute(sql::kLabels, {arrays[0], arrays[1], arrays[2], arrays[3]});
+      for (int r = 0; r < res.rows(); ++r) {
+        fresh.AddRow(res.Get(r, 0), res.Get(r, 1), res.Get(r, 2),
+                     res.IsNull(r, 3) ? std::string_view() : res.Get(r, 3),
+                     static_cast<int>(res.GetInt64(r, 4)));
+      }
+      if (!LabelsHold(*labels_.load(), fresh, keys)) labels = labels_.load()->Reloaded(conn, keys);
+    }
+    tx.Commit();
+  }
+  std::unique_lock write(graph_lock_);
+  graph_->Apply(patch);
+  if (labels) labels_.store(std::move(labels));
 }
 
 void MemoryGraphEngine::ReloadLabels(db::Connection& conn, const LabelKeys& keys) {
@@ -456,40 +789,72 @@ void MemoryGraphEngine::ReloadLabels(db::Connection& conn, const LabelKeys& keys
   labels_.store(labels_.load()->Reloaded(conn, keys));
 }
 
+size_t MemoryGraphEngine::nodes() const {
+  std::shared_lock read(graph_lock_);
+  return graph_->nodes();
+}
+
+size_t MemoryGraphEngine::bytes() const {
+  std::shared_lock read(graph_lock_);
+  return graph_->bytes();
+}
+
+std::string MemoryGraphEngine::CanonicalText() const {
+  std::shared_lock read(graph_lock_);
+  return graph_->CanonicalText();
+}
+
 NeighborsResult MemoryGraphEngine::Neighbors(const CallBudget&, const std::string& id,
                                              const EdgeFilter& filter, int limit, int hub_window) {
-  auto node = graph_->Find(id);
-  if (!node) return {};
-  MemorySource source(*graph_);
-  auto out = RunNeighbors(source, *node, filter, limit, hub_window);
-  ApplyLabels(out, id, *labels_.load());
+  NeighborsResult out;
+  std::shared_ptr<const GraphLabels> labels;
+  {
+    std::shared_lock read(graph_lock_);  // the traversal sees one version of the graph
+    auto node = graph_->Find(id);
+    if (!node) return {};
+    MemorySource source(*graph_);
+    out = RunNeighbors(source, *node, filter, limit, hub_window);
+    labels = labels_.load();
+  }
+  ApplyLabels(out, id, *labels);
   return out;
 }
 
 KHopResult MemoryGraphEngine::KHop(const CallBudget&, const std::string& id,
                                    const EdgeFilter& filter, const AppliedLimits& limits) {
-  auto node = graph_->Find(id);
-  if (!node) return {};
-  MemorySource source(*graph_);
-  auto out = RunKHop(source, *node, filter, limits);
-  ApplyLabels(out, id, *labels_.load());
+  KHopResult out;
+  std::shared_ptr<const GraphLabels> labels;
+  {
+    std::shared_lock read(graph_lock_);
+    auto node = graph_->Find(id);
+    if (!node) return {};
+    MemorySource source(*graph_);
+    out = RunKHop(source, *node, filter, limits);
+    labels = labels_.load();
+  }
+  ApplyLabels(out, id, *labels);
   return out;
 }
 
 PathResult MemoryGraphEngine::Path(const CallBudget&, const std::string& from,
                                    const std::string& to, const EdgeFilter& filter, int max_hops,
                                    int hub_window, int node_budget) {
-  auto a = graph_->Find(from);
-  auto b = graph_->Find(to);
-  if (!a || !b) {
-    PathResult out;
-    out.from_found = a.has_value();
-    out.to_found = b.has_value();
-    return out;
+  PathResult out;
+  std::shared_ptr<const GraphLabels> labels;
+  {
+    std::shared_lock read(graph_lock_);
+    auto a = graph_->Find(from);
+    auto b = graph_->Find(to);
+    if (!a || !b) {
+      out.from_found = a.has_value();
+      out.to_found = b.has_value();
+      return out;
+    }
+    MemorySource source(*graph_);
+    out = RunPath(source, *a, *b, filter, max_hops, hub_window, node_budget);
+    labels = labels_.load();
   }
-  MemorySource source(*graph_);
-  auto out = RunPath(source, *a, *b, filter, max_hops, hub_window, node_budget);
-  ApplyLabels(out, *labels_.load());
+  ApplyLabels(out, *labels);
   return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include "changes/change_feed.h"
 #include "db/connection.h"
+#include "graph/labels.h"
 #include "graph/memory_engine.h"
 #include "observability/metrics.h"
 
@@ -22,6 +23,32 @@ std::string OneLine(std::string text) {  // it goes into an HTTP header
 }  // namespace
 
 bool ChangeTouchesGraph(std::string_view event_type) { return event_type != "AnimeViewed"; }
+
+namespace {
+
+/// The UUID after `"key":` in a JSON payload written by the saga (flat, no escapes in ids).
+std::optional<std::string> PayloadId(std::string_view payload, std::string_view key) {
+  const std::string quoted = "\"" + std::string(key) + "\"";
+  auto at = payload.find(quoted);
+  if (at == std::string_view::npos) return std::nullopt;
+  at = payload.find('"', payload.find(':', at + quoted.size()));
+  if (at == std::string_view::npos) return std::nullopt;
+  auto id = ParseUuid16(payload.substr(at + 1, 36));
+  if (!id) return std::nullopt;
+  return FormatUuid16(*id);
+}
+
+}  // namespace
+
+std::vector<std::string> AnimeIdsToReread(const changes::Change& change) {
+  std::vector<std::string> out{change.anime_id};
+  if (change.event_type.starts_with("AnimeMerge")) {
+    for (auto key : {"duplicate_id", "survivor_id"}) {
+      if (auto id = PayloadId(change.payload, key)) out.push_back(*id);
+    }
+  }
+  return out;
+}
 
 ServingGraphEngine::ServingGraphEngine(GraphEngine& sql)
     : sql_(sql), sql_alias_(std::shared_ptr<GraphEngine>(), &sql) {}
@@ -47,28 +74,24 @@ void ServingGraphEngine::FollowChanges(changes::ChangeSource& feed, std::string 
 }
 
 void ServingGraphEngine::OnBatch(const changes::ChangeBatch& batch) {
-  // On the feed's thread: decide and flag, never load here.
-  bool touches = batch.changes_lost;
-  for (const auto& c : batch.changes) touches = touches || ChangeTouchesGraph(c.event_type);
+  // On the feed's thread: note what to re-read, never read here.
+  std::vector<std::string> anime;
+  for (const auto& c : batch.changes) {
+    if (!ChangeTouchesGraph(c.event_type)) continue;
+    for (auto& id : AnimeIdsToReread(c)) anime.push_back(std::move(id));
+  }
   std::lock_guard lock(mu_);
-  delivered_until_ = std::max(delivered_until_, batch.watermark);
   if (!first_batch_from_) {
     first_batch_from_ = batch.from_watermark;
     if (check_first_batch_against_ && batch.from_watermark > *check_first_batch_against_) {
-      touches = true;  // the feed began above the snapshot: what lies between was missed
+      reload_needed_ = true;  // the feed began above the snapshot: what lies between was missed
     }
   }
-  if (!touches) {
-    // Read-your-writes without a reload: when the served graph holds every graph change
-    // delivered so far, it holds every transaction below this batch's watermark.
-    if (memory_.load() && freshness_.watermark >= unserved_until_) {
-      AdvanceWatermark(batch.watermark);
-    }
-    return;
-  }
-  unserved_until_ = std::max(unserved_until_, batch.watermark);
-  dirty_ = true;
-  freshness_.reload_pending = true;
+  if (batch.changes_lost) reload_needed_ = true;
+  pending_anime_.insert(anime.begin(), anime.end());
+  pending_watermark_ = std::max(pending_watermark_, batch.watermark);
+  pending_read_at_ = batch.read_at;
+  freshness_.reload_pending = reload_needed_ || !pending_anime_.empty();
   wake_.notify_all();
 }
 
@@ -85,36 +108,89 @@ void ServingGraphEngine::Run(std::stop_token stop, const std::string& read_url) 
   if (!LoadOnce(read_url, /*first=*/true) || !feed_) return;
   auto retry = retry_initial_;
   while (!stop.stop_requested()) {
+    std::vector<std::string> anime;
+    bool reload = false;
+    uint64_t covered = 0;
+    std::chrono::system_clock::time_point read_at;
     {
       std::unique_lock lock(mu_);
-      if (!wake_.wait(lock, stop, [this] { return dirty_; })) return;
-      dirty_ = false;  // changes from here on are flagged again and cause one more reload
+      if (!wake_.wait(lock, stop, [this] {
+            return reload_needed_ || !pending_anime_.empty() ||
+                   pending_watermark_ > freshness_.watermark;
+          })) {
+        return;
+      }
+      // Batches from here on are noted again and applied next.
+      anime.assign(pending_anime_.begin(), pending_anime_.end());
+      pending_anime_.clear();
+      reload = reload_needed_;
+      reload_needed_ = false;
+      covered = pending_watermark_;
+      read_at = pending_read_at_;
+      if (!reload && anime.empty()) {  // nothing the graph shows changed (view counts)
+        PublishWatermark(covered, read_at);
+        continue;
+      }
     }
-    if (LoadOnce(reload_url_, /*first=*/false)) {
+    // Every batch up to `covered` was delivered, so its transactions had committed: a read that
+    // begins now sees them.
+    const bool ok =
+        reload ? LoadOnce(reload_url_, /*first=*/false, covered) : PatchOnce(stop, anime);
+    std::unique_lock lock(mu_);
+    if (ok) {
+      if (!reload) PublishWatermark(covered, read_at);
+      freshness_.reload_pending = reload_needed_ || !pending_anime_.empty();
       retry = retry_initial_;
       continue;
     }
-    {
-      std::unique_lock lock(mu_);
-      dirty_ = true;  // the changes are still not in the served graph
-      wake_.wait_for(lock, stop, retry, [] { return false; });
-    }
+    reload_needed_ = true;  // the fallback: the changes are still not in the served graph
+    freshness_.reload_pending = true;
+    wake_.wait_for(lock, stop, retry, [] { return false; });
     retry = std::min<std::chrono::milliseconds>(retry * 2, std::chrono::seconds(30));
   }
 }
 
-bool ServingGraphEngine::LoadOnce(const std::string& url, bool first) {
+void ServingGraphEngine::PublishWatermark(uint64_t watermark,
+                                          std::chrono::system_clock::time_point known_at) {
+  if (watermark <= freshness_.watermark) return;
+  freshness_.watermark = watermark;
+  freshness_.taken_at = std::max(freshness_.taken_at, known_at);
+  published_.notify_all();
+}
+
+bool ServingGraphEngine::PatchOnce(std::stop_token stop, const std::vector<std::string>& anime) {
+  const auto start = std::chrono::steady_clock::now();
+  auto memory = memory_.load();
+  try {
+    if (!patch_conn_) {
+      patch_conn_ = std::make_unique<db::Connection>(db::Connection::Open(reload_url_));
+    }
+    memory->ApplyChanges(*patch_conn_, anime);
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::lock_guard lock(mu_);
+    ++freshness_.patches;
+    freshness_.last_patch_seconds = took;
+    return true;
+  } catch (const std::exception& e) {
+    patch_conn_.reset();  // a broken session is not reused
+    std::lock_guard lock(mu_);
+    ++freshness_.patch_failures;
+    if (!stop.stop_requested()) {
+      spdlog::warn("graph: memory graph patch of {} anime failed, reloading it whole: {}",
+                   anime.size(), e.what());
+    }
+    return false;
+  }
+}
+
+bool ServingGraphEngine::LoadOnce(const std::string& url, bool first, uint64_t covered) {
   const auto start = std::chrono::steady_clock::now();
   const auto taken_at = std::chrono::system_clock::now();
   bool batch_seen_before;
-  uint64_t delivered = 0;
   {
     std::lock_guard lock(mu_);
     batch_seen_before = first_batch_from_.has_value();
-    // A reload reads where the feed reads: every transaction of this database below the
-    // batches delivered so far had finished, so it is in the snapshot, even when an open
-    // transaction of another database holds the snapshot's cluster-wide xmin lower.
-    if (!first) delivered = delivered_until_;
   }
   try {
     uint64_t watermark = 0;
@@ -129,10 +205,7 @@ bool ServingGraphEngine::LoadOnce(const std::string& url, bool first) {
       // The snapshot was taken before the feed's first batch: that batch must begin at or
       // below the snapshot's watermark, or the transactions between were missed.
       if (first_batch_from_) {
-        if (*first_batch_from_ > watermark) {
-          dirty_ = true;
-          unserved_until_ = std::max(unserved_until_, *first_batch_from_);
-        }
+        if (*first_batch_from_ > watermark) reload_needed_ = true;
       } else {
         check_first_batch_against_ = watermark;
       }
@@ -142,21 +215,24 @@ bool ServingGraphEngine::LoadOnce(const std::string& url, bool first) {
       spdlog::info(
           "graph: memory engine ready ({} anime, {} bytes of adjacency, {} bytes of labels, "
           "loaded in {:.2f} s)",
-          fresh->graph().nodes(), fresh->graph().bytes(), fresh->labels()->bytes(), took);
+          fresh->nodes(), fresh->bytes(), fresh->labels()->bytes(), took);
     } else {
       ++freshness_.reloads;
       freshness_.last_reload_seconds = took;
       spdlog::info("graph: memory graph reloaded ({} anime, watermark {}, {:.2f} s)",
-                   fresh->graph().nodes(), watermark, took);
+                   fresh->nodes(), watermark, took);
     }
+    // A reload can only move the watermark forward: what an earlier graph held was committed
+    // before this snapshot began.
+    freshness_.watermark = std::max({freshness_.watermark, watermark, covered});
     freshness_.taken_at = taken_at;
-    freshness_.reload_pending = dirty_;
+    freshness_.reload_pending = reload_needed_ || !pending_anime_.empty();
+    published_.notify_all();
     status_ = {"memory", "requested",
-               "memory graph of " + std::to_string(fresh->graph().nodes()) + " anime, " +
-                   (feed_ ? "reloaded after committed changes that touch the graph"
+               "memory graph of " + std::to_string(fresh->nodes()) + " anime, " +
+                   (feed_ ? "patched from committed changes that touch the graph"
                           : "a snapshot taken at start-up (later writes are not seen)")};
     memory_.store(std::move(fresh));  // calls in flight keep the graph they started with
-    AdvanceWatermark(std::max(watermark, delivered));
     return true;
   } catch (const std::exception& e) {
     std::lock_guard lock(mu_);
@@ -183,6 +259,12 @@ MemoryFreshness ServingGraphEngine::Freshness() const {
   return freshness_;
 }
 
+bool ServingGraphEngine::WaitForWatermark(uint64_t xid,
+                                          std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mu_);
+  return published_.wait_until(lock, deadline, [&] { return freshness_.watermark > xid; });
+}
+
 void ServingGraphEngine::AddMetrics(observability::MetricsRegistry& registry) {
   registry.AddCollector([this](observability::SampleWriter& w) {
     auto memory = memory_.load();
@@ -191,23 +273,35 @@ void ServingGraphEngine::AddMetrics(observability::MetricsRegistry& registry) {
           {{"engine", status_.engine}, {"reason", status_.reason}}, 1);
     if (!memory) return;
     w.Add("psvc_graph_memory_nodes", "Anime in the memory graph", "gauge", {},
-          static_cast<double>(memory->graph().nodes()));
+          static_cast<double>(memory->nodes()));
     w.Add("psvc_graph_memory_bytes", "Bytes held by the memory graph's adjacency", "gauge", {},
-          static_cast<double>(memory->graph().bytes()));
+          static_cast<double>(memory->bytes()));
     w.Add("psvc_graph_memory_label_bytes",
           "Bytes held by the memory graph's labels (titles, hub names)", "gauge", {},
           static_cast<double>(memory->labels()->bytes()));
     w.Add("psvc_graph_memory_load_seconds", "How long the first memory graph took to load", "gauge",
           {}, load_seconds_);
     w.Add("psvc_graph_memory_snapshot_age_seconds",
-          "Seconds since the served memory graph's snapshot was taken", "gauge", {},
+          "Seconds since the served memory graph was last known to match the database (its "
+          "snapshot, or the change-feed read it was brought up to)",
+          "gauge", {},
           std::chrono::duration<double>(std::chrono::system_clock::now() - freshness_.taken_at)
               .count());
     if (!freshness_.following) return;
     w.Add("psvc_graph_memory_watermark",
-          "Change-feed watermark of the served snapshot: every transaction below it is in it",
+          "Change-feed watermark of the served memory graph: every transaction below it is in it",
           "gauge", {}, static_cast<double>(freshness_.watermark));
-    w.Add("psvc_graph_memory_reloads_total", "Memory graph reloads after committed changes",
+    w.Add("psvc_graph_memory_patches_total",
+          "Memory graph patches: anime re-read after committed changes and applied", "counter", {},
+          static_cast<double>(freshness_.patches));
+    w.Add("psvc_graph_memory_patch_failures_total",
+          "Memory graph patches that failed (a whole reload followed)", "counter", {},
+          static_cast<double>(freshness_.patch_failures));
+    w.Add("psvc_graph_memory_patch_seconds",
+          "Duration of the last memory graph patch (database read and apply)", "gauge", {},
+          freshness_.last_patch_seconds);
+    w.Add("psvc_graph_memory_reloads_total",
+          "Whole memory graph reloads after the first (changes lost, a feed gap, a failed patch)",
           "counter", {}, static_cast<double>(freshness_.reloads));
     w.Add("psvc_graph_memory_reload_failures_total",
           "Memory graph reloads that failed (the previous snapshot kept answering)", "counter", {},
@@ -215,7 +309,7 @@ void ServingGraphEngine::AddMetrics(observability::MetricsRegistry& registry) {
     w.Add("psvc_graph_memory_reload_seconds", "Duration of the last memory graph reload", "gauge",
           {}, freshness_.last_reload_seconds);
     w.Add("psvc_graph_memory_reload_pending",
-          "1 while a committed change that touches the graph waits for a reload", "gauge", {},
+          "1 while a committed change that touches the graph waits to be applied", "gauge", {},
           freshness_.reload_pending ? 1 : 0);
   });
 }
@@ -223,18 +317,6 @@ void ServingGraphEngine::AddMetrics(observability::MetricsRegistry& registry) {
 std::shared_ptr<GraphEngine> ServingGraphEngine::Current() const {
   if (auto m = memory_.load()) return m;
   return sql_alias_;
-}
-
-void ServingGraphEngine::AdvanceWatermark(uint64_t watermark) {
-  if (watermark <= freshness_.watermark) return;
-  freshness_.watermark = watermark;
-  watermark_advanced_.notify_all();
-}
-
-bool ServingGraphEngine::WaitForWatermark(uint64_t xid,
-                                          std::chrono::steady_clock::time_point deadline) const {
-  std::unique_lock lock(mu_);
-  return watermark_advanced_.wait_until(lock, deadline, [&] { return freshness_.watermark > xid; });
 }
 
 std::shared_ptr<GraphEngine> ServingGraphEngine::Answering(const CallBudget& budget) const {

@@ -4,7 +4,8 @@
 /// engine from its adjacency. Both engines answer alike because only the expansion differs.
 ///
 /// A Source provides:
-///   using Id = ...;                       // a node; operator< is UUID order
+///   using Id = ...;                       // a node (hashable)
+///   bool Less(const Id&, const Id&);      // UUID order
 ///   struct Row { Id src, dst; EdgeType type; Via via; };
 ///   std::vector<Row> Expand(const std::vector<Id>& frontier, const EdgeFilter&,
 ///                           int hub_window, const std::unordered_set<Id>& exclude,
@@ -179,7 +180,8 @@ PathResult RunPath(Source& src, const typename Source::Id& from, const typename 
       if (auto it = other.reached.find(row.dst); it != other.reached.end()) {
         int total = side.depth + it->second.dist;
         // Shortest total first; among equals the smallest meeting id, so answers are stable.
-        if (best_total < 0 || total < best_total || (total == best_total && row.dst < *meet)) {
+        if (best_total < 0 || total < best_total ||
+            (total == best_total && src.Less(row.dst, *meet))) {
           best_total = total;
           meet = row.dst;
         }
