@@ -4,8 +4,9 @@ recovers once the pressure goes.
 
 Usage: load_test.py BINARY   (needs the local stack; loopback only, bounded in count and time)
 
-The database is made slow on purpose: another session holds ACCESS EXCLUSIVE locks on the
-tables graph reads and GraphQL touch, so each call that gets a connection holds it until the
+The database is made slow on purpose (the service runs the SQL graph engine, so graph calls
+read it): another session holds ACCESS EXCLUSIVE locks on the tables graph reads and GraphQL
+touch, so each call that gets a connection holds it until the
 statement timeout. Pool size 2, so every other call must be refused rather than queued.
 """
 import json
@@ -124,7 +125,9 @@ def http_client(base, results, stop_at):
 
 def main():
     with ServiceDatabase(BINARY, "load") as db:
-        svc = Service(BINARY, db.url, ["--read-pool-size", "2", "--pool-size", "2",
+        # The SQL engine: graph calls then need a pool connection (the memory engine takes none).
+        svc = Service(BINARY, db.url, ["--graph-engine", "sql",
+                                       "--read-pool-size", "2", "--pool-size", "2",
                                        "--statement-timeout-ms", str(STATEMENT_TIMEOUT_MS),
                                        "--http-threads", "4", "--http-max-in-flight", "8",
                                        "--log-level", "warn"])
