@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <random>
 #include <stdexcept>
 
 #include "db/error.h"
@@ -192,24 +191,9 @@ void AddByIdRoots(graphql::TypeBuilder query, EntityKind kind, const std::string
       .Cost(1, 20);
 }
 
-std::string RandomEventId() {
-  std::random_device rd;
-  std::uniform_int_distribution<uint64_t> dist;
-  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
-  uint64_t hi = dist(gen), lo = dist(gen);
-  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
-  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  char buf[37];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return buf;
-}
-
 write::Event MakeEvent(decltype(write::Event::payload) payload) {
   write::Event e;
-  e.event_id = RandomEventId();
+  e.event_id = ids::RandomUuid();
   e.occurred_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();

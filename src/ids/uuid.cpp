@@ -1,6 +1,8 @@
 #include "ids/uuid.h"
 
+#include <cstdint>
 #include <cstdio>
+#include <random>
 
 namespace psvc::ids {
 
@@ -24,6 +26,21 @@ std::optional<std::string> CanonicalUuid(std::string_view text) {
     }
   }
   return out;
+}
+
+std::string RandomUuid() {
+  std::random_device rd;
+  std::uniform_int_distribution<uint64_t> dist;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  uint64_t hi = dist(gen), lo = dist(gen);
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
 }
 
 std::string QuoteForMessage(std::string_view text, std::size_t max) {

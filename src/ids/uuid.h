@@ -11,6 +11,9 @@ namespace psvc::ids {
 /// Upper-case hex is accepted; braces, missing dashes and surrounding spaces are not.
 std::optional<std::string> CanonicalUuid(std::string_view text);
 
+/// A random (version 4, RFC 4122 variant) UUID in canonical form, from the OS entropy source.
+std::string RandomUuid();
+
 /// For error messages: the input, truncated and with control characters escaped.
 std::string QuoteForMessage(std::string_view text, std::size_t max = 40);
 

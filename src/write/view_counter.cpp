@@ -4,11 +4,9 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <stop_token>
 #include <thread>
 #include <unordered_map>
@@ -19,6 +17,7 @@
 #include "db/connection.h"
 #include "db/error.h"
 #include "db/pool.h"
+#include "ids/uuid.h"
 #include "write/view_statements.h"
 
 namespace psvc::write {
@@ -52,8 +51,7 @@ struct ViewCounter::Impl {
   std::mutex flush_mu;  // one flush at a time (the timer, Stop, a caller)
   std::jthread flusher;
   std::condition_variable_any wake;
-  std::atomic<bool> flush_requested{false};        // the pending bound was reached: flush now
-  std::mt19937_64 random{std::random_device{}()};  // batch ids; used under flush_mu
+  std::atomic<bool> flush_requested{false};  // the pending bound was reached: flush now
 
   Impl(db::Pool& p, ViewCounterOptions o) : pool(p), opt(o) {}
 
@@ -64,7 +62,6 @@ struct ViewCounter::Impl {
   bool SeenBefore(const std::string& view_id, Clock::time_point now);
   void Remember(const std::string& view_id, Clock::time_point now);
   int64_t Flush();
-  std::string NewBatchId();
   int64_t WriteBatch();
 };
 
@@ -190,28 +187,12 @@ int64_t ViewCounter::Impl::Flush() {
       if (in_flight.empty()) {
         if (pending.empty()) break;
         in_flight.swap(pending);
-        batch_id = NewBatchId();
+        batch_id = ids::RandomUuid();
       }
     }
     written += WriteBatch();
   }
   return written;
-}
-
-std::string ViewCounter::Impl::NewBatchId() {
-  // A random (version 4) UUID; collisions between replicas' batches are as unlikely as any.
-  std::uniform_int_distribution<uint64_t> bits;
-  uint64_t hi = bits(random), lo = bits(random);
-  hi = (hi & ~0xf000ULL) | 0x4000ULL;
-  lo = (lo & ~(0xc000ULL << 48)) | (0x8000ULL << 48);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx",
-                static_cast<unsigned long long>(hi >> 32),
-                static_cast<unsigned long long>((hi >> 16) & 0xffff),
-                static_cast<unsigned long long>(hi & 0xffff),
-                static_cast<unsigned long long>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return buf;
 }
 
 int64_t ViewCounter::Impl::WriteBatch() {
