@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace psvc::changes {
@@ -17,6 +18,10 @@ struct Change {
   std::string event_type;  // AnimeCreated, AnimeUpdated, AnimeMerged, AnimeViewed, ...
   std::string payload;     // the outbox payload (JSON text, see docs/events.md)
 };
+
+/// The event type of the change a bulk load commits (`generate`, `demo-data`, load.sql): the
+/// catalogue was filled without per-anime changes, so a consumer re-reads all of it.
+inline constexpr std::string_view kCatalogueLoaded = "CatalogueLoaded";
 
 /// Changes delivered together. Every transaction with xid below `watermark` has finished and
 /// all of its rows were delivered, in this batch or an earlier one; the changes of one anime

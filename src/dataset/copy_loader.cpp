@@ -34,6 +34,11 @@ std::string TableList() {
   return out;
 }
 
+// One `CatalogueLoaded` change in the load's transaction (migration 0023): replicas following
+// the change feed re-read the whole catalogue after it commits.  $1 source (text)
+constexpr db::Statement kAnnounceCatalogueLoad{"dataset.announce_load",
+                                               "SELECT announce_catalogue_load($1::text)"};
+
 // Big enough that the per-call overhead of PQputCopyData disappears, small enough to stream.
 constexpr size_t kFlushBytes = 1 << 20;
 
@@ -179,6 +184,10 @@ void CopyLoader::EndTable() {
 }
 
 LoadSummary CopyLoader::Commit() {
+  const char* source = options_.source.c_str();
+  ResultPtr announced(PQexecParams(conn_, std::string(kAnnounceCatalogueLoad.sql).c_str(), 1,
+                                   nullptr, &source, nullptr, nullptr, 0));
+  if (PQresultStatus(announced.get()) != PGRES_TUPLES_OK) Fail("announcing the load");
   std::string analyze = "ANALYZE ";
   for (size_t i = 0; i < summary_.tables.size(); ++i) {
     if (i > 0) analyze += ", ";
@@ -189,6 +198,11 @@ LoadSummary CopyLoader::Commit() {
   in_transaction_ = false;
   summary_.seconds = SecondsSince(started_);
   return summary_;
+}
+
+db::StatementList LoadStatements() {
+  static constexpr const db::Statement* kAll[] = {&kAnnounceCatalogueLoad};
+  return kAll;
 }
 
 LoadSummary LoadSyntheticCatalogue(pg_conn* conn, const GeneratorOptions& generator,

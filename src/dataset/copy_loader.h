@@ -10,6 +10,7 @@
 
 #include "dataset/generator.h"
 #include "dataset/row_sink.h"
+#include "db/statement.h"
 
 struct pg_conn;
 
@@ -28,6 +29,9 @@ struct LoadOptions {
   bool replace = false;
   /// A progress line every this many rows (0: none).
   uint64_t progress_every = 100000;
+  /// Names the load in the `CatalogueLoaded` change it commits with (docs/events.md), which
+  /// makes every replica following the change feed re-read the whole catalogue.
+  std::string source = "generate";
 };
 
 /// Rows loaded per table and the wall time of the whole load (including ANALYZE and COMMIT).
@@ -59,8 +63,9 @@ class CopyLoader final : public RowSink {
   void BeginTable(std::string_view table, std::span<const std::string_view> columns) override;
   void Row(std::string_view copy_line) override;
   void EndTable() override;
-  /// ANALYZE the loaded tables (the planner needs statistics after a bulk load), COMMIT, and
-  /// return what was loaded.
+  /// Announce the load on the change feed (one `CatalogueLoaded` outbox row), ANALYZE the
+  /// loaded tables (the planner needs statistics after a bulk load), COMMIT, and return what
+  /// was loaded.
   LoadSummary Commit();
 
  private:
@@ -78,6 +83,9 @@ class CopyLoader final : public RowSink {
   bool in_transaction_ = false;
   bool in_copy_ = false;
 };
+
+/// The loaders' own SQL (announcing a load), for the prepare-every-statement test.
+db::StatementList LoadStatements();
 
 /// Generates the catalogue for `generator` and loads it through a CopyLoader: the one call
 /// behind `postgres-service generate`.

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -43,6 +45,13 @@ TEST(CopyLoader, LoadsAScaledCatalogueInOneTransaction) {
   EXPECT_NE(progress.str().find("... 1000 rows"), std::string::npos) << progress.str();
   EXPECT_NEAR(Count(conn, "anime"), 300, 1);
   EXPECT_NEAR(Count(conn, "episode"), 3000, 300);
+  // The load committed one change that makes change-feed followers re-read the catalogue.
+  auto announced = conn.Query(
+      "SELECT event_type, convert_from(payload, 'UTF8')::json->>'source', "
+      "(SELECT count(*) FROM qdrant_outbox) FROM qdrant_outbox");
+  ASSERT_EQ(announced.rows(), 1);
+  EXPECT_EQ(announced.Get(0, 0), "CatalogueLoaded");
+  EXPECT_EQ(announced.Get(0, 1), "generate");
   EXPECT_NEAR(Count(conn, "anime_character"), 4000, 400);
 
   // Both directions of nearly every relation made it in (the generator stores ~3% of links at
@@ -84,12 +93,14 @@ TEST(CopyLoader, RefusesANonEmptyCatalogueUnlessReplacing) {
     EXPECT_NE(std::string(e.what()).find("--replace"), std::string::npos) << e.what();
   }
   EXPECT_EQ(Count(conn, "anime"), anime) << "nothing changed";
+  EXPECT_EQ(Count(conn, "qdrant_outbox"), 1) << "a refused load announces nothing";
   EXPECT_TRUE(conn.IdleOutsideTransaction());
 
   const LoadSummary replaced =
       LoadSyntheticCatalogue(conn.native(), {0.002, 2}, {.replace = true}, progress);
   EXPECT_EQ(Count(conn, "anime"), static_cast<int64_t>(replaced.tables[2].rows));
   EXPECT_EQ(Count(conn, "anime"), 60);
+  EXPECT_EQ(Count(conn, "qdrant_outbox"), 2);
 }
 
 TEST(CopyLoader, AFailedCopyRollsEverythingBack) {
@@ -160,6 +171,19 @@ TEST(DirectorySink, WritesFilesThatPostgresAccepts) {
   EXPECT_EQ(tables, static_cast<int>(kCatalogueTables.size()));
   EXPECT_EQ(Count(conn, "anime"), 30);
   EXPECT_GT(summary.total_rows, 100u);
+
+  // And through psql itself, as the script's first line says: the same catalogue, announced.
+  psvc::testing::TestDatabase by_psql;
+  const std::string command = "cd '" + dir.string() + "' && psql '" + by_psql.url() +
+                              "' -q -v ON_ERROR_STOP=1 -f load.sql > /dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  auto loaded = by_psql.Connect();
+  EXPECT_EQ(Count(loaded, "anime"), 30);
+  EXPECT_EQ(Scalar(loaded,
+                   "SELECT count(*) FROM qdrant_outbox WHERE event_type = "
+                   "'CatalogueLoaded' AND convert_from(payload, 'UTF8')::json->>'source' "
+                   "= 'load.sql'"),
+            1);
   std::filesystem::remove_all(dir);
 }
 

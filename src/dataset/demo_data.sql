@@ -322,4 +322,8 @@ FROM unnest(ARRAY[
 ]) WITH ORDINALITY AS s(title, number)
 ON CONFLICT DO NOTHING;
 
+-- Replicas following the change feed (memory graphs, subscriptions, Qdrant sync) re-read the
+-- catalogue after this commits (migration 0023).
+SELECT announce_catalogue_load('demo-data');
+
 COMMIT;

@@ -35,6 +35,17 @@ TEST(DemoData, LoadsAndIsIdempotent) {
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM anime"), 28);
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM episode"), 26);
   EXPECT_TRUE(conn.IdleOutsideTransaction());
+  // Each load announced itself on the change feed, so followers re-read the catalogue.
+  auto announced = conn.Query(
+      "SELECT count(*), count(DISTINCT xid), min(aggregate_id::text), "
+      "min(convert_from(payload, 'UTF8')::json->>'source') FROM qdrant_outbox "
+      "WHERE event_type = 'CatalogueLoaded'");
+  EXPECT_EQ(announced.GetInt64(0, 0), 2);
+  EXPECT_EQ(announced.GetInt64(0, 1), 2) << "one announcement per load, in its transaction";
+  EXPECT_EQ(announced.Get(0, 2), "00000000-0000-0000-0000-000000000000");
+  EXPECT_EQ(announced.Get(0, 3), "demo-data");
+  EXPECT_EQ(
+      Scalar(conn, "SELECT count(*) FROM qdrant_outbox WHERE event_type <> 'CatalogueLoaded'"), 0);
 }
 
 TEST(DemoData, HoldsTheFactsPeopleWillLookFor) {

@@ -48,7 +48,9 @@ void DirectorySink::Finish() {
             "BEGIN;\n";
   for (const Table& t : tables_)
     script << "\\copy " << t.name << " (" << t.columns << ") FROM '" << t.name << ".tsv'\n";
-  script << "COMMIT;\n";
+  // Replicas following the change feed re-read the catalogue after the load (migration 0023).
+  script << "SELECT announce_catalogue_load('load.sql');\n"
+            "COMMIT;\n";
   if (!script) throw std::runtime_error("error writing " + path.string());
 }
 

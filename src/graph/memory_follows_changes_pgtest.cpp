@@ -17,6 +17,7 @@
 
 #include "changes/change_feed.h"
 #include "dataset/copy_loader.h"
+#include "dataset/demo_data.h"
 #include "db/array_literal.h"
 #include "db/pool.h"
 #include "graph/engine.h"
@@ -553,6 +554,31 @@ TEST_F(PatchedGraph, BurstsOfEveryKindOfWriteEqualAFreshSnapshotAndSql) {
 // Replicas that did not make the writes, one of them restarted in the middle of a burst: the
 // replica started last (its snapshot taken while writes went on) must end equal to a fresh
 // snapshot and answer like SQL, as must the one that followed the whole burst.
+TEST_F(PatchedGraph, BulkLoadsAreReadWholeByAReplicaFollowingTheFeed) {
+  // `generate --replace` and `demo-data` write no per-anime changes: each commits one
+  // CatalogueLoaded change, after which the memory graph reloads whole.
+  {
+    auto loader = tdb_.Connect();
+    std::ostringstream progress;
+    dataset::LoadSyntheticCatalogue(loader.native(), {0.01, 29},
+                                    {.replace = true, .progress_every = 0}, progress);
+    dataset::LoadDemoData(loader.native());
+  }
+  WaitForEverything();
+  auto fresh_conn = tdb_.Connect();
+  auto fresh = MemoryGraphEngine::Load(fresh_conn, sql_);
+  auto memory = served_.Memory();
+  ASSERT_TRUE(memory);
+  EXPECT_EQ(memory->nodes(), fresh->nodes());
+  EXPECT_TRUE(memory->CanonicalText() == fresh->CanonicalText())
+      << "the served graph differs from a fresh snapshot after the bulk loads";
+  EXPECT_GT(served_.Freshness().reloads, start_.reloads);
+  // Among them the demo franchises, which only the second load wrote.
+  const auto ids = Column("SELECT id::text FROM anime ORDER BY id");
+  ASSERT_EQ(Column("SELECT id::text FROM anime WHERE title = 'Cowboy Bebop'").size(), 1u);
+  EXPECT_EQ(Difference(sql_, served_, ids), "");
+}
+
 TEST_F(PatchedGraph, AReplicaRestartedMidBurstEndsEqualToAFreshSnapshot) {
   const auto anime = Column("SELECT id::text FROM anime ORDER BY id");
   const auto studios = Column(

@@ -22,7 +22,9 @@ std::string OneLine(std::string text) {  // it goes into an HTTP header
 
 }  // namespace
 
-bool ChangeTouchesGraph(std::string_view event_type) { return event_type != "AnimeViewed"; }
+bool ChangeTouchesGraph(std::string_view event_type) {
+  return event_type != "AnimeViewed" && event_type != changes::kCatalogueLoaded;
+}
 
 namespace {
 
@@ -76,11 +78,14 @@ void ServingGraphEngine::FollowChanges(changes::ChangeSource& feed, std::string 
 void ServingGraphEngine::OnBatch(const changes::ChangeBatch& batch) {
   // On the feed's thread: note what to re-read, never read here.
   std::vector<std::string> anime;
+  bool bulk_load = false;
   for (const auto& c : batch.changes) {
+    if (c.event_type == changes::kCatalogueLoaded) bulk_load = true;
     if (!ChangeTouchesGraph(c.event_type)) continue;
     for (auto& id : AnimeIdsToReread(c)) anime.push_back(std::move(id));
   }
   std::lock_guard lock(mu_);
+  if (bulk_load) reload_needed_ = true;  // no per-anime change names what it wrote
   if (!first_batch_from_) {
     first_batch_from_ = batch.from_watermark;
     if (check_first_batch_against_ && batch.from_watermark > *check_first_batch_against_) {

@@ -54,8 +54,9 @@ struct MemoryFreshness {
   bool reload_pending = false;     ///< a change arrived that the served graph may lack
 };
 
-/// True when a change of this event type can alter the graph or its labels: every event type
-/// except AnimeViewed (a view count).
+/// True when a change of this event type can alter the graph or its labels through the anime it
+/// names: every event type except AnimeViewed (a view count) and CatalogueLoaded (a bulk load,
+/// which names none and makes the graph reload whole).
 bool ChangeTouchesGraph(std::string_view event_type);
 
 /// The anime whose graph data a change may have altered: the one it names, and for the merge
@@ -72,10 +73,10 @@ class ServingGraphEngine final : public GraphEngine {
   /// Before LoadMemoryInBackground: keep the memory graph current from `feed`. The anime a
   /// batch's graph changes name (ChangeTouchesGraph; AnimeIdsToReread) are re-read from
   /// `reload_url` (where the feed reads, so a delivered change is in what is read) and patched
-  /// in; a batch that says changes were lost, a gap before the first batch, or a failed patch
-  /// cause a whole reload instead. Changes arriving meanwhile are applied next, together.
-  /// `feed` must outlive this object; `retry_initial` is the first wait after a failure
-  /// (doubling to 30 s).
+  /// in; a batch that says changes were lost or holds a bulk load (changes::kCatalogueLoaded),
+  /// a gap before the first batch, or a failed patch cause a whole reload instead. Changes arriving
+  /// meanwhile are applied next, together. `feed` must outlive this object; `retry_initial` is the
+  /// first wait after a failure (doubling to 30 s).
   void FollowChanges(changes::ChangeSource& feed, std::string reload_url,
                      std::chrono::milliseconds retry_initial = std::chrono::seconds(1));
   /// Starts loading the memory graph from `read_url` on a background thread; calls are

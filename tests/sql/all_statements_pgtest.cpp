@@ -5,16 +5,17 @@
 #include <set>
 #include <string>
 
-#include "grpc_api/graph_service.h"
-#include "graphql_api/graphql_api.h"
-#include "graphql_api/graphql_loaders.h"
 #include "changes/change_feed.h"
+#include "dataset/copy_loader.h"
 #include "db/error.h"
 #include "db/replica_lag.h"
 #include "events/outbox_relay.h"
 #include "graph/graph_queries.h"
 #include "graph/labels.h"
 #include "graph/memory_engine.h"
+#include "graphql_api/graphql_api.h"
+#include "graphql_api/graphql_loaders.h"
+#include "grpc_api/graph_service.h"
 #include "saga/anime_sagas.h"
 #include "testing/test_database.h"
 #include "write/event_applier.h"
@@ -37,7 +38,8 @@ std::vector<db::StatementList> AllLists() {
           api::GraphServiceStatements(),
           db::ReplicaLagMonitor::Statements(),
           write::ViewCounter::Statements(),
-          changes::ChangeFeed::Statements()};
+          changes::ChangeFeed::Statements(),
+          dataset::LoadStatements()};
 }
 
 TEST(AllStatements, PrepareAgainstTheMigratedSchema) {
