@@ -53,7 +53,7 @@ struct ServeOptions {
   std::string grpc_address = "127.0.0.1:50051";
   int grpc_threads = 32;
   std::size_t read_pool_size = 8;
-  std::string graph_engine = "sql";
+  std::string graph_engine = "memory";
   int read_max_lag_ms = 5000;
   std::string nats_url;
   std::string ingest_stream = "ANIME_INGEST";
