@@ -293,6 +293,19 @@ void ServingGraphEngine::AddMetrics(observability::MetricsRegistry& registry) {
           std::chrono::duration<double>(std::chrono::system_clock::now() - freshness_.taken_at)
               .count());
     if (!freshness_.following) return;
+    for (const auto& [outcome, count] :
+         {std::pair{"included", &token_included_}, std::pair{"waited", &token_waited_},
+          std::pair{"timed_out", &token_timed_out_}}) {
+      w.Add("psvc_graph_memory_token_calls_total",
+            "Graph calls naming a min_change_token answered by the memory graph, by outcome: "
+            "included (already in the served graph), waited (included after a wait), timed_out "
+            "(not included in time: UNAVAILABLE)",
+            "counter", {{"outcome", outcome}}, static_cast<double>(count->load()));
+    }
+    w.Add("psvc_graph_memory_token_wait_seconds_total",
+          "Seconds graph calls spent waiting for the memory graph to include their "
+          "min_change_token",
+          "counter", {}, static_cast<double>(token_wait_micros_.load()) / 1e6);
     w.Add("psvc_graph_memory_watermark",
           "Change-feed watermark of the served memory graph: every transaction below it is in it",
           "gauge", {}, static_cast<double>(freshness_.watermark));
@@ -329,7 +342,22 @@ std::shared_ptr<GraphEngine> ServingGraphEngine::Answering(const CallBudget& bud
   if (!memory) return sql_alias_;  // SQL honours min_change itself (it reads the primary)
   if (!budget.min_change) return memory;
   const uint64_t token = *budget.min_change;
-  if (!WaitForWatermark(token, budget.change_wait_deadline)) {
+  const auto started = std::chrono::steady_clock::now();
+  bool included;
+  {
+    std::unique_lock lock(mu_);
+    if (freshness_.watermark > token) {
+      ++token_included_;
+      return memory_.load();
+    }
+    included = published_.wait_until(lock, budget.change_wait_deadline,
+                                     [&] { return freshness_.watermark > token; });
+  }
+  token_wait_micros_ += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                  std::chrono::steady_clock::now() - started)
+                                                  .count());
+  ++(included ? token_waited_ : token_timed_out_);
+  if (!included) {
     const uint64_t watermark = Freshness().watermark;
     throw ChangeNotCaughtUp(
         token, watermark,

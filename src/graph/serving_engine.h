@@ -137,6 +137,11 @@ class ServingGraphEngine final : public GraphEngine {
   std::optional<uint64_t> first_batch_from_;           // from_watermark of the first batch
   std::optional<uint64_t> check_first_batch_against_;  // a snapshot's watermark to compare it to
 
+  // Calls naming a change token (Answering), by outcome: already included, included after a
+  // wait, not included in time; and the seconds they spent waiting.
+  mutable std::atomic<uint64_t> token_included_{0}, token_waited_{0}, token_timed_out_{0};
+  mutable std::atomic<uint64_t> token_wait_micros_{0};
+
   changes::ChangeSource* feed_ = nullptr;
   changes::ChangeSource::ListenerId listener_ = 0;
   std::string reload_url_;

@@ -18,6 +18,7 @@
 #include "grpc_api/graph_service.h"
 #include "grpc_api/grpc_server.h"
 #include "grpc_api/write_service.h"
+#include "observability/metrics.h"
 #include "testing/test_database.h"
 #include "testing/wait_until.h"
 #include "write/event_applier.h"
@@ -150,6 +151,20 @@ class ReadYourWritesTest : public ::testing::Test {
     return graph_->Neighbors(&ctx, req, &resp);
   }
 
+  /// psvc_graph_memory_token_calls_total{outcome} as exported on /metrics.
+  double TokenCalls(const std::string& outcome) {
+    observability::MetricsRegistry registry;
+    served_->AddMetrics(registry);
+    const std::string text = registry.Render();
+    const std::string key = "psvc_graph_memory_token_calls_total{outcome=\"" + outcome + "\"} ";
+    const auto at = text.find(key);
+    if (at == std::string::npos) {
+      ADD_FAILURE() << key << "not exported:\n" << text;
+      return -1;
+    }
+    return std::stod(text.substr(at + key.size()));
+  }
+
   testing::TestDatabase tdb_;
   std::unique_ptr<db::Pool> write_pool_;
   std::unique_ptr<db::Pool> read_pool_;
@@ -213,6 +228,12 @@ TEST_F(ReadYourWritesTest, AGraphCallWithTheWritesTokenWaitsForTheMemoryGraphAnd
   ASSERT_TRUE(graph_->Path(&pctx, p, &pr).ok());
   EXPECT_TRUE(pr.found());
   EXPECT_EQ(pr.steps_size(), 4);  // 6 -> 1 -> 2 -> 3
+
+  // The wait and the two calls answered at once are counted apart; calls without a token are
+  // not counted.
+  EXPECT_EQ(TokenCalls("waited"), 1);
+  EXPECT_EQ(TokenCalls("included"), 2);
+  EXPECT_EQ(TokenCalls("timed_out"), 0);
 }
 
 TEST_F(ReadYourWritesTest, AWriteThatChangesNoGraphDataIsIncludedWithoutAReload) {
@@ -286,6 +307,8 @@ TEST_F(ReadYourWritesTest, ATokenNeverReachedIsUnavailableBeforeTheDeadline) {
   status = Neighbors(U(1), token, resp, 120s);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   EXPECT_LT(std::chrono::steady_clock::now() - long_start, 100s);
+  EXPECT_EQ(TokenCalls("timed_out"), 2);
+  EXPECT_EQ(TokenCalls("waited") + TokenCalls("included"), 0);
 }
 
 TEST_F(ReadYourWritesTest, TheSqlEngineReadsThePrimaryForACallWithAToken) {
