@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { importOrSkip } from './start_graphql_server.mjs';
+import { dropDatabase } from './serve_process.mjs';
 
 const { createClient } = await importOrSkip('graphql-ws');
 const { default: WebSocket } = await importOrSkip('ws');
@@ -176,7 +177,7 @@ async function updateTitle(server, id, title) {
 let a, b, guarded, secure;
 
 before(async () => {
-  psql(admin, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  dropDatabase(dbName);
   psql(admin, `CREATE DATABASE ${dbName}`);
   execFileSync(binary, ['migrate', '--database-url', ownerUrl], { stdio: 'ignore' });
   execFileSync(binary, ['demo-data', '--database-url', ownerUrl], { stdio: 'ignore' });
@@ -198,7 +199,7 @@ before(async () => {
 after(async () => {
   for (const s of [a, b, guarded, secure]) if (s) await s.stop();
   if (pki) rmSync(pki, { recursive: true, force: true });
-  psql(admin, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  dropDatabase(dbName);
 });
 
 test('a mutation on one replica reaches subscribers on both, in commit order, with nested fields', async () => {

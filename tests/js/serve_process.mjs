@@ -19,12 +19,26 @@ export function queryRows(url, sql) {
   return out.split('\n').filter((line) => line !== '').map((line) => line.split('\t'));
 }
 
+/// Drops database `db`. DROP ... WITH (FORCE) can end only sessions of our own role, and the
+/// backends of a `serve` (another role) that has just exited may linger for a moment, so wait
+/// for those to go first (at most 15 s; the DROP then reports what is still there).
+export function dropDatabase(db) {
+  const deadline = Date.now() + 15000;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (Date.now() < deadline &&
+         queryRows(ADMIN_URL, `SELECT 1 FROM pg_stat_activity WHERE datname = '${db}' ` +
+                              'AND usename <> current_user LIMIT 1').length > 0) {
+    Atomics.wait(pause, 0, 0, 100);
+  }
+  psql(ADMIN_URL, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+}
+
 /// A fresh migrated database holding the demo catalogue; `drop()` removes it.
 export function createDemoDatabase(binary, name) {
   if (!ADMIN_URL) throw new Error('start the stack: eval "$(scripts/stack env)"');
   const db = `psvc_test_${name}_${process.pid}`;
   const ownerUrl = `${ADMIN_URL.slice(0, ADMIN_URL.lastIndexOf('/'))}/${db}`;
-  psql(ADMIN_URL, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  dropDatabase(db);
   psql(ADMIN_URL, `CREATE DATABASE ${db}`);
   const env = { ...process.env, DATABASE_URL: ownerUrl };
   execFileSync(binary, ['migrate'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -32,7 +46,7 @@ export function createDemoDatabase(binary, name) {
   return {
     ownerUrl,
     appUrl: ownerUrl.replace('psvc_owner@', 'psvc_app@'),  // served as in production
-    drop: () => psql(ADMIN_URL, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`),
+    drop: () => dropDatabase(db),
   };
 }
 

@@ -22,6 +22,19 @@ def psql(url, *args, stdin=None):
                    input=stdin, text=True, stdout=subprocess.DEVNULL, env=env)
 
 
+def drop_database(name):
+    """DROP ... WITH (FORCE) can end only sessions of our own role, and the backends of a `serve`
+    (another role) that has just exited may linger for a moment: wait for those first (at most
+    15 s; the DROP then reports what is still there)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and subprocess.run(
+            ["psql", ADMIN_URL, "-X", "-At", "-c",
+             "SELECT 1 FROM pg_stat_activity WHERE datname = '%s' AND usename <> current_user "
+             "LIMIT 1" % name], check=True, capture_output=True, text=True).stdout.strip():
+        time.sleep(0.1)
+    psql(ADMIN_URL, "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -40,7 +53,7 @@ class ServiceDatabase:
         self.binary = binary
 
     def __enter__(self):
-        psql(ADMIN_URL, "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name)
+        drop_database(self.name)
         psql(ADMIN_URL, "-c", "CREATE DATABASE %s" % self.name)
         subprocess.run([self.binary, "migrate", "--database-url", self.owner_url], check=True,
                        stdout=subprocess.DEVNULL)
@@ -48,7 +61,7 @@ class ServiceDatabase:
         return self
 
     def __exit__(self, *exc):
-        psql(ADMIN_URL, "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name)
+        drop_database(self.name)
 
 
 class Service:
