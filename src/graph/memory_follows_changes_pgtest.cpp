@@ -579,6 +579,38 @@ TEST_F(PatchedGraph, BulkLoadsAreReadWholeByAReplicaFollowingTheFeed) {
   EXPECT_EQ(Difference(sql_, served_, ids), "");
 }
 
+TEST_F(PatchedGraph, AFeedWhoseFirstBatchStartsAboveTheSnapshotMakesTheGraphReload) {
+  // A replica whose graph was loaded before its feed's first poll (a feed starting at the
+  // current position): a write committed between the two is in neither, so the first batch,
+  // which begins above the snapshot's watermark, must make the graph reload whole.
+  const auto anime = Column("SELECT id::text FROM anime ORDER BY id LIMIT 2");
+  ASSERT_EQ(anime.size(), 2u);
+  changes::ChangeFeed late_feed(
+      {.database_url = tdb_.url(), .fast_poll = 10ms, .idle_poll = 200ms, .name = "late_feed"});
+  ServingGraphEngine late(sql_);
+  late.FollowChanges(late_feed, tdb_.url(), 100ms);
+  late.LoadMemoryInBackground(tdb_.url());
+  ASSERT_TRUE(testing::WaitUntil([&] { return late.Status().engine == "memory"; }, kWait));
+  const std::string missed = NewId();
+  Apply(Enrichment(missed, 2001, {{anime[0], "SEQUEL"}}, {}, {}, ""));
+  late_feed.Start();
+  ASSERT_TRUE(testing::WaitUntil([&] { return late_feed.watermark() > 0; }, kWait, 5ms));
+  const std::string seen = NewId();  // a change after the feed's start: a batch to deliver
+  Apply(Enrichment(seen, 2002, {{anime[1], "SEQUEL"}}, {}, {}, ""));
+
+  uint64_t xid = 0;
+  ASSERT_TRUE(changes::ParseXid(
+      conn_.Exec("SELECT coalesce(max(xid), '0')::text FROM qdrant_outbox").Get(0, 0), &xid));
+  ASSERT_TRUE(late.WaitForWatermark(xid, std::chrono::steady_clock::now() + kWait));
+  auto fresh_conn = tdb_.Connect();
+  auto fresh = MemoryGraphEngine::Load(fresh_conn, sql_);
+  EXPECT_TRUE(late.Memory()->CanonicalText() == fresh->CanonicalText())
+      << "the write between the snapshot and the feed's start is missing";
+  EXPECT_EQ(Difference(sql_, late, {missed, seen, anime[0], anime[1]}), "");
+  EXPECT_GE(late.Freshness().reloads, 1u);
+  late_feed.Stop();
+}
+
 TEST_F(PatchedGraph, AReplicaRestartedMidBurstEndsEqualToAFreshSnapshot) {
   const auto anime = Column("SELECT id::text FROM anime ORDER BY id");
   const auto studios = Column(
