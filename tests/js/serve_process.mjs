@@ -19,18 +19,28 @@ export function queryRows(url, sql) {
   return out.split('\n').filter((line) => line !== '').map((line) => line.split('\t'));
 }
 
-/// Drops database `db`. DROP ... WITH (FORCE) can end only sessions of our own role, and the
-/// backends of a `serve` (another role) that has just exited may linger for a moment, so wait
-/// for those to go first (at most 15 s; the DROP then reports what is still there).
+/// Drops database `db`, retrying for up to 15 s. DROP ... WITH (FORCE) refuses to end sessions
+/// it may not signal (another role's, an autovacuum worker's) and such a session can still be
+/// there just after the test's servers exited; it goes away within moments.
 export function dropDatabase(db) {
   const deadline = Date.now() + 15000;
   const pause = new Int32Array(new SharedArrayBuffer(4));
-  while (Date.now() < deadline &&
-         queryRows(ADMIN_URL, `SELECT 1 FROM pg_stat_activity WHERE datname = '${db}' ` +
-                              'AND usename <> current_user LIMIT 1').length > 0) {
-    Atomics.wait(pause, 0, 0, 100);
+  for (;;) {
+    try {
+      execFileSync('psql', [ADMIN_URL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c',
+                            `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`],
+                   { stdio: ['ignore', 'ignore', 'pipe'],
+                     env: { ...process.env, PGOPTIONS: '-c client_min_messages=error' } });
+      return;
+    } catch (e) {
+      const sessions = queryRows(ADMIN_URL, 'SELECT pid, backend_type, usename, state ' +
+                                 `FROM pg_stat_activity WHERE datname = '${db}'`);
+      console.error(`retrying DROP DATABASE ${db} (${String(e.stderr).trim()}); ` +
+                    `its sessions: ${JSON.stringify(sessions)}`);
+      if (Date.now() > deadline) throw new Error(`DROP DATABASE ${db}: ${e.stderr}`);
+      Atomics.wait(pause, 0, 0, 200);
+    }
   }
-  psql(ADMIN_URL, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
 }
 
 /// A fresh migrated database holding the demo catalogue; `drop()` removes it.

@@ -23,16 +23,22 @@ def psql(url, *args, stdin=None):
 
 
 def drop_database(name):
-    """DROP ... WITH (FORCE) can end only sessions of our own role, and the backends of a `serve`
-    (another role) that has just exited may linger for a moment: wait for those first (at most
-    15 s; the DROP then reports what is still there)."""
+    """Drops database `name`, retrying for up to 15 s: DROP ... WITH (FORCE) refuses to end
+    sessions it may not signal (another role's, an autovacuum worker's), and such a session can
+    still be there just after the test's servers exited; it goes away within moments."""
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and subprocess.run(
-            ["psql", ADMIN_URL, "-X", "-At", "-c",
-             "SELECT 1 FROM pg_stat_activity WHERE datname = '%s' AND usename <> current_user "
-             "LIMIT 1" % name], check=True, capture_output=True, text=True).stdout.strip():
-        time.sleep(0.1)
-    psql(ADMIN_URL, "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+    while True:
+        done = subprocess.run(
+            ["psql", ADMIN_URL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+             "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name],
+            capture_output=True, text=True,
+            env=dict(os.environ, PGOPTIONS="-c client_min_messages=error"))
+        if done.returncode == 0:
+            return
+        print("retrying DROP DATABASE %s (%s)" % (name, done.stderr.strip()), flush=True)
+        if time.monotonic() > deadline:
+            raise RuntimeError("DROP DATABASE %s: %s" % (name, done.stderr))
+        time.sleep(0.2)
 
 
 def free_port():
