@@ -92,7 +92,8 @@ class IngestFaultsTest : public ::testing::Test {
     return bin;
   }
 
-  /// `serve` on free ports; returns once it listens.
+  /// `serve` on free ports; returns once it listens and its ingestion consumer is bound (it
+  /// creates the ingestion stream on its own thread: a publish before that finds no stream).
   testing::ChildProcess& Serve() {
     auto log = dir_ / ("serve" + std::to_string(services_.size()) + ".log");
     services_.push_back(std::make_unique<testing::ChildProcess>(
@@ -102,8 +103,14 @@ class IngestFaultsTest : public ::testing::Test {
                                  "1"},
         log));
     auto& p = *services_.back();
-    bool up = WaitUntil([&] { return p.Log().find("gRPC on") != std::string::npos || !p.Alive(); },
-                        20s, 50ms);
+    bool up = WaitUntil(
+        [&] {
+          const std::string log = p.Log();
+          return (log.find("gRPC on") != std::string::npos &&
+                  log.find("ingest consumer: bound to") != std::string::npos) ||
+                 !p.Alive();
+        },
+        20s, 50ms);
     EXPECT_TRUE(up && p.Alive()) << "serve did not start:\n" << p.Log();
     return p;
   }
