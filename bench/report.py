@@ -45,6 +45,12 @@ def ms(x):
     return f"{x:,.0f}"
 
 
+def pg_ms(x):
+    if x is None:
+        return "—"
+    return f"{x:.4f}" if x < 1 else ms(x)
+
+
 def rate(x):
     if x is None:
         return "—"
@@ -134,6 +140,21 @@ def graph_block(s, plots):
          "req/s", "÷ libpq", "gRPC, memory engine p50 / p99 ms", "req/s", "÷ libpq"], body),
            "", "÷ libpq: throughput as a multiple of the libpq rounds run alternately with it (the "
            "memory engine's run has its own libpq rounds)."]
+    pg_body = []
+    for case, label in GRAPH_CASES:
+        for c in clients:
+            lib = find(rows, case=case, clients=c, mode="libpq", engine="sql")
+            sql = find(rows, case=case, clients=c, mode="grpc", engine="sql")
+            mem = find(rows, case=case, clients=c, mode="grpc", engine="memory")
+            cpu = [r.get("pg_cpu_ms") if r else None for r in (lib, sql, mem)]
+            if all(x is None for x in cpu):
+                continue
+            pg_body.append([label, c] + [pg_ms(x) for x in cpu])
+    if pg_body:
+        out += ["", "PostgreSQL CPU per call (ms): time on CPU of the server processes connected to "
+                "the catalogue's database while the calls ran (`/proc/<pid>/schedstat`), over the "
+                "calls.", "", table(["primitive", "clients", "libpq", "gRPC, SQL engine",
+                                     "gRPC, memory engine"], pg_body)]
     over = []
     for case, label in GRAPH_CASES:
         lib = find(rows, case=case, clients=1, mode="libpq", engine="sql")

@@ -6,27 +6,40 @@
 // The service runs as serve runs it: in its own process (forked before any gRPC state
 // exists), with the per-call metrics and access-log interceptor, tcmalloc and ConfigureGrpcRuntime.
 // The client is an ordinary C++ one: the async stub on one completion queue per client thread
-// and an arena per answer.
+// and an arena per answer, its first block reused by the thread.
 //
 //   graph_bench --database-url URL [--seconds 5] [--rounds 5] [--clients 1,8] [--seed 7]
 //               [--only PREFIX,...] [--server HOST:PORT | --in-process] [--no-metrics]
-//               [--deadline-ms N] [--graph-engine sql|memory] [--json FILE]
+//               [--deadline-ms N] [--graph-engine sql|memory] [--no-libpq] [--json FILE]
 //
 // --json appends one JSON object per measurement to FILE (bench/run reads these):
 //   {"bench":"graph","case":"neighbors","mode":"libpq"|"grpc","engine":"sql"|"memory",
-//    "clients":1,"n":...,"p50_ms":...,"p99_ms":...,"max_ms":...,"rate":...,"errors":0}
+//    "clients":1,"n":...,"p50_ms":...,"p99_ms":...,"max_ms":...,"rate":...,"errors":0,
+//    "pg_cpu_ms":...}
 // ("engine" is what the service answered with in this run; the libpq mode always runs the SQL.)
+//
+// pg_cpu_ms (column pg_ms/call) is the PostgreSQL CPU time per call: the time on CPU of every
+// server process connected to the benchmarked database (pg_stat_activity.datname, the
+// benchmark's own monitoring session excepted), read from /proc/<pid>/schedstat before and after
+// each measured stretch, summed and divided by the calls. It counts the service's pool, the
+// libpq mode's connections and anything else on that database while the calls ran (a `serve`
+// given by --server keeps its background work there); not the server's shared background
+// processes (WAL writer, checkpointer). null (and "-") when the server's processes cannot be
+// read from here (another host, or no permission).
 #include <grpcpp/grpcpp.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <optional>
 #include <random>
 #include <thread>
+#include <unordered_map>
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -87,6 +100,58 @@ struct Stats {
   std::vector<double> ms;
   double seconds = 0;
   uint64_t errors = 0;
+  uint64_t pg_cpu_ns = 0;  // PostgresCpu over the measured stretches
+};
+
+/// CPU time of the PostgreSQL processes serving the benchmarked database (see pg_cpu_ms above).
+class PostgresCpu {
+ public:
+  using Sample = std::unordered_map<int, uint64_t>;  // pid -> nanoseconds on CPU so far
+
+  explicit PostgresCpu(const std::string& url) : conn_(psvc::db::Connection::Open(url)) {
+    // Readable only when the server runs here: the monitoring session's own backend must be a
+    // postgres process whose CPU time this process can read.
+    const std::string own(conn_.Query("SELECT pg_backend_pid()").Get(0, 0));
+    std::ifstream comm("/proc/" + own + "/comm");
+    std::string name;
+    available_ = std::getline(comm, name) && name == "postgres" && CpuNs(std::stoi(own));
+  }
+  bool available() const { return available_; }
+
+  Sample Take() {
+    Sample s;
+    if (!available_) return s;
+    auto r = conn_.Query(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+        "pid <> pg_backend_pid()");
+    for (int i = 0; i < r.rows(); ++i) {
+      const int pid = static_cast<int>(r.GetInt64(i, 0));
+      if (auto ns = CpuNs(pid)) s[pid] = *ns;
+    }
+    return s;
+  }
+  /// CPU time spent between two samples: a process that appeared in between counts whole (it
+  /// started during the stretch); one that ended in between is lost.
+  static uint64_t Between(const Sample& before, const Sample& after) {
+    uint64_t ns = 0;
+    for (const auto& [pid, now] : after) {
+      auto it = before.find(pid);
+      const uint64_t then = it == before.end() ? 0 : it->second;
+      if (now > then) ns += now - then;
+    }
+    return ns;
+  }
+
+ private:
+  static std::optional<uint64_t> CpuNs(int pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/schedstat");
+    uint64_t ns = 0;
+    if (!(in >> ns)) return std::nullopt;
+    return ns;
+  }
+
+  psvc::db::Connection conn_;
+  bool available_ = false;
 };
 
 double Pct(std::vector<double>& v, double p) {
@@ -136,6 +201,7 @@ void Merge(Stats& into, Stats s) {
   into.ms.insert(into.ms.end(), s.ms.begin(), s.ms.end());
   into.seconds += s.seconds;
   into.errors += s.errors;
+  into.pg_cpu_ns += s.pg_cpu_ns;
 }
 
 // One unary call through the async stub: a completion queue per client thread (created once)
@@ -150,7 +216,13 @@ grpc::Status Call(Stub& stub,
   thread_local grpc::CompletionQueue cq;
   grpc::ClientContext ctx;
   if (deadline.count() > 0) ctx.set_deadline(std::chrono::system_clock::now() + deadline);
-  google::protobuf::Arena arena;
+  // The arena's first block is this thread's buffer, so an answer (a k_hop with labels is
+  // ~10 KB of messages) costs the client no allocation of arena blocks.
+  thread_local std::array<char, 64 * 1024> first_block;
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = first_block.data();
+  arena_options.initial_block_size = first_block.size();
+  google::protobuf::Arena arena(arena_options);
   auto* response = google::protobuf::Arena::CreateMessage<Response>(&arena);
   grpc::Status status;
   auto rpc = (stub.*start)(&ctx, request, &cq);
@@ -227,21 +299,28 @@ int ForkServer(const std::string& url, int max_clients, bool metrics, bool memor
 }
 
 // Prints one measurement as a table row, and as a JSON line to `json` when it is open.
+// `pg_known`: whether s.pg_cpu_ns was measured (PostgresCpu::available).
 void Print(const char* primitive, const char* mode, const std::string& engine, int clients, Stats s,
-           FILE* json) {
+           bool pg_known, FILE* json) {
   double n = static_cast<double>(s.ms.size());
   double p50 = Pct(s.ms, 0.50), p99 = Pct(s.ms, 0.99), max = Pct(s.ms, 1.0);
   double rate = n / s.seconds;
   auto errors = static_cast<unsigned long long>(s.errors);
-  std::printf("%-22s %-6s %7d %8.0f %9.3f %9.3f %9.3f %10.1f %7llu\n", primitive, mode, clients, n,
-              p50, p99, max, rate, errors);
+  char pg[32] = "-", pg_json[32] = "null";
+  if (pg_known && n > 0) {
+    const double pg_ms = static_cast<double>(s.pg_cpu_ns) / 1e6 / n;
+    std::snprintf(pg, sizeof pg, "%.4f", pg_ms);
+    std::snprintf(pg_json, sizeof pg_json, "%.5f", pg_ms);
+  }
+  std::printf("%-22s %-6s %7d %8.0f %9.3f %9.3f %9.3f %10.1f %7llu %11s\n", primitive, mode,
+              clients, n, p50, p99, max, rate, errors, pg);
   std::fflush(stdout);
   if (json != nullptr) {
     std::fprintf(json,
                  "{\"bench\":\"graph\",\"case\":\"%s\",\"mode\":\"%s\",\"engine\":\"%s\","
                  "\"clients\":%d,\"n\":%.0f,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f,"
-                 "\"rate\":%.1f,\"errors\":%llu}\n",
-                 primitive, mode, engine.c_str(), clients, n, p50, p99, max, rate, errors);
+                 "\"rate\":%.1f,\"errors\":%llu,\"pg_cpu_ms\":%s}\n",
+                 primitive, mode, engine.c_str(), clients, n, p50, p99, max, rate, errors, pg_json);
     std::fflush(json);
   }
 }
@@ -295,6 +374,10 @@ int main(int argc, char** argv) {
                  "what the service answers with (as serve --graph-engine); libpq stays SQL")
       ->check(CLI::IsMember({"sql", "memory"}))
       ->capture_default_str();
+  bool no_libpq = false;
+  app.add_flag("--no-libpq", no_libpq,
+               "measure the gRPC calls only, for --seconds each (no libpq baseline rows; for "
+               "profiling the service)");
   std::string json_path;
   app.add_option("--json", json_path, "also append each measurement to FILE as a JSON line");
   CLI11_PARSE(app, argc, argv);
@@ -435,8 +518,21 @@ int main(int argc, char** argv) {
        }},
   };
 
-  std::printf("%-22s %-6s %7s %8s %9s %9s %9s %10s %7s\n", "primitive", "mode", "clients", "n",
-              "p50_ms", "p99_ms", "max_ms", "req/s", "errors");
+  PostgresCpu pg_cpu(url);
+  if (!pg_cpu.available()) {
+    std::printf(
+        "PostgreSQL CPU per call: not measured (the server's processes are not readable "
+        "from here)\n");
+  }
+  // One measured stretch: the calls' own statistics and the PostgreSQL CPU they cost.
+  auto measured = [&](auto run) {
+    auto before = pg_cpu.Take();
+    Stats s = run();
+    s.pg_cpu_ns = PostgresCpu::Between(before, pg_cpu.Take());
+    return s;
+  };
+  std::printf("%-22s %-6s %7s %8s %9s %9s %9s %10s %7s %11s\n", "primitive", "mode", "clients", "n",
+              "p50_ms", "p99_ms", "max_ms", "req/s", "errors", "pg_ms/call");
   std::vector<std::string> overheads;
   for (auto& c : cases) {
     if ((std::string(c.name).starts_with("path(unr") && in.apart.empty()) ||
@@ -447,6 +543,13 @@ int main(int argc, char** argv) {
       continue;
     }
     for (int clients : client_counts) {
+      if (no_libpq) {
+        Drive(clients, 0.5, c.grpc);
+        Print(c.name, "grpc", graph_engine, clients,
+              measured([&] { return Drive(clients, seconds, c.grpc); }), pg_cpu.available(),
+              json.get());
+        continue;
+      }
       Drive(clients, 0.5, c.libpq);  // warm caches, connections and prepared statements
       Drive(clients, 0.5, c.grpc);
       // Rounds alternate the modes on the same inputs: libpq for seconds/rounds, then gRPC
@@ -455,19 +558,23 @@ int main(int argc, char** argv) {
       uint64_t first = 0;
       std::vector<uint64_t> made;
       for (int r = 0; r < rounds; ++r) {
-        Merge(libpq, Drive(clients, seconds / rounds, c.libpq, first, {}, &made));
-        Merge(grpc, Drive(clients, 0, c.grpc, first, made));
+        Merge(libpq, measured([&] {
+                return Drive(clients, seconds / rounds, c.libpq, first, {}, &made);
+              }));
+        Merge(grpc, measured([&] { return Drive(clients, 0, c.grpc, first, made); }));
         first += *std::max_element(made.begin(), made.end()) * clients;
       }
       double base = Pct(libpq.ms, 0.50), over = Pct(grpc.ms, 0.50) - base;
-      Print(c.name, "libpq", graph_engine, clients, std::move(libpq), json.get());
-      Print(c.name, "grpc", graph_engine, clients, std::move(grpc), json.get());
+      Print(c.name, "libpq", graph_engine, clients, std::move(libpq), pg_cpu.available(),
+            json.get());
+      Print(c.name, "grpc", graph_engine, clients, std::move(grpc), pg_cpu.available(), json.get());
       char line[128];
       std::snprintf(line, sizeof line, "%-22s %7d %9.3f ms (%.0f%% of libpq p50)", c.name, clients,
                     over, 100 * over / base);
       overheads.emplace_back(line);
     }
   }
+  if (overheads.empty()) return 0;
   std::printf("\nservice overhead at p50 (grpc p50 - libpq p50):\n");
   for (const auto& line : overheads) std::printf("%s\n", line.c_str());
   return 0;

@@ -223,15 +223,33 @@ void AddHub(LabelKeys& keys, EdgeType type, const std::string& via) {
   if (auto kind = HubKindOf(type)) keys.hubs[static_cast<int>(*kind)].push_back(via);
 }
 
-HubLabel LabelOfHub(const LabelLookup& lookup, std::optional<EdgeType> type,
-                    const std::string& via) {
-  if (!type || via.empty()) return {};
+/// Queues the look-up of a result's hub label (none for relations): its kind is set now, its
+/// name when the batch is resolved.
+void QueueHub(std::vector<LabelQuery>& queries, std::optional<EdgeType> type,
+              const std::string& via, HubLabel& out) {
+  out = {};
+  if (!type || via.empty()) return;
   auto kind = HubKindOf(*type);
-  if (!kind) return {};
-  return {HubKindName(*kind), lookup.HubName(*kind, via)};
+  if (!kind) return;
+  out.kind = HubKindName(*kind);
+  queries.push_back({via, kind, nullptr, &out.name});
+}
+
+void QueueAnime(std::vector<LabelQuery>& queries, std::string_view id, AnimeLabel& out) {
+  queries.push_back({id, std::nullopt, &out, nullptr});
 }
 
 }  // namespace
+
+void LabelLookup::Resolve(std::vector<LabelQuery>& queries) const {
+  for (auto& q : queries) {
+    if (q.hub) {
+      *q.name_out = HubName(*q.hub, q.id);
+    } else {
+      *q.anime_out = Anime(q.id);
+    }
+  }
+}
 
 LabelKeys KeysOf(const NeighborsResult& r, std::string_view start) {
   LabelKeys keys;
@@ -266,31 +284,41 @@ LabelKeys KeysOf(const PathResult& r) {
 
 void ApplyLabels(NeighborsResult& r, std::string_view start, const LabelLookup& lookup) {
   if (!r.start_found) return;
-  r.start = lookup.Anime(start);
+  std::vector<LabelQuery> queries;
+  queries.reserve(2 * r.edges.size() + 1);
+  QueueAnime(queries, start, r.start);
   for (auto& e : r.edges) {
-    e.node = lookup.Anime(e.node_id);
-    e.via = LabelOfHub(lookup, e.type, e.via_id);
+    QueueAnime(queries, e.node_id, e.node);
+    QueueHub(queries, e.type, e.via_id, e.via);
   }
+  lookup.Resolve(queries);
 }
 
 void ApplyLabels(KHopResult& r, std::string_view start, const LabelLookup& lookup) {
   if (!r.start_found) return;
-  r.start = lookup.Anime(start);
+  std::vector<LabelQuery> queries;
+  queries.reserve(2 * r.nodes.size() + 1);
+  QueueAnime(queries, start, r.start);
   for (auto& n : r.nodes) {
-    n.node = lookup.Anime(n.node_id);
-    n.via = LabelOfHub(lookup, n.type, n.via_id);
+    QueueAnime(queries, n.node_id, n.node);
+    QueueHub(queries, n.type, n.via_id, n.via);
   }
+  lookup.Resolve(queries);
 }
 
 void ApplyLabels(PathResult& r, const LabelLookup& lookup) {
-  for (size_t i = 0; i < r.steps.size(); ++i) {
+  std::vector<LabelQuery> queries;
+  queries.reserve(2 * r.steps.size());
+  for (auto& s : r.steps) {
+    QueueAnime(queries, s.node_id, s.node);
+    QueueHub(queries, s.type, s.via_id, s.via);
+  }
+  lookup.Resolve(queries);
+  for (size_t i = 1; i < r.steps.size(); ++i) {
     auto& s = r.steps[i];
-    s.node = lookup.Anime(s.node_id);
-    s.via = LabelOfHub(lookup, s.type, s.via_id);
-    if (i > 0 && s.type) {
-      const auto& prev = r.steps[i - 1];
-      s.explanation = ExplainStep(prev.node, prev.node_id, *s.type, s.via, s.node, s.node_id);
-    }
+    if (!s.type) continue;
+    const auto& prev = r.steps[i - 1];
+    s.explanation = ExplainStep(prev.node, prev.node_id, *s.type, s.via, s.node, s.node_id);
   }
 }
 
@@ -500,6 +528,55 @@ AnimeLabel GraphLabels::Anime(std::string_view id) const {
 std::string GraphLabels::HubName(HubKind kind, std::string_view id) const {
   const Entry* e = Find(hubs_[static_cast<int>(kind)], id);
   return e ? std::string(TextOf(*e)) : std::string();
+}
+
+void GraphLabels::Resolve(std::vector<LabelQuery>& queries) const {
+  // Three passes over the batch, each touching what the previous one prefetched: the hash slot,
+  // then the id and entry it points at, then the text.
+  struct Probe {
+    const Table* table = nullptr;  // null: not a UUID, or an empty table
+    Uuid16 id{};
+    size_t slot = 0;
+    const Entry* entry = nullptr;
+  };
+  std::vector<Probe> probes(queries.size());
+  for (size_t q = 0; q < queries.size(); ++q) {
+    const Table& t = queries[q].hub ? hubs_[static_cast<int>(*queries[q].hub)] : anime_;
+    auto u = ParseUuid16(queries[q].id);
+    if (!u || t.slots.empty()) continue;
+    probes[q] = {&t, *u, HashUuid16(*u) & (t.slots.size() - 1), nullptr};
+    __builtin_prefetch(&t.slots[probes[q].slot]);
+  }
+  for (const auto& p : probes) {
+    if (!p.table) continue;
+    if (const uint32_t first = p.table->slots[p.slot]; first != 0) {
+      __builtin_prefetch(&p.table->ids[first - 1]);
+      __builtin_prefetch(&p.table->entries[first - 1]);
+    }
+  }
+  for (auto& p : probes) {
+    if (!p.table) continue;
+    const Table& t = *p.table;
+    const size_t mask = t.slots.size() - 1;
+    for (size_t s = p.slot; t.slots[s] != 0; s = (s + 1) & mask) {
+      const size_t i = t.slots[s] - 1;
+      if (SameUuid16(t.ids[i], p.id)) {
+        p.entry = &t.entries[i];
+        __builtin_prefetch(arena_.data() + p.entry->text);
+        break;
+      }
+    }
+  }
+  for (size_t q = 0; q < queries.size(); ++q) {
+    const Entry* e = probes[q].entry;
+    if (queries[q].hub) {
+      *queries[q].name_out = e ? std::string(TextOf(*e)) : std::string();
+    } else if (e) {
+      *queries[q].anime_out = {std::string(TextOf(*e)), std::string(kAnimeTypes[e->type]), e->year};
+    } else {
+      *queries[q].anime_out = {};
+    }
+  }
 }
 
 size_t GraphLabels::bytes() const {

@@ -545,16 +545,19 @@ class MemorySource {
 
   explicit MemorySource(const MemoryGraph& g) : g_(g) {}
 
-  std::vector<Row> Expand(const std::vector<uint32_t>& frontier, const EdgeFilter& filter,
-                          int hub_window, const std::unordered_set<uint32_t>& exclude, int per_node,
-                          bool reverse) {
+  /// The rows, in a buffer of this source reused by the next Expand (one allocation per call
+  /// rather than one per expanded node).
+  const std::vector<Row>& Expand(const std::vector<uint32_t>& frontier, const EdgeFilter& filter,
+                                 int hub_window, const std::unordered_set<uint32_t>& exclude,
+                                 int per_node, bool reverse) {
     const uint16_t relation_mask = MaskOf(filter);
     const bool hub_on[MemoryGraph::kHubKinds] = {filter.adapted_from, filter.co_appears,
                                                  filter.same_studio};
-    std::vector<Row> rows;
-    rows.reserve(frontier.size() * static_cast<size_t>(std::min(per_node, 64)));
+    std::vector<Row>& rows = rows_;
+    rows.clear();
     for (uint32_t f : frontier) {
       cand_.clear();
+      PrefetchHubWindows(f, hub_on);
       auto keep = [&](uint32_t dst) { return dst != f && !exclude.contains(dst); };
       for (const auto& e : g_.Relations(f)) {
         const uint16_t types = (reverse ? e.in_types : e.out_types) & relation_mask;
@@ -593,6 +596,22 @@ class MemorySource {
       }
     }
     return rows;
+  }
+
+  /// A node's hub windows are two dependent cache misses each (the hub's member list, then the
+  /// members around the node's place): both levels are requested for every membership before
+  /// the windows are read, so the misses overlap instead of following one another.
+  void PrefetchHubWindows(uint32_t node, const bool (&hub_on)[MemoryGraph::kHubKinds]) const {
+    for (int kind = 0; kind < MemoryGraph::kHubKinds; ++kind) {
+      if (!hub_on[kind]) continue;
+      for (const auto& m : g_.Memberships(kind, node)) __builtin_prefetch(&g_.Members(kind, m.hub));
+    }
+    for (int kind = 0; kind < MemoryGraph::kHubKinds; ++kind) {
+      if (!hub_on[kind]) continue;
+      for (const auto& m : g_.Memberships(kind, node)) {
+        __builtin_prefetch(g_.Members(kind, m.hub).data() + m.position);
+      }
+    }
   }
 
   bool AnyNew(const std::vector<uint32_t>& frontier, const EdgeFilter& filter, int hub_window,
@@ -682,6 +701,7 @@ class MemorySource {
   }
 
   const MemoryGraph& g_;
+  std::vector<Row> rows_;  // Expand's answer
   std::vector<Cand> cand_;
   std::vector<uint32_t> slots_;  // KeepBestPerNeighbour's table: 1 + index into cand_
   const EdgeFilter* mask_of_ = nullptr;

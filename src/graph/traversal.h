@@ -10,6 +10,7 @@
 ///   std::vector<Row> Expand(const std::vector<Id>& frontier, const EdgeFilter&,
 ///                           int hub_window, const std::unordered_set<Id>& exclude,
 ///                           int per_node, bool reverse);
+///   // (or a const reference to rows the source keeps until its next Expand)
 ///   std::vector<Id> Existing(const std::vector<Id>& ids);
 ///   // optional: whether Expand(frontier, filter, hub_window, exclude, 1, false) would return
 ///   // any row, answered without listing them (k_hop's check for truncation once it is full)
@@ -40,7 +41,7 @@ template <typename Source>
 NeighborsResult RunNeighbors(Source& src, const typename Source::Id& id, const EdgeFilter& filter,
                              int limit, int hub_window) {
   NeighborsResult out;
-  auto rows = src.Expand({id}, filter, hub_window, {id}, limit, false);
+  const auto& rows = src.Expand({id}, filter, hub_window, {id}, limit, false);
   out.edges.reserve(rows.size());
   for (auto& row : rows) out.edges.push_back({src.Text(row.dst), row.type, src.ViaText(row.via)});
   // Edges imply the node exists; only an empty answer needs the extra look-up.
@@ -71,7 +72,9 @@ KHopResult RunKHop(Source& src, const typename Source::Id& id, const EdgeFilter&
                    const AppliedLimits& limits) {
   using Id = typename Source::Id;
   KHopResult out;
+  out.nodes.reserve(static_cast<size_t>(std::max(limits.max_results, 0)));
   std::unordered_set<Id> visited{id};
+  visited.reserve(static_cast<size_t>(std::max(limits.max_results, 0)) + 1);
   std::vector<Id> frontier{id};
   const int fanout = limits.max_fanout_per_hop;
   auto full = [&] { return static_cast<int>(out.nodes.size()) == limits.max_results; };
@@ -169,7 +172,8 @@ PathResult RunPath(Source& src, const typename Source::Id& from, const typename 
     bool forward = fwd.frontier.size() <= bwd.frontier.size();
     Side& side = forward ? fwd : bwd;
     Side& other = forward ? bwd : fwd;
-    auto rows = src.Expand(side.frontier, filter, hub_window, none, kUnlimitedPerNode, !forward);
+    const auto& rows =
+        src.Expand(side.frontier, filter, hub_window, none, kUnlimitedPerNode, !forward);
     ++side.depth;
     std::vector<Id> next;
     int best_total = -1;
