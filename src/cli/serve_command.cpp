@@ -217,7 +217,7 @@ int RunServe(const ServeOptions& o) {
   if (o.graph_engine == "memory") {
     // The memory graph loads in the background; SQL answers until it is ready. It then follows
     // the feed: the anime a write names are re-read from the primary (where the feed reads)
-    // and patched in; a whole reload when the feed says changes were lost.
+    // and patched in; a whole reload when the feed says changes were lost or after a bulk load.
     graph_engine.FollowChanges(change_feed, o.database_url);
     graph_engine.LoadMemoryInBackground(read_url);
   }
@@ -533,7 +533,8 @@ void AddServeCommand(CLI::App& app) {
                   "What answers PostgresGraphService: sql (every call runs SQL) or memory (a graph "
                   "snapshot loaded at start-up, SQL until it is ready, then patched per anime from "
                   "committed writes to graph data: a write is visible within tens of "
-                  "milliseconds of its commit; see docs/graph.md)")
+                  "milliseconds of its commit; reloaded whole after a bulk load; see "
+                  "docs/graph.md)")
       ->envname("PSVC_GRAPH_ENGINE")
       ->check(CLI::IsMember({"sql", "memory"}))
       ->capture_default_str();

@@ -551,9 +551,6 @@ TEST_F(PatchedGraph, BurstsOfEveryKindOfWriteEqualAFreshSnapshotAndSql) {
   ExpectSameAsFreshAndSql("after burst 2");
 }
 
-// Replicas that did not make the writes, one of them restarted in the middle of a burst: the
-// replica started last (its snapshot taken while writes went on) must end equal to a fresh
-// snapshot and answer like SQL, as must the one that followed the whole burst.
 TEST_F(PatchedGraph, BulkLoadsAreReadWholeByAReplicaFollowingTheFeed) {
   // `generate --replace` and `demo-data` write no per-anime changes: each commits one
   // CatalogueLoaded change, after which the memory graph reloads whole.
@@ -611,6 +608,9 @@ TEST_F(PatchedGraph, AFeedWhoseFirstBatchStartsAboveTheSnapshotMakesTheGraphRelo
   late_feed.Stop();
 }
 
+// Replicas that did not make the writes, one of them restarted in the middle of a burst: the
+// replica started last (its snapshot taken while writes went on) must end equal to a fresh
+// snapshot and answer like SQL, as must the one that followed the whole burst.
 TEST_F(PatchedGraph, AReplicaRestartedMidBurstEndsEqualToAFreshSnapshot) {
   const auto anime = Column("SELECT id::text FROM anime ORDER BY id");
   const auto studios = Column(

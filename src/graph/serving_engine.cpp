@@ -319,7 +319,8 @@ void ServingGraphEngine::AddMetrics(observability::MetricsRegistry& registry) {
           "Duration of the last memory graph patch (database read and apply)", "gauge", {},
           freshness_.last_patch_seconds);
     w.Add("psvc_graph_memory_reloads_total",
-          "Whole memory graph reloads after the first (changes lost, a feed gap, a failed patch)",
+          "Whole memory graph reloads after the first (changes lost, a feed gap, a bulk load, a "
+          "failed patch)",
           "counter", {}, static_cast<double>(freshness_.reloads));
     w.Add("psvc_graph_memory_reload_failures_total",
           "Memory graph reloads that failed (the previous snapshot kept answering)", "counter", {},
@@ -343,16 +344,14 @@ std::shared_ptr<GraphEngine> ServingGraphEngine::Answering(const CallBudget& bud
   if (!budget.min_change) return memory;
   const uint64_t token = *budget.min_change;
   const auto started = std::chrono::steady_clock::now();
-  bool included;
   {
-    std::unique_lock lock(mu_);
+    std::lock_guard lock(mu_);
     if (freshness_.watermark > token) {
       ++token_included_;
       return memory_.load();
     }
-    included = published_.wait_until(lock, budget.change_wait_deadline,
-                                     [&] { return freshness_.watermark > token; });
   }
+  const bool included = WaitForWatermark(token, budget.change_wait_deadline);
   token_wait_micros_ += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                   std::chrono::steady_clock::now() - started)
                                                   .count());
