@@ -604,7 +604,9 @@ TEST_F(PatchedGraph, AFeedWhoseFirstBatchStartsAboveTheSnapshotMakesTheGraphRelo
   EXPECT_TRUE(late.Memory()->CanonicalText() == fresh->CanonicalText())
       << "the write between the snapshot and the feed's start is missing";
   EXPECT_EQ(Difference(sql_, late, {missed, seen, anime[0], anime[1]}), "");
-  EXPECT_GE(late.Freshness().reloads, 1u);
+  // Usually by a reload. Not asserted: a feed without a start position begins at the cluster's
+  // xmin, so an open transaction of another database can start it low enough to deliver the
+  // write, which is then patched in instead.
   late_feed.Stop();
 }
 
