@@ -204,17 +204,6 @@ void MemoryGraph::AddRelationHalf(uint32_t node, uint32_t other, uint16_t out, u
   edges.push_back({other, out, in});
 }
 
-std::unique_ptr<MemoryGraph> MemoryGraph::Load(db::Connection& conn,
-                                               const InSnapshot& in_snapshot) {
-  db::Transaction tx(conn, db::Transaction::Mode::kReadOnly);
-  // One snapshot for every table: a relation and its anime are read as of the same moment.
-  conn.Exec(sql::kRepeatableRead);
-  if (in_snapshot) in_snapshot(conn);
-  auto g = Read(conn);
-  tx.Commit();
-  return g;
-}
-
 std::unique_ptr<MemoryGraph> MemoryGraph::Read(db::Connection& conn) {
   auto g = std::make_unique<MemoryGraph>();
   PhaseTimer timer;
@@ -543,44 +532,26 @@ class MemorySource {
     Via via;
   };
 
-  explicit MemorySource(const MemoryGraph& g) : g_(g) {}
+  /// A source for one call, whose every expansion uses `filter`.
+  MemorySource(const MemoryGraph& g, const EdgeFilter& filter)
+      : g_(g),
+        relation_mask_(RelationMask(filter)),
+        hub_on_{filter.adapted_from, filter.co_appears, filter.same_studio} {}
 
   /// The rows, in a buffer of this source reused by the next Expand (one allocation per call
   /// rather than one per expanded node).
-  const std::vector<Row>& Expand(const std::vector<uint32_t>& frontier, const EdgeFilter& filter,
+  const std::vector<Row>& Expand(const std::vector<uint32_t>& frontier, const EdgeFilter&,
                                  int hub_window, const std::unordered_set<uint32_t>& exclude,
                                  int per_node, bool reverse) {
-    const uint16_t relation_mask = MaskOf(filter);
-    const bool hub_on[MemoryGraph::kHubKinds] = {filter.adapted_from, filter.co_appears,
-                                                 filter.same_studio};
     std::vector<Row>& rows = rows_;
     rows.clear();
     for (uint32_t f : frontier) {
       cand_.clear();
-      PrefetchHubWindows(f, hub_on);
-      auto keep = [&](uint32_t dst) { return dst != f && !exclude.contains(dst); };
-      for (const auto& e : g_.Relations(f)) {
-        const uint16_t types = (reverse ? e.in_types : e.out_types) & relation_mask;
-        if (types == 0 || !keep(e.other)) continue;
-        cand_.push_back({e.other, std::countr_zero(types), 0, {}});
-      }
-      for (int kind = 0; kind < MemoryGraph::kHubKinds; ++kind) {
-        if (!hub_on[kind]) continue;
-        const int rank = MemoryGraph::kFirstHubRank + kind;
-        for (const auto& m : g_.Memberships(kind, f)) {
-          const auto& members = g_.Members(kind, m.hub);
-          const int64_t year = members[m.position].year;
-          const int64_t lo = std::max<int64_t>(0, int64_t{m.position} - hub_window);
-          const int64_t hi = std::min<int64_t>(static_cast<int64_t>(members.size()),
-                                               int64_t{m.position} + hub_window + 1);
-          for (int64_t p = lo; p < hi; ++p) {
-            if (p == m.position) continue;
-            const auto& other = members[static_cast<size_t>(p)];
-            if (!keep(other.node)) continue;
-            cand_.push_back({other.node, rank, std::llabs(other.year - year), {kind, m.hub}});
-          }
-        }
-      }
+      PrefetchHubWindows(f);
+      ForEachNeighbour(f, hub_window, exclude, reverse, [&](const Cand& c) {
+        cand_.push_back(c);
+        return false;
+      });
       KeepBestPerNeighbour();
       // Only the first `per_node` of the neighbour order are kept: order just those. Ties go
       // by id, not node number (anime added after the snapshot are numbered after it).
@@ -601,40 +572,24 @@ class MemorySource {
   /// A node's hub windows are two dependent cache misses each (the hub's member list, then the
   /// members around the node's place): both levels are requested for every membership before
   /// the windows are read, so the misses overlap instead of following one another.
-  void PrefetchHubWindows(uint32_t node, const bool (&hub_on)[MemoryGraph::kHubKinds]) const {
+  void PrefetchHubWindows(uint32_t node) const {
     for (int kind = 0; kind < MemoryGraph::kHubKinds; ++kind) {
-      if (!hub_on[kind]) continue;
+      if (!hub_on_[kind]) continue;
       for (const auto& m : g_.Memberships(kind, node)) __builtin_prefetch(&g_.Members(kind, m.hub));
     }
     for (int kind = 0; kind < MemoryGraph::kHubKinds; ++kind) {
-      if (!hub_on[kind]) continue;
+      if (!hub_on_[kind]) continue;
       for (const auto& m : g_.Memberships(kind, node)) {
         __builtin_prefetch(g_.Members(kind, m.hub).data() + m.position);
       }
     }
   }
 
-  bool AnyNew(const std::vector<uint32_t>& frontier, const EdgeFilter& filter, int hub_window,
+  bool AnyNew(const std::vector<uint32_t>& frontier, const EdgeFilter&, int hub_window,
               const std::unordered_set<uint32_t>& exclude) {
-    const uint16_t relation_mask = MaskOf(filter);
-    const bool hub_on[MemoryGraph::kHubKinds] = {filter.adapted_from, filter.co_appears,
-                                                 filter.same_studio};
     for (uint32_t f : frontier) {
-      auto fresh = [&](uint32_t dst) { return dst != f && !exclude.contains(dst); };
-      for (const auto& e : g_.Relations(f)) {
-        if ((e.out_types & relation_mask) != 0 && fresh(e.other)) return true;
-      }
-      for (int kind = 0; kind < MemoryGraph::kHubKinds; ++kind) {
-        if (!hub_on[kind]) continue;
-        for (const auto& m : g_.Memberships(kind, f)) {
-          const auto& members = g_.Members(kind, m.hub);
-          const int64_t lo = std::max<int64_t>(0, int64_t{m.position} - hub_window);
-          const int64_t hi = std::min<int64_t>(static_cast<int64_t>(members.size()),
-                                               int64_t{m.position} + hub_window + 1);
-          for (int64_t p = lo; p < hi; ++p) {
-            if (p != m.position && fresh(members[static_cast<size_t>(p)].node)) return true;
-          }
-        }
+      if (ForEachNeighbour(f, hub_window, exclude, false, [](const Cand&) { return true; })) {
+        return true;
       }
     }
     return false;
@@ -654,6 +609,41 @@ class MemorySource {
     int64_t dist;
     Via via;
   };
+  /// Calls `fn` with every neighbour of `f` the filter admits that is neither `f` nor in
+  /// `exclude` (relations, then the hub windows: one candidate per edge, duplicates included)
+  /// until it returns true; whether it did. Expand and AnyNew share it, so k_hop's truncation
+  /// check sees exactly the neighbours an expansion would.
+  template <typename Fn>
+  bool ForEachNeighbour(uint32_t f, int hub_window, const std::unordered_set<uint32_t>& exclude,
+                        bool reverse, Fn&& fn) const {
+    auto keep = [&](uint32_t dst) { return dst != f && !exclude.contains(dst); };
+    for (const auto& e : g_.Relations(f)) {
+      const uint16_t types = (reverse ? e.in_types : e.out_types) & relation_mask_;
+      if (types == 0 || !keep(e.other)) continue;
+      if (fn(Cand{e.other, std::countr_zero(types), 0, {}})) return true;
+    }
+    for (int kind = 0; kind < MemoryGraph::kHubKinds; ++kind) {
+      if (!hub_on_[kind]) continue;
+      const int rank = MemoryGraph::kFirstHubRank + kind;
+      for (const auto& m : g_.Memberships(kind, f)) {
+        const auto& members = g_.Members(kind, m.hub);
+        const int64_t year = members[m.position].year;
+        const int64_t lo = std::max<int64_t>(0, int64_t{m.position} - hub_window);
+        const int64_t hi = std::min<int64_t>(static_cast<int64_t>(members.size()),
+                                             int64_t{m.position} + hub_window + 1);
+        for (int64_t p = lo; p < hi; ++p) {
+          if (p == m.position) continue;
+          const auto& other = members[static_cast<size_t>(p)];
+          if (!keep(other.node)) continue;
+          if (fn(Cand{other.node, rank, std::llabs(other.year - year), {kind, m.hub}})) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+
   /// Whether `c` beats `have` for the same neighbour: lower rank, then nearer year, then the
   /// smaller hub id (ids, not hub numbers: hubs that appeared after the snapshot are numbered
   /// after it). The same rank means the same hub kind.
@@ -690,22 +680,12 @@ class MemorySource {
     cand_.resize(kept);
   }
 
-  /// The filter's relation types as bits, computed once per call (the traversal passes the
-  /// same filter to every expansion).
-  uint16_t MaskOf(const EdgeFilter& filter) {
-    if (mask_of_ != &filter) {
-      mask_ = RelationMask(filter);
-      mask_of_ = &filter;
-    }
-    return mask_;
-  }
-
   const MemoryGraph& g_;
   std::vector<Row> rows_;  // Expand's answer
   std::vector<Cand> cand_;
-  std::vector<uint32_t> slots_;  // KeepBestPerNeighbour's table: 1 + index into cand_
-  const EdgeFilter* mask_of_ = nullptr;
-  uint16_t mask_ = 0;
+  std::vector<uint32_t> slots_;                // KeepBestPerNeighbour's table: 1 + index into cand_
+  const uint16_t relation_mask_;               // the filter's relation types as bits
+  const bool hub_on_[MemoryGraph::kHubKinds];  // the filter's hub kinds
 };
 
 }  // namespace
@@ -832,7 +812,7 @@ NeighborsResult MemoryGraphEngine::Neighbors(const CallBudget&, const std::strin
     std::shared_lock read(graph_lock_);  // the traversal sees one version of the graph
     auto node = graph_->Find(id);
     if (!node) return {};
-    MemorySource source(*graph_);
+    MemorySource source(*graph_, filter);
     out = RunNeighbors(source, *node, filter, limit, hub_window);
     labels = labels_.load();
   }
@@ -848,7 +828,7 @@ KHopResult MemoryGraphEngine::KHop(const CallBudget&, const std::string& id,
     std::shared_lock read(graph_lock_);
     auto node = graph_->Find(id);
     if (!node) return {};
-    MemorySource source(*graph_);
+    MemorySource source(*graph_, filter);
     out = RunKHop(source, *node, filter, limits);
     labels = labels_.load();
   }
@@ -870,7 +850,7 @@ PathResult MemoryGraphEngine::Path(const CallBudget&, const std::string& from,
       out.to_found = b.has_value();
       return out;
     }
-    MemorySource source(*graph_);
+    MemorySource source(*graph_, filter);
     out = RunPath(source, *a, *b, filter, max_hops, hub_window, node_budget);
     labels = labels_.load();
   }

@@ -42,17 +42,13 @@ class MemoryGraph {
   /// feed records the snapshot's watermark there).
   using InSnapshot = std::function<void(db::Connection&)>;
 
-  /// Reads the catalogue in one REPEATABLE READ READ ONLY transaction (one snapshot). `conn`
-  /// must be idle.
-  static std::unique_ptr<MemoryGraph> Load(db::Connection& conn,
-                                           const InSnapshot& in_snapshot = {});
   /// Reads the catalogue in the caller's (REPEATABLE READ) transaction, each table streamed by
   /// binary COPY and built into the adjacency as it arrives, so no result holds a whole table.
   static std::unique_ptr<MemoryGraph> Read(db::Connection& conn);
-  /// The statements Load and ReadPatch run (for the prepare-everything test).
+  /// The statements Read and ReadPatch run (for the prepare-everything test).
   static db::StatementList Statements();
 
-  /// The graph data of some anime as the database holds it: what Load would read about them.
+  /// The graph data of some anime as the database holds it: what Read would read about them.
   struct Patch {
     std::vector<Uuid16> anime;    ///< every anime re-read (present, gone or hidden)
     std::vector<Uuid16> visible;  ///< those in the graph now (not merged away, not hidden)

@@ -343,7 +343,6 @@ std::shared_ptr<GraphEngine> ServingGraphEngine::Answering(const CallBudget& bud
   if (!memory) return sql_alias_;  // SQL honours min_change itself (it reads the primary)
   if (!budget.min_change) return memory;
   const uint64_t token = *budget.min_change;
-  const auto started = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mu_);
     if (freshness_.watermark > token) {
@@ -351,6 +350,7 @@ std::shared_ptr<GraphEngine> ServingGraphEngine::Answering(const CallBudget& bud
       return memory_.load();
     }
   }
+  const auto started = std::chrono::steady_clock::now();
   const bool included = WaitForWatermark(token, budget.change_wait_deadline);
   token_wait_micros_ += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                   std::chrono::steady_clock::now() - started)

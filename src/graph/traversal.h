@@ -128,7 +128,6 @@ KHopResult RunKHop(Source& src, const typename Source::Id& id, const EdgeFilter&
       }
     }
     frontier = std::move(next);
-    next = {};
   }
   out.start_found = !out.nodes.empty() || !src.Existing({id}).empty();
   return out;
