@@ -133,6 +133,25 @@ void AppendBoundLabel(std::string& out, std::string_view text) {
 
 }  // namespace
 
+std::vector<uint32_t> IndexUuid16s(const std::vector<Uuid16>& ids) {
+  size_t size = 16;
+  while (size < 2 * ids.size()) size *= 2;
+  std::vector<uint32_t> slots(size, 0);
+  const size_t mask = size - 1;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    size_t s = HashUuid16(ids[i]) & mask;
+    while (slots[s] != 0) s = (s + 1) & mask;
+    slots[s] = static_cast<uint32_t>(i + 1);
+  }
+  return slots;
+}
+
+Uuid16 ToUuid16(std::string_view bytes) {
+  Uuid16 id;
+  std::memcpy(id.data(), bytes.data(), id.size());
+  return id;
+}
+
 uint64_t HashUuid16(const Uuid16& id) {
   uint64_t a, b;
   std::memcpy(&a, id.data(), 8);
@@ -391,15 +410,7 @@ void SortById(GraphLabels::Table& t) {
 void Finish(GraphLabels::Table& t) {
   t.ids.shrink_to_fit();
   t.entries.shrink_to_fit();
-  size_t size = 16;
-  while (size < 2 * t.ids.size()) size *= 2;
-  t.slots.assign(size, 0);
-  const size_t mask = size - 1;
-  for (size_t i = 0; i < t.ids.size(); ++i) {
-    size_t s = HashUuid16(t.ids[i]) & mask;
-    while (t.slots[s] != 0) s = (s + 1) & mask;
-    t.slots[s] = static_cast<uint32_t>(i + 1);
-  }
+  t.slots = IndexUuid16s(t.ids);
 }
 
 }  // namespace
@@ -414,13 +425,8 @@ std::shared_ptr<const GraphLabels> GraphLabels::Load(db::Connection& conn) {
 
 std::shared_ptr<const GraphLabels> GraphLabels::Read(db::Connection& conn) {
   auto labels = std::make_shared<GraphLabels>();
-  auto uuid = [](const db::BinaryRow& row) {
-    Uuid16 id;
-    std::memcpy(id.data(), row.Uuid(0).data(), id.size());
-    return id;
-  };
   db::CopyRows(conn, sql::kLabelSnapshotAnime.sql, [&](const db::BinaryRow& row) {
-    labels->anime_.ids.push_back(uuid(row));
+    labels->anime_.ids.push_back(ToUuid16(row.Uuid(0)));
     labels->anime_.entries.push_back(
         Store(labels->arena_, row.Text(1), TypeCode(row.Text(2)), row.Int32(3)));
   });
@@ -429,7 +435,7 @@ std::shared_ptr<const GraphLabels> GraphLabels::Read(db::Connection& conn) {
   for (int kind = 0; kind < kHubKindCount; ++kind) {
     Table& t = labels->hubs_[kind];
     db::CopyRows(conn, sql::kLabelSnapshotHubs[kind]->sql, [&](const db::BinaryRow& row) {
-      t.ids.push_back(uuid(row));
+      t.ids.push_back(ToUuid16(row.Uuid(0)));
       t.entries.push_back(Store(labels->arena_, row.Text(1), 0, 0));
     });
     SortById(t);
@@ -510,13 +516,9 @@ std::shared_ptr<const GraphLabels> GraphLabels::Reloaded(db::Connection& conn,
 
 const GraphLabels::Entry* GraphLabels::Find(const Table& table, std::string_view id) const {
   auto u = ParseUuid16(id);
-  if (!u || table.slots.empty()) return nullptr;
-  const size_t mask = table.slots.size() - 1;
-  for (size_t s = HashUuid16(*u) & mask; table.slots[s] != 0; s = (s + 1) & mask) {
-    const size_t i = table.slots[s] - 1;
-    if (SameUuid16(table.ids[i], *u)) return &table.entries[i];
-  }
-  return nullptr;
+  if (!u) return nullptr;
+  auto i = FindUuid16(table.slots, table.ids, *u);
+  return i ? &table.entries[*i] : nullptr;
 }
 
 AnimeLabel GraphLabels::Anime(std::string_view id) const {

@@ -31,6 +31,11 @@ std::optional<Uuid16> ParseUuid16(std::string_view text);
 std::string FormatUuid16(const Uuid16& id);
 /// A hash of all 16 bytes (ids may share either half), for open-addressing tables.
 uint64_t HashUuid16(const Uuid16& id);
+/// An open-addressing index over `ids` (load factor at most 1/2): each slot holds 1 + the
+/// position of an id, 0 = empty; probe from HashUuid16(id) & (size - 1), one slot at a time.
+std::vector<uint32_t> IndexUuid16s(const std::vector<Uuid16>& ids);
+/// The 16 bytes of a binary uuid (a binary COPY field).
+Uuid16 ToUuid16(std::string_view bytes);
 /// a == b as two 8-byte loads (std::array's operator== calls memcmp, which look-ups paid for).
 inline bool SameUuid16(const Uuid16& a, const Uuid16& b) {
   uint64_t a0, a1, b0, b1;
@@ -39,6 +44,16 @@ inline bool SameUuid16(const Uuid16& a, const Uuid16& b) {
   std::memcpy(&b0, b.data(), 8);
   std::memcpy(&b1, b.data() + 8, 8);
   return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+/// The position of `id` in the `ids` that `slots` (IndexUuid16s) indexes, or nullopt.
+inline std::optional<uint32_t> FindUuid16(const std::vector<uint32_t>& slots,
+                                          const std::vector<Uuid16>& ids, const Uuid16& id) {
+  if (slots.empty()) return std::nullopt;
+  const size_t mask = slots.size() - 1;
+  for (size_t s = HashUuid16(id) & mask; slots[s] != 0; s = (s + 1) & mask) {
+    if (SameUuid16(ids[slots[s] - 1], id)) return slots[s] - 1;
+  }
+  return std::nullopt;
 }
 
 /// Longest label text in bytes (titles and hub names), "…" included.

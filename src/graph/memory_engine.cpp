@@ -106,40 +106,17 @@ EdgeType TypeOfRank(int rank) {
   }
 }
 
-Uuid16 ToUuid16(std::string_view bytes) {  // bytes: a uuid field of binary COPY (16 bytes)
-  Uuid16 id;
-  std::memcpy(id.data(), bytes.data(), id.size());
-  return id;
-}
-
 /// The node of each loaded anime id: open addressing over the sorted ids. The snapshot looks up
 /// both ends of every relation row and hub membership (~0.5 M at SF1); a binary search there
 /// was most of the load's CPU.
 class NodeIndex {
  public:
-  explicit NodeIndex(const std::vector<Uuid16>& ids) : ids_(ids) {
-    size_t size = 16;
-    while (size < 2 * ids.size()) size *= 2;  // load factor at most 1/2
-    slots_.assign(size, 0);
-    mask_ = size - 1;
-    for (size_t i = 0; i < ids.size(); ++i) {
-      size_t s = HashUuid16(ids[i]) & mask_;
-      while (slots_[s] != 0) s = (s + 1) & mask_;
-      slots_[s] = static_cast<uint32_t>(i + 1);
-    }
-  }
-  std::optional<uint32_t> Find(const Uuid16& id) const {
-    for (size_t s = HashUuid16(id) & mask_; slots_[s] != 0; s = (s + 1) & mask_) {
-      const uint32_t node = slots_[s] - 1;
-      if (SameUuid16(ids_[node], id)) return node;
-    }
-    return std::nullopt;
-  }
+  explicit NodeIndex(const std::vector<Uuid16>& ids) : ids_(ids), slots_(IndexUuid16s(ids)) {}
+  std::optional<uint32_t> Find(const Uuid16& id) const { return FindUuid16(slots_, ids_, id); }
 
  private:
   const std::vector<Uuid16>& ids_;
   std::vector<uint32_t> slots_;  // 1 + node, 0 = empty
-  size_t mask_ = 0;
 };
 
 /// Logs how long each part of a load took (at debug level), so a slow start can be explained.
